@@ -1,0 +1,186 @@
+"""The `actaudit` command line (see INTERFACE.md): exit 0 success, 1 failures, 2 bad usage.
+
+Bad usage is one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from . import catalog
+from .catalog import Activation, Kind, Param
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def parse_float(text: str) -> float:
+    """A float64 literal: decimal, hex float (0x1.8p-3), inf, -inf or nan."""
+    t = text.strip()
+    try:
+        return float.fromhex(t) if "0x" in t.lower() else float(t)
+    except ValueError:
+        raise UsageError(f"not a float64 literal: {text!r}") from None
+
+
+def parse_param(act: Activation, item: str) -> tuple[str, Any]:
+    """``K=V`` typed by the catalog's declaration of parameter K."""
+    name, sep, raw = item.partition("=")
+    if not sep:
+        raise UsageError(f"--param takes K=V, got {item!r}")
+    spec = {p.name: p for p in act.params}.get(name)
+    if spec is None:
+        known = ", ".join(p.name for p in act.params) or "none"
+        raise UsageError(f"{act.name} has no parameter {name!r} (parameters: {known})")
+    return name, _typed(spec, raw)
+
+
+def _bool(raw: str) -> bool:
+    if raw.lower() not in ("true", "false"):
+        raise UsageError(f"not a boolean (true/false): {raw!r}")
+    return raw.lower() == "true"
+
+
+def _typed(spec: Param, raw: str) -> Any:
+    kind = spec.kind
+    if raw.lower() == "none" and (spec.default is None and not spec.required):
+        return None
+    try:
+        if kind == "bool":
+            return _bool(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            value = parse_float(raw)
+            if not math.isfinite(value):
+                raise UsageError(f"{spec.name} must be finite, got {raw!r}")
+            return value
+        if kind == "mask":
+            return tuple(_bool(v) for v in raw.split(","))
+        if kind == "floats":
+            return tuple(parse_float(v) for v in raw.split(","))
+    except ValueError:
+        raise UsageError(f"malformed value for {spec.name}: {raw!r}") from None
+    return raw
+
+
+def _list(_: argparse.Namespace) -> int:
+    rows = [("activation", "kind", "signature", "variants", "provided by")]
+    for act in catalog.CATALOG.values():
+        variants = "; ".join(catalog.variant_id(v) or "(defaults)" for v in act.variants())
+        alias = f" (= {act.same_as})" if act.same_as else ""
+        rows.append((act.name + alias, act.kind.value, act.signature, variants, act.source))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)), r[4])
+    return 0
+
+
+def _float_text(v: float) -> str:
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return repr(v)
+
+
+def _oracle(args: argparse.Namespace) -> int:
+    from . import oracles  # mpmath and flint load only when needed
+
+    try:
+        act = catalog.get(args.name)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    params = dict(parse_param(act, p) for p in args.param)
+    if act.kind is Kind.ELEMENTWISE:
+        if "," in args.x:
+            raise UsageError(f"{act.name} is elementwise: give one number, got {args.x!r}")
+        x: Any = parse_float(args.x)
+    else:
+        x = [parse_float(v) for v in args.x.split(",")]
+        if act.kind is Kind.INDEX and not all(v == int(v) for v in x if math.isfinite(v)):
+            raise UsageError(f"{act.name} takes integer indices, got {args.x!r}")
+    try:
+        exact = oracles.evaluate(act, x, params, grad=args.grad)
+        value = oracles.digits(act, x, params, grad=args.grad)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    out = {"value": value}
+    for fmt in oracles.FORMATS:
+        out[fmt] = _map(lambda e, f=fmt: _float_text(e.rounded[f]), exact)
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for k, v in out.items():
+            print(f"{k:>9}  {v}")
+    return 0
+
+
+def _map(fn: Any, tree: Any) -> Any:
+    return [_map(fn, t) for t in tree] if isinstance(tree, list) else fn(tree)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="actaudit", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = sub.add_parser("list", help="every activation in the catalog, its parameters and variants")
+    p.set_defaults(run=_list)
+    p = sub.add_parser("oracle", help="the exact value of an activation at X")
+    p.add_argument("name")
+    p.add_argument("--param", action="append", default=[], metavar="K=V")
+    p.add_argument("--grad", action="store_true", help="the derivative instead of the value")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.add_argument("x", metavar="X", help="float64 literal(s); vectors comma-separated")
+    p.set_defaults(run=_oracle)
+    p = sub.add_parser("tables", help="build (or load) the cached oracle tables")
+    p.add_argument("--only", default="", help="comma-separated activations")
+    p.add_argument("--dtypes", default="float16,bfloat16")
+    p.add_argument("--cache-dir")
+    p.add_argument("--workers", type=int, default=0, help="processes (0: one per core)")
+    p.add_argument("--scheduler", help="a dask.distributed scheduler address")
+    p.set_defaults(run=_tables)
+    return parser
+
+
+def _tables(args: argparse.Namespace) -> int:
+    from .oracles import tables
+
+    names = [n for n in args.only.split(",") if n] or None
+    dtypes = [d for d in args.dtypes.split(",") if d]
+    try:
+        summary = tables.build_tables(
+            names, dtypes, cache_dir=args.cache_dir, workers=args.workers or None,
+            scheduler=args.scheduler)
+    except (KeyError, ValueError) as e:
+        raise UsageError(e.args[0]) from None
+    print(summary.to_string(index=False))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    # `oracle NAME -- -1.5`: argparse reads what follows `--` as positionals already.
+    try:
+        args = build_parser().parse_args(args_list)
+        return int(args.run(args))
+    except UsageError as e:
+        print(f"actaudit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("actaudit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""The catalog: every activation described once, shared by oracles, suites and reports.
+
+>>> from actaudit import catalog
+>>> catalog.get("elu").signature
+'elu(x, alpha=1.0)'
+"""
+
+from ._elementwise import ALIASES, ELEMENTWISE
+from ._spec import Activation, Kind, Kink, Limits, Param, ZeroSign, variant_id
+from ._vector import VECTOR
+
+CATALOG: dict[str, Activation] = {a.name: a for a in sorted(
+    (*ELEMENTWISE, *ALIASES, *VECTOR), key=lambda a: a.name)}
+
+
+def get(name: str) -> Activation:
+    """The entry called ``name``; KeyError with the known names otherwise."""
+    try:
+        return CATALOG[name]
+    except KeyError:
+        raise KeyError(f"unknown activation {name!r}; known: {', '.join(CATALOG)}") from None
+
+
+def canonical(act: Activation) -> Activation:
+    """The entry an alias stands for (swish -> silu), else the entry itself."""
+    return CATALOG[act.same_as] if act.same_as else act
+
+
+__all__ = [
+    "CATALOG", "Activation", "Kind", "Kink", "Limits", "Param", "ZeroSign", "canonical", "get",
+    "variant_id",
+]

@@ -1,0 +1,399 @@
+"""Elementwise activations: y = f(x), formula and derivative written once for both backends.
+
+Each formula receives a finite, exact ``x`` and the namespace ``B``; non-finite inputs are
+answered by the entry's `Limits`, and derivatives at kinks by its `Kink` conventions, so
+the formulas only describe open pieces. See `_spec` for the conventions of a formula.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from ._spec import Activation, Kind, Kink, Limits, Param, ZeroSign
+
+E = Kind.ELEMENTWISE
+ODD = ZeroSign.ODD
+
+# SELU's constants, as jax.nn writes them (Klambauer et al. 2017).
+SELU_ALPHA = "1.6732632423543772848170429916717"
+SELU_SCALE = "1.0507009873554804934193349852946"
+GELU_CUBIC = "0.044715"
+
+
+def _identity(x, B):
+    return x
+
+
+def _one(x, B):
+    return 1
+
+
+def _relu(x, B):
+    return x if x > 0 else 0
+
+
+def _step(x, B):
+    return 1 if x > 0 else 0
+
+
+def _relu6(x, B):
+    return 0 if x <= 0 else (6 if x >= 6 else x)
+
+
+def _relu6_grad(x, B):
+    return 1 if 0 < x < 6 else 0
+
+
+def _hard_sigmoid(x, B):
+    return 0 if x <= -3 else (1 if x >= 3 else (x + 3) / 6)
+
+
+def _hard_sigmoid_grad(x, B):
+    return B.lit(1) / 6 if -3 < x < 3 else 0
+
+
+def _hard_silu(x, B):
+    return 0 if x <= -3 else (x if x >= 3 else x * (x + 3) / 6)
+
+
+def _hard_silu_grad(x, B):
+    return 0 if x <= -3 else (1 if x >= 3 else (2 * x + 3) / 6)
+
+
+def _hard_tanh(x, B):
+    return -1 if x < -1 else (1 if x > 1 else x)
+
+
+def _hard_tanh_grad(x, B):
+    return 1 if -1 < x < 1 else 0
+
+
+def _leaky_relu(x, B, negative_slope):
+    return x if x >= 0 else negative_slope * x
+
+
+def _leaky_relu_grad(x, B, negative_slope):
+    return 1 if x > 0 else negative_slope
+
+
+def _leaky_neg_inf(B, negative_slope):
+    return -math.inf if negative_slope > 0 else (math.inf if negative_slope < 0 else 0)
+
+
+def _elu(x, B, alpha):
+    return x if x > 0 else alpha * B.expm1(x)
+
+
+def _elu_grad(x, B, alpha):
+    return 1 if x > 0 else alpha * B.exp(x)
+
+
+def _celu(x, B, alpha):
+    return x if x > 0 else alpha * B.expm1(x / alpha)
+
+
+def _celu_grad(x, B, alpha):
+    return 1 if x > 0 else B.exp(x / alpha)
+
+
+def _minus_alpha(B, alpha):
+    return -alpha
+
+
+def _alpha(B, alpha):
+    return alpha
+
+
+def _selu(x, B):
+    return B.lit(SELU_SCALE) * (x if x > 0 else B.lit(SELU_ALPHA) * B.expm1(x))
+
+
+def _selu_grad(x, B):
+    return B.lit(SELU_SCALE) * (1 if x > 0 else B.lit(SELU_ALPHA) * B.exp(x))
+
+
+def _selu_neg_inf(B):
+    return -B.lit(SELU_SCALE) * B.lit(SELU_ALPHA)
+
+
+def _selu_kink(B):
+    return B.lit(SELU_SCALE) * B.lit(SELU_ALPHA)
+
+
+def _gelu_u(x, B):
+    """u = sqrt(2/pi) (x + 0.044715 x^3), so 1 + tanh(u) = 2 sigmoid(2u)."""
+    return B.sqrt(2 / B.pi) * (x + B.lit(GELU_CUBIC) * x**3)
+
+
+def _gelu(x, B, approximate):
+    if approximate:
+        return x * B.sigmoid(2 * _gelu_u(x, B))
+    return x / 2 * B.erfc(-x / B.sqrt(B.lit(2)))
+
+
+def _gelu_grad(x, B, approximate):
+    if approximate:
+        u = _gelu_u(x, B)
+        du = B.sqrt(2 / B.pi) * (1 + 3 * B.lit(GELU_CUBIC) * x**2)
+        return B.sigmoid(2 * u) + 2 * x * B.sigmoid(2 * u) * B.sigmoid(-2 * u) * du
+    return B.erfc(-x / B.sqrt(B.lit(2))) / 2 + x * B.exp(-(x**2) / 2) / B.sqrt(2 * B.pi)
+
+
+def _log1mexp(x, B):
+    if x < 0:
+        return math.nan
+    return -math.inf if x == 0 else B.log(-B.expm1(-x))
+
+
+def _log1mexp_grad(x, B):
+    if x < 0:
+        return math.nan
+    return math.inf if x == 0 else 1 / B.expm1(x)
+
+
+def _log_sigmoid(x, B):
+    return -B.softplus(-x)
+
+
+def _log_sigmoid_grad(x, B):
+    return B.sigmoid(-x)
+
+
+def _mish(x, B):
+    return x * B.tanh(B.softplus(x))
+
+
+def _mish_grad(x, B):
+    sp = B.softplus(x)
+    return B.tanh(sp) + x * B.sech2(sp) * B.sigmoid(x)
+
+
+def _sigmoid(x, B):
+    return B.sigmoid(x)
+
+
+def _sigmoid_grad(x, B):
+    return B.sigmoid(x) * B.sigmoid(-x)
+
+
+def _silu(x, B):
+    return x * B.sigmoid(x)
+
+
+def _silu_grad(x, B):
+    return B.sigmoid(x) + x * B.sigmoid(x) * B.sigmoid(-x)
+
+
+def _beta_swish(x, B, beta):
+    return x * B.sigmoid(beta * x)
+
+
+def _beta_swish_grad(x, B, beta):
+    return B.sigmoid(beta * x) + beta * x * B.sigmoid(beta * x) * B.sigmoid(-beta * x)
+
+
+def _beta_swish_neg_inf(B, beta):
+    return -0.0 if beta > 0 else -math.inf
+
+
+def _beta_swish_pos_inf(B, beta):
+    return math.inf if beta >= 0 else 0.0
+
+
+def _beta_swish_grad_neg_inf(B, beta):
+    return 0 if beta > 0 else (B.lit(1) / 2 if beta == 0 else 1)
+
+
+def _beta_swish_grad_pos_inf(B, beta):
+    return 1 if beta > 0 else (B.lit(1) / 2 if beta == 0 else 0)
+
+
+def _soft_sign(x, B):
+    return x / (abs(x) + 1)
+
+
+def _soft_sign_grad(x, B):
+    return 1 / (abs(x) + 1) ** 2
+
+
+def _softplus(x, B):
+    return B.softplus(x)
+
+
+def _sparse_plus(x, B):
+    return 0 if x <= -1 else (x if x >= 1 else (x + 1) ** 2 / 4)
+
+
+def _sparse_plus_grad(x, B):
+    return 0 if x <= -1 else (1 if x >= 1 else (x + 1) / 2)
+
+
+def _sparse_sigmoid(x, B):
+    return 0 if x <= -1 else (1 if x >= 1 else (x + 1) / 2)
+
+
+def _sparse_sigmoid_grad(x, B):
+    return B.lit(1) / 2 if -1 < x < 1 else 0
+
+
+def _squareplus(x, B, b):
+    s = B.sqrt(x**2 + b)
+    return (x + s) / 2 if x >= 0 else b / (2 * (s - x))  # the second form has no cancellation
+
+
+def _squareplus_grad(x, B, b):
+    return _squareplus(x, B, b) / B.sqrt(x**2 + b)  # (1 + x/s)/2 = squareplus(x)/s
+
+
+def _tanh(x, B):
+    return B.tanh(x)
+
+
+def _tanh_grad(x, B):
+    return B.sech2(x)
+
+
+INF = math.inf
+SATURATE = Limits(0.0, 0.0)  # a derivative that vanishes at both ends
+RAMP = Limits(0.0, 1.0)  # a derivative going from 0 to 1
+
+_SLOPE = Param("negative_slope", 0.01, (0.2,), "slope for x < 0")
+
+ELEMENTWISE: tuple[Activation, ...] = (
+    Activation(
+        "celu", E, "x if x > 0 else α(exp(x/α) − 1)", _celu, _celu_grad,
+        params=(Param("alpha", 1.0, (0.5, 2.0)),),
+        limits=Limits(_minus_alpha, INF), grad_limits=RAMP, zero_sign=ODD,
+        breakpoints=(0.0,),
+    ),
+    Activation(
+        "elu", E, "x if x > 0 else α(exp(x) − 1)", _elu, _elu_grad,
+        params=(Param("alpha", 1.0, (0.5, 2.0)),),
+        limits=Limits(_minus_alpha, INF), grad_limits=RAMP, zero_sign=ODD,
+        kinks=(Kink(0.0, _alpha),), breakpoints=(0.0,),
+    ),
+    Activation(
+        "gelu", E,
+        "x/2 · erfc(−x/√2); approximate: x/2 · (1 + tanh(√(2/π)(x + 0.044715x³)))",
+        _gelu, _gelu_grad,
+        params=(Param("approximate", True, (False,), "tanh approximation"),),
+        limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
+    ),
+    Activation(
+        "hard_sigmoid", E, "relu6(x + 3) / 6", _hard_sigmoid, _hard_sigmoid_grad,
+        limits=Limits(0.0, 1.0), grad_limits=SATURATE,
+        kinks=(Kink(-3.0, 0.0), Kink(3.0, 0.0)), breakpoints=(-3.0, 3.0),
+    ),
+    Activation(
+        "hard_silu", E, "x · relu6(x + 3) / 6", _hard_silu, _hard_silu_grad,
+        limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
+        kinks=(Kink(-3.0, 0.0), Kink(3.0, 1.0)), breakpoints=(-3.0, 3.0),
+    ),
+    Activation(
+        "hard_tanh", E, "−1 if x < −1, x if |x| ≤ 1, 1 if x > 1", _hard_tanh, _hard_tanh_grad,
+        limits=Limits(-1.0, 1.0), grad_limits=SATURATE, zero_sign=ODD,
+        kinks=(Kink(-1.0, 1.0), Kink(1.0, 1.0)), breakpoints=(-1.0, 1.0),
+    ),
+    Activation(
+        "identity", E, "x", _identity, _one,
+        limits=Limits(-INF, INF), grad_limits=Limits(1.0, 1.0), zero_sign=ODD,
+    ),
+    Activation(
+        "leaky_relu", E, "x if x ≥ 0 else negative_slope · x", _leaky_relu, _leaky_relu_grad,
+        params=(_SLOPE,), limits=Limits(_leaky_neg_inf, INF),
+        grad_limits=Limits(lambda B, negative_slope: negative_slope, 1.0), zero_sign=ODD,
+        kinks=(Kink(0.0, 1.0),), breakpoints=(0.0,),
+    ),
+    Activation(
+        "log1mexp", E, "log(1 − exp(−x)), x ≥ 0", _log1mexp, _log1mexp_grad,
+        limits=Limits(math.nan, -0.0), grad_limits=Limits(math.nan, 0.0),
+        domain=(0.0, INF), breakpoints=(0.0, math.log(2)),
+        conventions=("undefined (NaN) for x < 0", "log1mexp(0) = −inf, its derivative +inf"),
+    ),
+    Activation(
+        "log_sigmoid", E, "−log(1 + exp(−x))", _log_sigmoid, _log_sigmoid_grad,
+        limits=Limits(-INF, -0.0), grad_limits=Limits(1.0, 0.0),
+    ),
+    Activation(
+        "mish", E, "x · tanh(log(1 + exp(x)))", _mish, _mish_grad,
+        limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
+    ),
+    Activation(
+        "relu", E, "max(x, 0)", _relu, _step,
+        limits=Limits(0.0, INF), grad_limits=RAMP, zero_sign=ZeroSign.ANY,
+        kinks=(Kink(0.0, 0.0, documented=True),), breakpoints=(0.0,),
+    ),
+    Activation(
+        "relu6", E, "min(max(x, 0), 6)", _relu6, _relu6_grad,
+        limits=Limits(0.0, 6.0), grad_limits=SATURATE, zero_sign=ZeroSign.ANY,
+        kinks=(Kink(0.0, 0.0, documented=True), Kink(6.0, 0.0, documented=True)),
+        breakpoints=(0.0, 6.0),
+    ),
+    Activation(
+        "selu", E, f"λ(x if x > 0 else α(exp(x) − 1)), λ = {SELU_SCALE}, α = {SELU_ALPHA}",
+        _selu, _selu_grad,
+        limits=Limits(_selu_neg_inf, INF), grad_limits=Limits(0.0, lambda B: B.lit(SELU_SCALE)),
+        zero_sign=ODD, kinks=(Kink(0.0, _selu_kink),), breakpoints=(0.0,),
+    ),
+    Activation(
+        "sigmoid", E, "1 / (1 + exp(−x))", _sigmoid, _sigmoid_grad,
+        limits=Limits(0.0, 1.0), grad_limits=SATURATE,
+    ),
+    Activation(
+        "silu", E, "x · sigmoid(x)", _silu, _silu_grad,
+        limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
+    ),
+    Activation(
+        "soft_sign", E, "x / (|x| + 1)", _soft_sign, _soft_sign_grad,
+        limits=Limits(-1.0, 1.0), grad_limits=SATURATE, zero_sign=ODD,
+    ),
+    Activation(
+        "softplus", E, "log(1 + exp(x))", _softplus, _sigmoid,
+        limits=Limits(0.0, INF), grad_limits=RAMP,
+    ),
+    Activation(
+        "sparse_plus", E, "0 if x ≤ −1, (x + 1)²/4 if |x| < 1, x if x ≥ 1",
+        _sparse_plus, _sparse_plus_grad,
+        limits=Limits(0.0, INF), grad_limits=RAMP, breakpoints=(-1.0, 1.0),
+    ),
+    Activation(
+        "sparse_sigmoid", E, "0 if x ≤ −1, (x + 1)/2 if |x| < 1, 1 if x ≥ 1",
+        _sparse_sigmoid, _sparse_sigmoid_grad,
+        limits=Limits(0.0, 1.0), grad_limits=SATURATE,
+        kinks=(Kink(-1.0, 0.25), Kink(1.0, 0.25)), breakpoints=(-1.0, 1.0),
+    ),
+    Activation(
+        "squareplus", E, "(x + √(x² + b)) / 2", _squareplus, _squareplus_grad,
+        params=(Param("b", 4, (1.0, 0.25), "smoothness, b > 0"),),
+        limits=Limits(0.0, INF), grad_limits=RAMP,
+    ),
+    Activation(
+        "tanh", E, "tanh(x)", _tanh, _tanh_grad,
+        limits=Limits(-1.0, 1.0), grad_limits=SATURATE, zero_sign=ODD, source="jax.numpy",
+    ),
+    Activation(
+        "prelu", E, "x if x ≥ 0 else negative_slope · x (negative_slope learned)",
+        _leaky_relu, _leaky_relu_grad,
+        params=(Param("negative_slope", 0.01, (0.25,), "Flax's negative_slope_init"),),
+        limits=Limits(_leaky_neg_inf, INF),
+        grad_limits=Limits(lambda B, negative_slope: negative_slope, 1.0), zero_sign=ODD,
+        kinks=(Kink(0.0, 1.0),), breakpoints=(0.0,),
+        source="flax.nnx.PReLU, flax.linen.PReLU",
+    ),
+    Activation(
+        "beta_swish", E, "x · sigmoid(β·x)", _beta_swish, _beta_swish_grad,
+        params=(Param("beta", 1.0, (0.5, 2.0), "slope of the gate"),),
+        limits=Limits(_beta_swish_neg_inf, _beta_swish_pos_inf),
+        grad_limits=Limits(_beta_swish_grad_neg_inf, _beta_swish_grad_pos_inf), zero_sign=ODD,
+        source="Swish-β (Ramachandran et al. 2017)",
+    ),
+)
+
+
+def _alias(name: str, of: str) -> Activation:
+    target = next(a for a in ELEMENTWISE if a.name == of)
+    return replace(target, name=name, same_as=of, signature=target.signature.replace(of, name))
+
+
+ALIASES = (_alias("swish", "silu"), _alias("hard_swish", "hard_silu"))

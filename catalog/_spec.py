@@ -1,0 +1,172 @@
+"""The data model of the catalog: one `Activation` per function, described once.
+
+Formulas are written once against an *exact-arithmetic namespace* ``B`` (see
+`actaudit.oracles.backends`): the oracle evaluates them with mpmath and, independently,
+with Arb balls to certify the rounding. Inside a formula:
+
+* ``x`` (or each entry of a vector) is exact: a finite input is a backend number, a
+  non-finite one a Python float; parameters are backend numbers holding the exact decimal
+  literal (``alpha=0.01`` means 1/100, not the binary float nearest to it);
+* comparisons on inputs and parameters are exact, so piecewise definitions are plain ``if``;
+* a formula may return a Python number (an exact value: ``0``, ``math.inf``, ``math.nan``).
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+Formula = Callable[..., Any]
+
+
+class Kind(enum.Enum):
+    """How an activation maps inputs to outputs."""
+
+    ELEMENTWISE = "elementwise"  # y[i] = f(x[i])
+    AXIS = "axis"  # y along an axis depends on the whole slice (softmax, logsumexp, ...)
+    GATED = "gated"  # the axis is split in two halves, one gating the other (glu)
+    INDEX = "index"  # integer indices in, one-hot rows out
+
+
+class ZeroSign(enum.Enum):
+    """What f(-0.0) must be, for functions with f(0) = 0."""
+
+    ODD = "odd"  # f(±0) = ±0, as IEEE 754 asks of tanh, expm1, ...: the sign is checked
+    ANY = "any"  # either sign is accepted (undocumented: relu's max(x, 0))
+
+
+@dataclass(frozen=True)
+class Param:
+    """A parameter of an activation, its default and the values the suites exercise.
+
+    ``variants`` are the non-default values to exercise; for array-valued parameters
+    (``type`` "mask" or "floats") they name patterns the suites generate ("random",
+    "with_zeros", "mixed_sign"). Parameters with ``affects_value=False`` (axis, keepdims,
+    dtype, algorithm) place results or choose a method, not the mathematical value: the
+    oracle, working on one 1-D slice, never sees them. A ``required`` parameter has no
+    default; its first variant stands in for one.
+    """
+
+    name: str
+    default: Any
+    variants: tuple[Any, ...] = ()
+    doc: str = ""
+    affects_value: bool = True
+    keyword_only: bool = False
+    required: bool = False
+    type: str = ""
+
+    @property
+    def kind(self) -> str:
+        """float, int, bool, str, mask, floats or dtype."""
+        if self.type:
+            return self.type
+        return type(self.default).__name__ if self.default is not None else "float"
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A point where the derivative jumps, and the subgradient taken there.
+
+    ``grad`` is the convention's value: a number, or a formula ``(B, **params)``;
+    ``documented`` says whether the library documents it (jax.nn documents relu'(0) = 0)
+    or it is only what jax.nn's code gives (measured with jax.grad).
+    """
+
+    at: float
+    grad: float | Formula
+    documented: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Values at -inf and +inf: numbers, or formulas ``(B, **params) -> value``."""
+
+    neg: float | Formula
+    pos: float | Formula
+
+
+@dataclass(frozen=True)
+class Activation:
+    """One catalog entry.
+
+    value, grad: the formula and its analytic derivative (for ELEMENTWISE: ``(x, B,
+    **params)``; for the vector kinds: ``(xs, B, **params)`` returning a list, the grad a
+    Jacobian as a list of rows).
+    """
+
+    name: str
+    kind: Kind
+    formula: str
+    value: Formula
+    grad: Formula | None
+    params: tuple[Param, ...] = ()
+    limits: Limits | None = None
+    grad_limits: Limits | None = None
+    zero_sign: ZeroSign | None = None
+    kinks: tuple[Kink, ...] = ()
+    breakpoints: tuple[float, ...] = ()
+    domain: tuple[float, float] = (-math.inf, math.inf)
+    conventions: tuple[str, ...] = ()
+    source: str = "jax.nn"
+    same_as: str | None = None
+    signature: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if not self.signature:
+            args = ["x"] + [f"{p.name}={p.default!r}" for p in self.params]
+            object.__setattr__(self, "signature", f"{self.name}({', '.join(args)})")
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """Every parameter's default; a required one takes its first variant."""
+        return {p.name: p.variants[0] if p.required else p.default for p in self.params}
+
+    def variants(self) -> list[dict[str, Any]]:
+        """Non-default parameter sets: the defaults first ({}), then each parameter at each
+        of its other values (required parameters always given)."""
+        base = {p.name: p.variants[0] for p in self.params if p.required}
+        out = [base]
+        for p in self.params:
+            out.extend({**base, p.name: v} for v in p.variants if base.get(p.name) != v)
+        return out
+
+    def resolve(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """All parameters, defaults filled in; unknown names raise ValueError."""
+        unknown = set(overrides) - {p.name for p in self.params}
+        if unknown:
+            known = ", ".join(p.name for p in self.params) or "none"
+            raise ValueError(
+                f"{self.name} has no parameter {', '.join(sorted(unknown))} (parameters: {known})"
+            )
+        return {**self.defaults, **overrides}
+
+    def math_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters that change values (those placing results dropped)."""
+        placing = {p.name for p in self.params if not p.affects_value}
+        return {k: v for k, v in params.items() if k not in placing}
+
+    def fingerprint(self) -> str:
+        """Source of everything that defines this entry's values, for cache keys."""
+        parts = [repr((self.name, self.kind.value, self.params, self.domain, self.zero_sign))]
+        for fn in (self.value, self.grad):
+            parts.append(inspect.getsource(fn) if fn is not None else "")
+        for lim in (self.limits, self.grad_limits):
+            for end in (lim.neg, lim.pos) if lim else ():
+                parts.append(inspect.getsource(end) if callable(end) else repr(end))
+        parts.extend(repr((k.at, inspect.getsource(k.grad) if callable(k.grad) else k.grad))
+                     for k in self.kinks)
+        return "\n".join(parts)
+
+
+def variant_id(params: Mapping[str, Any]) -> str:
+    """Canonical variant text: sorted ``k=v`` Python literals, comma-separated ('' for defaults).
+
+    >>> variant_id({"approximate": False, "alpha": 0.5})
+    'alpha=0.5, approximate=False'
+    """
+    return ", ".join(f"{k}={params[k]!r}" for k in sorted(params))

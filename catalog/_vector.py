@@ -1,0 +1,320 @@
+"""Activations along an axis, gated and index activations, on one 1-D slice.
+
+Formulas take ``xs``, the slice as exact Python floats (non-finite entries included), and
+return a list of outputs; derivatives return the Jacobian, one row per output. Masks
+(``where``) are sequences of booleans; parameters that only place results (axis, keepdims,
+dtype) or choose an algorithm for the same mathematical value do not reach the formulas.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from ._spec import Activation, Kind, Param
+
+NAN, INF = math.nan, math.inf
+
+_AXIS = Param("axis", -1, (0,), "axis of the slice", affects_value=False)
+_WHERE = Param("where", None, ("random",), "elements to include", type="mask")
+
+
+def _mask(xs: Sequence[float], where: Sequence[bool] | None) -> list[bool]:
+    if where is None:
+        return [True] * len(xs)
+    if len(where) != len(xs):
+        raise ValueError(f"where has {len(where)} entries, the input {len(xs)}")
+    return [bool(w) for w in where]
+
+
+def _weights(xs, B, active):
+    """exp(x_i − max) for the active entries, 0 for −inf and inactive ones; None when the
+    slice has +inf or NaN (the result is NaN), or nothing but −inf (0/0)."""
+    live = [x for x, a in zip(xs, active, strict=True) if a]
+    if any(math.isnan(x) or x == INF for x in live):
+        return None
+    finite = [x for x in live if x != -INF]
+    if not finite:
+        return None
+    top = max(finite)
+    return [B.exp(B.num(x) - B.num(top)) if a and x != -INF else 0
+            for x, a in zip(xs, active, strict=True)], top
+
+
+def _softmax(xs, B, where=None):
+    active = _mask(xs, where)
+    w = _weights(xs, B, active)
+    if w is None:
+        return [NAN if a else 0 for a in active]
+    e, _ = w
+    total = sum(e)
+    return [ei / total if a else 0 for ei, a in zip(e, active, strict=True)]
+
+
+def _softmax_grad(xs, B, where=None):
+    """J_ij = s_i (δ_ij − s_j); 1 − s_i is written as the other weights over the total."""
+    active = _mask(xs, where)
+    w = _weights(xs, B, active)
+    n = len(xs)
+    if w is None:
+        return [[NAN if active[i] and active[j] else 0 for j in range(n)] for i in range(n)]
+    e, _ = w
+    total = sum(e)
+    rows = []
+    for i in range(n):
+        others = sum(e[k] for k in range(n) if k != i)
+        rows.append([e[i] * others / total**2 if i == j else -e[i] * e[j] / total**2
+                     for j in range(n)])
+    return rows
+
+
+def _log_softmax(xs, B, where=None):
+    active = _mask(xs, where)
+    w = _weights(xs, B, active)
+    if w is None:
+        return [NAN if a else -INF for a in active]
+    e, top = w
+    log_total = B.log(sum(e))
+    return [(B.num(x) - B.num(top)) - log_total if a and x != -INF else -INF
+            for x, a in zip(xs, active, strict=True)]
+
+
+def _log_softmax_grad(xs, B, where=None):
+    """J_ij = δ_ij − s_j over the active entries; 1 − s_i as the others over the total."""
+    active = _mask(xs, where)
+    w = _weights(xs, B, active)
+    n = len(xs)
+    if w is None:
+        return [[NAN if active[i] and active[j] else 0 for j in range(n)] for i in range(n)]
+    e, _ = w
+    total = sum(e)
+    return [[0 if not (active[i] and active[j] and xs[i] != -INF) else
+             (sum(e[k] for k in range(n) if k != i) / total if i == j else -e[j] / total)
+             for j in range(n)] for i in range(n)]
+
+
+def _scaled(xs, B, b, where):
+    """The terms b_i exp(x_i − max) of logsumexp, the max, or a special result."""
+    active = _mask(xs, where)
+    bs = [1] * len(xs) if b is None else list(b)
+    if len(bs) != len(xs):
+        raise ValueError(f"b has {len(bs)} entries, the input {len(xs)}")
+    live = [(x, c) for x, c, a in zip(xs, bs, active, strict=True) if a and c != 0]
+    if any(math.isnan(x) for x, _ in live):
+        return NAN
+    infs = {c > 0 for x, c in live if x == INF}
+    if infs:
+        return INF if infs == {True} else NAN
+    finite = [x for x, _ in live if x != -INF]
+    if not finite:
+        return -INF
+    top = max(finite)
+    return [c * B.exp(B.num(x) - B.num(top)) for x, c in live if x != -INF], top
+
+
+def _logsumexp(xs, B, b=None, return_sign=False, where=None):
+    """log|Σ b_i exp(x_i)|, and its sign with return_sign (else NaN for a negative sum)."""
+    t = _scaled(xs, B, b, where)
+    if not isinstance(t, tuple):
+        return [t, 1] if return_sign else [t]
+    terms, top = t
+    total = sum(terms)
+    sign = B.sign(total)
+    if sign == 0:  # exact cancellation (b with opposite signs on equal terms)
+        return [-INF, 0] if return_sign else [-INF]
+    value = B.num(top) + B.log(abs(total))
+    if return_sign:
+        return [value, sign]
+    return [value if sign > 0 else NAN]
+
+
+def _logsumexp_grad(xs, B, b=None, return_sign=False, where=None):
+    """d/dx_i = b_i exp(x_i) / Σ_j b_j exp(x_j) (the sign output is constant)."""
+    active = _mask(xs, where)
+    bs = [1] * len(xs) if b is None else list(b)
+    t = _scaled(xs, B, b, where)
+    n = len(xs)
+    if not isinstance(t, tuple):
+        row = [NAN if a else 0 for a in active]
+    else:
+        _, top = t
+        terms = [c * B.exp(B.num(x) - B.num(top)) if a and c != 0 and x != -INF else 0
+                 for x, c, a in zip(xs, bs, active, strict=True)]
+        total = sum(terms)
+        row = [ti / total for ti in terms]
+    return [row, [0] * n] if return_sign else [row]
+
+
+def _logmeanexp(xs, B, where=None):
+    """log(Σ exp(x_i) / n) over the n included entries."""
+    count = sum(_mask(xs, where))
+    value = _logsumexp(xs, B, where=where)[0]
+    if isinstance(value, float) or count == 0:
+        return [NAN if count == 0 else value]
+    return [value - B.log(B.lit(count))]
+
+
+def _logmeanexp_grad(xs, B, where=None):
+    return _logsumexp_grad(xs, B, where=where)
+
+
+def _halves(xs):
+    if len(xs) % 2:
+        raise ValueError(f"glu needs an even axis size, got {len(xs)}")
+    h = len(xs) // 2
+    return xs[:h], xs[h:]
+
+
+def _gate(g, B):
+    """sigmoid(g) for an exact g: exact 0 and 1 at the infinities."""
+    return 0 if g == -INF else (1 if g == INF else B.sigmoid(B.num(g)))
+
+
+def _glu(xs, B):
+    """x[:n/2] · sigmoid(x[n/2:])."""
+    out = []
+    for a, g in zip(*_halves(xs), strict=True):
+        s = _gate(g, B) if not math.isnan(g) else NAN
+        if math.isnan(a) or (isinstance(s, float) and math.isnan(s)):
+            out.append(NAN)
+        elif math.isinf(a):
+            out.append(NAN if s == 0 else a)
+        else:
+            out.append(0 if s == 0 else B.num(a) * s)
+    return out
+
+
+def _glu_grad(xs, B):
+    """d out_i / d a_i = sigmoid(g_i); d out_i / d g_i = a_i sigmoid(g_i) sigmoid(−g_i)."""
+    first, second = _halves(xs)
+    h = len(first)
+    rows = []
+    for i, (a, g) in enumerate(zip(first, second, strict=True)):
+        row: list = [0] * (2 * h)
+        if not (math.isfinite(a) and math.isfinite(g)):
+            row[i] = row[h + i] = NAN if math.isnan(a) or math.isnan(g) else _gate(g, B)
+            if math.isinf(g) and math.isfinite(a):
+                row[h + i] = 0
+        else:
+            row[i] = B.sigmoid(B.num(g))
+            row[h + i] = B.num(a) * B.sigmoid(B.num(g)) * B.sigmoid(-B.num(g))
+        rows.append(row)
+    return rows
+
+
+def _one_hot(xs, B, num_classes):
+    """Row i has a 1 at column x_i; indices outside [0, num_classes) give a row of 0s."""
+    return [[1 if x == k else 0 for k in range(num_classes)] for x in xs]
+
+
+def _stats(xs, B, mean, variance, epsilon, where):
+    active = _mask(xs, where)
+    live = [x for x, a in zip(xs, active, strict=True) if a]
+    if not live or any(not math.isfinite(x) for x in live):
+        return None
+    n = len(live)
+    m = sum(B.num(x) for x in live) / n if mean is None else mean
+    v = sum((B.num(x) - m) ** 2 for x in live) / n if variance is None else variance
+    return active, n, m, B.sqrt(v + epsilon)
+
+
+def _standardize(xs, B, mean=None, variance=None, epsilon=1e-5, where=None):
+    """(x − mean) / √(variance + ε), mean and (population) variance over ``where``."""
+    st = _stats(xs, B, mean, variance, epsilon, where)
+    if st is None:
+        return [NAN] * len(xs)
+    _, _, m, sigma = st
+    return [(B.num(x) - m) / sigma if math.isfinite(x) else (x if math.isinf(x) else NAN)
+            for x in xs]
+
+
+def _standardize_grad(xs, B, mean=None, variance=None, epsilon=1e-5, where=None):
+    """J_ij = (δ_ij − w_j/n)/σ − (x_i − m)(x_j − m) w_j / (n σ³), w the mask; the first
+    term's w_j/n is absent for a given mean, the second term for a given variance."""
+    st = _stats(xs, B, mean, variance, epsilon, where)
+    n_all = len(xs)
+    if st is None or not all(math.isfinite(x) for x in xs):
+        return [[NAN] * n_all for _ in range(n_all)]
+    active, n, m, sigma = st
+    rows = []
+    for i in range(n_all):
+        di = B.num(xs[i]) - m
+        row = []
+        for j in range(n_all):
+            t = (1 if i == j else 0) - (B.lit(1) / n if active[j] and mean is None else 0)
+            v = t / sigma
+            if active[j] and variance is None:
+                v = v - di * (B.num(xs[j]) - m) / (n * sigma**3)
+            row.append(v)
+        rows.append(row)
+    return rows
+
+
+VECTOR: tuple[Activation, ...] = (
+    Activation(
+        "softmax", Kind.AXIS, "exp(x_i) / Σ_j exp(x_j)", _softmax, _softmax_grad,
+        params=(_AXIS, _WHERE),
+        conventions=("any +inf in a slice makes the slice NaN (jax.nn and Flax docs)",
+                     "masked-out entries are 0", "−inf entries are 0; an all −inf slice is NaN"),
+    ),
+    Activation(
+        "log_softmax", Kind.AXIS, "x_i − log Σ_j exp(x_j)", _log_softmax, _log_softmax_grad,
+        params=(_AXIS, _WHERE),
+        conventions=("any +inf in a slice makes the slice NaN", "masked-out entries are −inf"),
+    ),
+    Activation(
+        "logsumexp", Kind.AXIS, "log |Σ_i b_i exp(x_i)| (and its sign)",
+        _logsumexp, _logsumexp_grad,
+        params=(
+            Param("axis", None, (-1, 0), "axes to reduce (None: all)", affects_value=False),
+            Param("b", None, ("with_zeros", "mixed_sign"), "scale factors", type="floats"),
+            Param("keepdims", False, (True,), affects_value=False),
+            Param("return_sign", False, (True,), "also return the sign of the sum"),
+            _WHERE,
+        ),
+        conventions=("an all −inf slice gives −inf",
+                     "a negative sum gives NaN unless return_sign=True"),
+        signature="logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None)",
+    ),
+    Activation(
+        "logmeanexp", Kind.AXIS, "log(Σ_i exp(x_i) / n)", _logmeanexp, _logmeanexp_grad,
+        params=(
+            Param("axis", None, (-1, 0), "axes to reduce (None: all)", affects_value=False),
+            _WHERE,
+            Param("keepdims", False, (True,), affects_value=False),
+        ),
+    ),
+    Activation(
+        "glu", Kind.GATED, "x[:n/2] · sigmoid(x[n/2:]) along axis", _glu, _glu_grad,
+        params=(_AXIS,),
+        conventions=("an odd-sized axis is an error",),
+    ),
+    Activation(
+        "one_hot", Kind.INDEX, "row i: 1 at column x_i, else 0", _one_hot, None,
+        params=(
+            Param("num_classes", None, (1, 3, 10), "width of each row", required=True,
+                  type="int"),
+            Param("dtype", None, ("float32", "bfloat16"), keyword_only=True,
+                  affects_value=False, type="dtype"),
+            Param("axis", -1, (0,), keyword_only=True, affects_value=False),
+        ),
+        conventions=("an index outside [0, num_classes), negative ones included, gives a "
+                     "row of zeros (jax.nn and Flax docs)",),
+        signature="one_hot(x, num_classes, *, dtype=None, axis=-1)",
+    ),
+    Activation(
+        "standardize", Kind.AXIS, "(x − mean) / √(variance + ε)",
+        _standardize, _standardize_grad,
+        params=(
+            _AXIS,
+            Param("mean", None, (0.5,), "given mean (None: computed)", type="float"),
+            Param("variance", None, (2.0,), "given variance (None: computed)", type="float"),
+            Param("epsilon", 1e-5, (1e-3,)),
+            _WHERE,
+            Param("algorithm", "fast", ("stable",), "how the variance is computed: the same "
+                  "value in exact arithmetic", keyword_only=True, affects_value=False),
+        ),
+        conventions=("the variance is the population variance over the included entries",
+                     "excluded entries are still standardized with those statistics"),
+    ),
+)

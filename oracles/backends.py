@@ -1,0 +1,237 @@
+"""Two exact-arithmetic namespaces that catalog formulas are written against.
+
+`MPMATH` evaluates a formula with mpmath at a working precision (the oracle's value);
+`ARB` evaluates the same formula with python-flint's Arb balls, which enclose the true
+value rigorously (the certificate, and what decides when the precision suffices).
+Both expose the same names, so a formula is written once::
+
+    def softplus(x, B):
+        return B.log1p(B.exp(x))
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from typing import Any
+
+import flint
+import mpmath
+from mpmath import mp
+
+Dyadic = tuple[int, int]  # (man, exp): the exact value man * 2**exp, man signed
+
+
+class _Common:
+    """Helpers shared by both namespaces, built only from their primitives.
+
+    They exponentiate only non-positive arguments: Arb encloses exp(-1e114) as [0 ± r] but
+    exp(1e114) as [±inf], which would never decide.
+    """
+
+    def sigmoid(self, x: Any) -> Any:
+        """1 / (1 + e^-x) = e^x / (1 + e^x), without cancellation for either sign of x."""
+        if x >= 0:
+            return 1 / (1 + self.exp(-x))
+        e = self.exp(x)
+        return e / (1 + e)
+
+    def softplus(self, x: Any) -> Any:
+        """log(1 + e^x) = x + log(1 + e^-x)."""
+        return x + self.log1p(self.exp(-x)) if x >= 0 else self.log1p(self.exp(x))
+
+    def sech2(self, x: Any) -> Any:
+        """sech(x)^2 = 4 e^-2|x| / (1 + e^-2|x|)^2, i.e. 1 - tanh(x)^2 without cancellation."""
+        e = self.exp(-2 * abs(x))
+        return 4 * e / (1 + e) ** 2
+
+    def sign(self, v: Any) -> int:
+        """-1, 0 or 1; an Arb ball straddling 0 raises ArithmeticError (more precision)."""
+        if v > 0:
+            return 1
+        if v < 0:
+            return -1
+        if v == 0:
+            return 0
+        raise ArithmeticError("sign undecided at this precision")
+
+    def lit(self, v: Any) -> Any:
+        """A parameter or constant as the exact decimal literal it is written as."""
+        if isinstance(v, bool):
+            raise TypeError("booleans are not numbers here")
+        if isinstance(v, int | Fraction):
+            return self.frac(Fraction(v))
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                raise ValueError(f"non-finite literal {v!r}")
+            return self.decimal(repr(v))
+        return self.decimal(str(v))
+
+
+class _Mpmath(_Common):
+    name = "mpmath"
+    exp = staticmethod(mp.exp)
+    expm1 = staticmethod(mp.expm1)
+    log = staticmethod(mp.log)
+    log1p = staticmethod(mp.log1p)
+    sqrt = staticmethod(mp.sqrt)
+    tanh = staticmethod(mp.tanh)
+
+    @staticmethod
+    def erfc(z: Any) -> Any:
+        """mpmath's erfc raises OverflowError near z = 1e150; past 2**64 the asymptotic
+        series' first term e^(-z^2) / (z sqrt(pi)) has relative error below 2**-128."""
+        if z > 2**64:
+            return mp.exp(-z * z) / (z * mp.sqrt(mp.pi))
+        return mp.erfc(z)
+
+    @staticmethod
+    def num(x: float) -> Any:
+        return mpmath.mpf(x)  # exact: working precision is never below 53 bits
+
+    @staticmethod
+    def decimal(s: str) -> Any:
+        return mpmath.mpf(s)
+
+    @staticmethod
+    def frac(q: Fraction) -> Any:
+        return mpmath.mpf(q.numerator) / q.denominator
+
+    @property
+    def pi(self) -> Any:
+        return +mp.pi
+
+    @staticmethod
+    @contextmanager
+    def precision(bits: int) -> Iterator[None]:
+        with mp.workprec(bits):
+            yield
+
+    @staticmethod
+    def bounds(v: Any) -> tuple[Dyadic, Dyadic]:
+        """mpmath has no error bound: its value is both ends."""
+        sign, man, exp, _ = v._mpf_
+        if not man and exp:  # inf or nan
+            raise ArithmeticError(f"mpmath gave {v}")
+        d = (-man if sign else man, exp)
+        return d, d
+
+
+class _Arb(_Common):
+    name = "arb"
+
+    @staticmethod
+    def exp(x: Any) -> Any:
+        return x.exp()
+
+    @staticmethod
+    def expm1(x: Any) -> Any:
+        return x.expm1()
+
+    @staticmethod
+    def log(x: Any) -> Any:
+        return x.log()
+
+    @staticmethod
+    def log1p(x: Any) -> Any:
+        return x.log1p()
+
+    @staticmethod
+    def sqrt(x: Any) -> Any:
+        return x.sqrt()
+
+    @staticmethod
+    def erfc(x: Any) -> Any:
+        return x.erfc()
+
+    @staticmethod
+    def tanh(x: Any) -> Any:
+        return x.tanh()
+
+    @staticmethod
+    def num(x: float) -> Any:
+        return flint.arb(x)  # exact
+
+    @staticmethod
+    def decimal(s: str) -> Any:
+        return flint.arb(s)  # a ball that encloses the decimal exactly
+
+    @staticmethod
+    def frac(q: Fraction) -> Any:
+        return flint.arb(flint.fmpq(q.numerator, q.denominator))
+
+    @property
+    def pi(self) -> Any:
+        return flint.arb.pi()
+
+    @staticmethod
+    @contextmanager
+    def precision(bits: int) -> Iterator[None]:
+        old = flint.ctx.prec
+        flint.ctx.prec = bits
+        try:
+            yield
+        finally:
+            flint.ctx.prec = old
+
+    @staticmethod
+    def bounds(v: Any) -> tuple[Dyadic, Dyadic]:
+        """The exact ends of the ball."""
+        lo, hi = v.lower(), v.upper()
+        if not (lo.is_finite() and hi.is_finite()):
+            raise ArithmeticError(f"Arb gave {v}")
+        lo, hi = lo.man_exp(), hi.man_exp()
+        return (int(lo[0]), int(lo[1])), (int(hi[0]), int(hi[1]))
+
+
+class NotRational(ArithmeticError):
+    """The formula left the rationals (exp, log, pi, an irrational square root)."""
+
+
+class _Rational(_Common):
+    """Exact rational arithmetic (`fractions.Fraction`): piecewise-linear and polynomial
+    formulas evaluate exactly, which recognises exact results (ties included) that a
+    decimal parameter such as 0.01 would keep Arb's balls from ever pinning down."""
+
+    name = "rational"
+
+    @staticmethod
+    def _irrational(*_: Any) -> Any:
+        raise NotRational
+
+    exp = expm1 = log = log1p = erfc = tanh = _irrational
+
+    @staticmethod
+    def sqrt(x: Fraction) -> Fraction:
+        n, d = math.isqrt(x.numerator), math.isqrt(x.denominator)
+        if x < 0 or n * n != x.numerator or d * d != x.denominator:
+            raise NotRational
+        return Fraction(n, d)
+
+    @property
+    def pi(self) -> Any:
+        raise NotRational
+
+    @staticmethod
+    def num(x: float) -> Fraction:
+        return Fraction(x)
+
+    @staticmethod
+    def decimal(s: str) -> Fraction:
+        return Fraction(s)
+
+    @staticmethod
+    def frac(q: Fraction) -> Fraction:
+        return q
+
+    @staticmethod
+    @contextmanager
+    def precision(bits: int) -> Iterator[None]:
+        yield
+
+
+MPMATH = _Mpmath()
+ARB = _Arb()
+RATIONAL = _Rational()

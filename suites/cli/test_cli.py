@@ -1,0 +1,78 @@
+"""The command line as a user runs it: output, exit status, one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.special as sp
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "actaudit.cli", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_list_shows_every_activation_and_its_variants():
+    out = run("list")
+    assert out.returncode == 0
+    for text in ("softplus", "prelu", "beta_swish", "swish (= silu)", "alpha=0.5",
+                 "approximate=False", "flax.nnx.PReLU"):
+        assert text in out.stdout
+
+
+def test_oracle_json_sigmoid_float16_tail():
+    out = run("oracle", "sigmoid", "--json", "--", "-11.0859375")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["float16"] == repr(float(np.float16(sp.expit(-11.0859375))))
+    assert got["float16"] == "1.531839370727539e-05"  # a float16 subnormal, not 0
+    assert got["value"].startswith("1.53261072699819632785236063304547")  # mpmath, 40 digits
+    assert got["value"].endswith("e-5")
+    assert set(got) == {"value", "float16", "bfloat16", "float32", "float64"}
+
+
+@pytest.mark.parametrize(
+    ("args", "want"),
+    [
+        (("oracle", "silu", "--json", "--", "-inf"), {"float16": "-0.0", "float64": "-0.0"}),
+        (("oracle", "gelu", "--param", "approximate=false", "--json", "--", "-0x1.4cp+3"),
+         {"float16": "-0.0", "float32": "-1.671476745736183e-24"}),
+        (("oracle", "sigmoid", "--grad", "--json", "--", "30"),
+         {"float32": "9.357622912219837e-14"}),
+        (("oracle", "log1mexp", "--json", "--", "nan"), {"float64": "nan"}),
+        (("oracle", "elu", "--param", "alpha=2", "--json", "--", "-inf"), {"bfloat16": "-2.0"}),
+    ],
+)
+def test_oracle_values(args, want):
+    out = run(*args)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert {k: got[k] for k in want} == want
+
+
+def test_oracle_on_a_vector():
+    out = run("oracle", "softmax", "--json", "--", "1,2,3")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["float32"] == ["0.09003057330846786", "0.2447284758090973",
+                                                 "0.6652409434318542"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("oracle", "nope", "--", "1"), "unknown activation 'nope'"),
+        (("oracle", "elu", "--", "abc"), "not a float64 literal"),
+        (("oracle", "elu", "--param", "beta=1", "--", "1"), "elu has no parameter 'beta'"),
+        (("oracle", "gelu", "--param", "approximate=maybe", "--", "1"), "not a boolean"),
+        (("oracle", "glu", "--", "1,2,3"), "even axis size"),
+        (("oracle", "one_hot", "--grad", "--", "1"), "no derivative"),
+        (("frobnicate",), "invalid choice"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(args, message):
+    out = run(*args)
+    assert out.returncode == 2
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr

@@ -1,0 +1,79 @@
+"""Oracle tables: contents against the oracle, the cache (keys, atomic writes, reuse)."""
+
+import math
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from actaudit import catalog
+from actaudit.oracles import FORMATS, evaluate, tables
+from actaudit.oracles.samples import inputs
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def relu6_bf16(cache):
+    return tables.table("relu6", {}, "bfloat16", cache_dir=cache, workers=1)
+
+
+def test_exhaustive_16_bit_table(relu6_bf16):
+    df = relu6_bf16
+    assert len(df) == 65536 and list(df.columns) == ["x", *tables.COLUMNS]
+    rng = np.random.default_rng(1)
+    for i in rng.choice(len(df), 25, replace=False):
+        row = df.iloc[i]
+        want = evaluate(catalog.get("relu6"), row.x, formats=(FORMATS["bfloat16"],))
+        assert (row.value == want.rounded["bfloat16"]) or (math.isnan(row.value)
+                                                            and math.isnan(want.hi))
+    assert df["value"].isna().sum() == 254  # bfloat16 has 254 NaN bit patterns
+    assert df.loc[df.x == 6.0, "grad"].item() == 0.0  # documented convention at the kink
+
+
+def test_cached_table_is_reused_and_written_atomically(cache, relu6_bf16):
+    path = tables.table_path(catalog.get("relu6"), {}, "bfloat16", cache)
+    assert path.exists()
+    before = path.stat().st_mtime_ns
+    again = tables.table("relu6", {}, "bfloat16", cache_dir=cache)
+    pd.testing.assert_frame_equal(again, relu6_bf16)
+    assert path.stat().st_mtime_ns == before
+    assert not [p for p in os.listdir(cache) if p.endswith(".tmp")]
+    assert path.read_bytes()[:4] == b"PAR1"  # parquet, never pickle
+
+
+def test_keys_separate_variants_dtypes_and_follow_aliases():
+    elu = catalog.get("elu")
+    keys = {tables.table_key(elu, p, d) for p in ({}, {"alpha": 0.5}) for d in ("float16",
+                                                                                 "bfloat16")}
+    assert len(keys) == 4
+    swish, silu = catalog.get("swish"), catalog.get("silu")
+    assert tables.table_key(swish, {}, "float16") == tables.table_key(silu, {}, "float16")
+
+
+def test_float32_samples_cover_every_binade_and_the_breakpoints():
+    act, f32 = catalog.get("hard_sigmoid"), FORMATS["float32"]
+    xs = inputs(act, f32)
+    finite = xs[np.isfinite(xs) & (xs != 0)]
+    exps = {int(math.frexp(abs(x))[1]) for x in finite}
+    assert set(range(-148, 129)) <= exps  # every binade, subnormals included
+    assert (finite > 0).any() and (finite < 0).any() and np.isnan(xs).any()
+    assert {3.0, float(np.nextafter(np.float32(3), np.float32(4)))} <= set(xs)
+
+
+def test_parallel_build_of_a_sample_table(tmp_path):
+    summary = tables.build_tables(["relu"], ["float32"], cache_dir=tmp_path, workers=2,
+                                  progress=False)
+    assert summary.loc[0, "rows"] == len(inputs(catalog.get("relu"), FORMATS["float32"]))
+    assert not summary.loc[0, "cached"]
+    again = tables.build_tables(["relu"], ["float32"], cache_dir=tmp_path, progress=False)
+    assert again.loc[0, "cached"]
+
+
+def test_vector_kinds_have_no_table(tmp_path):
+    with pytest.raises(ValueError, match="softmax is not elementwise"):
+        tables.build_tables(["softmax"], cache_dir=tmp_path, progress=False)

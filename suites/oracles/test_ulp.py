@@ -1,0 +1,40 @@
+"""The ULP error against hand-computed cases (INTERFACE.md's definition)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from actaudit.oracles import FORMATS, ulp_error
+
+F16, F32 = FORMATS["float16"], FORMATS["float32"]
+inf, nan = math.inf, math.nan
+
+
+@pytest.mark.parametrize(
+    ("fmt", "got", "hi", "lo", "want"),
+    [
+        (F16, 1.0, 1.0, 0.0, 0.0),
+        (F16, 1.0009765625, 1.0, 0.0, 1.0),  # one float16 step above 1
+        (F16, 1.0, 1.0 + 2**-11, 0.0, 0.5),  # the exact value halfway: correctly rounded
+        (F16, 1.0, 1.0, 2**-12, 0.25),  # the double-double's low part counts
+        (F16, 0.99951171875, 1.0, 0.0, 0.5),  # one step below 1 is half a ULP of 1: the
+        # unit is taken at the exact value
+        (F16, 2.0**-24, 0.0, 0.0, 1.0),  # at zero the unit is the smallest subnormal
+        (F16, -0.0, 0.0, 0.0, 0.0),  # the sign of zero is not an accuracy matter
+        (F16, 3 * 2.0**-24, 2.0**-24, 0.0, 2.0),  # subnormal spacing
+        (F16, inf, 65504.0, 0.0, 1.0),  # overflow: inf stands at 2^16, 32 = one ULP away
+        (F16, 65504.0, inf, 0.0, 0.5),  # an infinite truth stands at 2^16, whose unit is 64
+        (F16, inf, 70000.0, 0.0, 0.0),  # a truth past the range: inf is right
+        (F16, inf, 65520.0, 0.0, 0.5),  # the overflow threshold itself
+        (F16, inf, inf, 0.0, 0.0),
+        (F16, -inf, inf, 0.0, inf),
+        (F16, nan, nan, 0.0, 0.0),
+        (F16, nan, 1.0, 0.0, inf),
+        (F16, 1.0, nan, 0.0, inf),
+        (F32, 1.0 + 2**-23, 1.0, 0.0, 1.0),
+        (F32, 0.0, 2.0**-149, 0.0, 1.0),  # a subnormal flushed to zero costs one ULP here
+    ],
+)
+def test_hand_computed(fmt, got, hi, lo, want):
+    assert ulp_error(np.array([got]), np.array([hi]), np.array([lo]), fmt)[0] == want
