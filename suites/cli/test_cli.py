@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -10,8 +11,10 @@ import scipy.special as sp
 
 
 def run(*args):
+    """The installed command, run from a neutral directory (from the repository root the
+    source folder actaudit/ would shadow the installed package)."""
     return subprocess.run([sys.executable, "-m", "actaudit.cli", *args], capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, cwd=tempfile.gettempdir())
 
 
 def test_list_shows_every_activation_and_its_variants():
