@@ -87,14 +87,6 @@ def _list(_: argparse.Namespace) -> int:
     return 0
 
 
-def _float_text(v: float) -> str:
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return repr(v)
-
-
 def _oracle(args: argparse.Namespace) -> int:
     from . import oracles  # mpmath and flint load only when needed
 
@@ -118,7 +110,7 @@ def _oracle(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     out = {"value": value}
     for fmt in oracles.FORMATS:
-        out[fmt] = _map(lambda e, f=fmt: _float_text(e.rounded[f]), exact)
+        out[fmt] = _map(lambda e, f=fmt: oracles.formats.float_text(e.rounded[f]), exact)
     if args.json:
         print(json.dumps(out))
     else:

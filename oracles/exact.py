@@ -13,7 +13,7 @@ from typing import Any
 
 from ..catalog import Activation, Kind, ZeroSign, variant_id
 from .engine import decide, decimal
-from .formats import FORMATS, Format
+from .formats import FORMATS, Format, float_text
 
 ALL_FORMATS: tuple[Format, ...] = tuple(FORMATS.values())
 
@@ -114,14 +114,7 @@ def digits(act: Activation, x: Any, params: Mapping[str, Any] | None = None, *,
         compute = _special(act, x, params, grad) or computation(act, x, params, grad)
         exact = evaluate(act, x, params, grad=grad, formats=(FORMATS["float64"],))
         if exact.hi == 0 or not math.isfinite(exact.hi):  # keeps the sign of zero
-            return _plain(exact.hi)
+            return float_text(exact.hi)
         return decimal(compute, n)
     return decimal(computation(act, x, params, grad), n)
 
-
-def _plain(v: float) -> str:
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return repr(v)

@@ -116,6 +116,15 @@ FORMATS: dict[str, Format] = {
 }
 
 
+def float_text(v: float) -> str:
+    """A float as a Python literal: repr, with 'inf', '-inf' and 'nan' for the specials."""
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return repr(v)
+
+
 def dyadic(v: float) -> Dyadic:
     """A finite Python float as an exact dyadic."""
     n, d = v.as_integer_ratio()
