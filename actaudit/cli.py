@@ -142,7 +142,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="processes (0: one per core)")
     p.add_argument("--scheduler", help="a dask.distributed scheduler address")
     p.set_defaults(run=_tables)
+    p = sub.add_parser("audit", help="every check on each implementation: summary.csv")
+    p.add_argument("--impl", action="append", required=True, metavar="SPEC",
+                   help="reference, jax.nn, flax.nnx, flax.linen, pkg.mod[:attr], file.py[:attr]")
+    p.add_argument("--only", default="", help="comma-separated activations")
+    p.add_argument("--dtypes", default="float16,bfloat16,float32,float64")
+    p.add_argument("--checks", default="", help="comma-separated categories (default: all)")
+    p.add_argument("--tolerances", metavar="FILE", help="TOML tolerance overrides")
+    p.add_argument("--cache-dir")
+    p.add_argument("--out", default="reports/out/audit", help="where summary.csv goes")
+    p.add_argument("--strict-subnormals", action="store_true",
+                   help="flushing subnormals to zero fails instead of warning")
+    p.add_argument("--workers", type=int, default=0, help="oracle processes (0: one per core)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=_audit)
     return parser
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import checks, impl
+
+    try:
+        tol = checks.load_tolerances(args.tolerances)
+        for spec in args.impl:  # every SPEC is resolved before any work starts
+            impl.load(spec)
+        summary, details = checks.audit(
+            args.impl, _split(args.only) or None, _split(args.dtypes), checks=_split(args.checks),
+            tolerances=tol, cache_dir=args.cache_dir, strict_subnormals=args.strict_subnormals,
+            workers=args.workers or None, progress=not args.quiet)
+    except (KeyError, ValueError) as e:
+        raise UsageError(e.args[0]) from None
+    out = Path(args.out)
+    checks.write(out, summary, details)
+    print(checks.overview(summary))
+    print(f"\nsummary: {out / 'summary.csv'}  details: {out / 'results.parquet'}")
+    return checks.status_code(summary)
 
 
 def _tables(args: argparse.Namespace) -> int:

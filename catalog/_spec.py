@@ -97,6 +97,10 @@ class Activation:
     value, grad: the formula and its analytic derivative (for ELEMENTWISE: ``(x, B,
     **params)``; for the vector kinds: ``(xs, B, **params)`` returning a list, the grad a
     Jacobian as a list of rows).
+
+    slice_scaled: errors count in ulps of the slice's largest output instead of each
+    output's own, where the definition itself cancels (standardize's x − mean: an output
+    near 0 is the difference of two nearly equal numbers, whatever the algorithm).
     """
 
     name: str
@@ -114,6 +118,7 @@ class Activation:
     conventions: tuple[str, ...] = ()
     source: str = "jax.nn"
     same_as: str | None = None
+    slice_scaled: bool = False
     signature: str = field(default="")
 
     def __post_init__(self) -> None:

@@ -315,6 +315,8 @@ VECTOR: tuple[Activation, ...] = (
                   "value in exact arithmetic", keyword_only=True, affects_value=False),
         ),
         conventions=("the variance is the population variance over the included entries",
-                     "excluded entries are still standardized with those statistics"),
+                     "excluded entries are still standardized with those statistics",
+                     "errors count in ulps of the slice's largest output (x − mean cancels)"),
+        slice_scaled=True,
     ),
 )

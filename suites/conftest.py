@@ -8,3 +8,12 @@ settings.register_profile("ci", derandomize=True, max_examples=100, deadline=Non
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("actaudit")
+    group.addoption("--impl", action="append", default=[], metavar="SPEC",
+                    help="audit this implementation (suites/impl): reference, jax.nn, ...")
+    group.addoption("--only", default="", help="suites/impl: comma-separated activations")
+    group.addoption("--dtypes", default="float16,bfloat16,float32,float64",
+                    help="suites/impl: comma-separated dtypes")

@@ -79,3 +79,36 @@ def test_bad_usage_is_one_line_and_exit_2(args, message):
     assert out.returncode == 2
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(("args", "want"), [
+    (["audit", "--impl", "no_such_module_xyz"], "cannot import"),
+    (["audit", "--impl", "reference", "--only", "nope"], "unknown activation"),
+    (["audit", "--impl", "reference", "--dtypes", "float8"], "unknown dtype"),
+    (["audit", "--impl", "reference", "--checks", "speed"], "unknown check"),
+    (["audit", "--impl", "reference", "--tolerances", "/no/such.toml"], "no such tolerance"),
+])
+def test_audit_bad_usage_is_one_line_exit_2(args, want):
+    out = run(*args)
+    assert out.returncode == 2, out.stderr
+    assert want in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_audit_writes_summary_and_exit_status(tmp_path):
+    import pandas as pd
+
+    cache = str(tmp_path / "cache")
+    ok = run("audit", "--impl", "reference", "--only", "relu6", "--dtypes", "float16",
+             "--cache-dir", cache, "--out", str(tmp_path / "ok"), "--quiet")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    summary = pd.read_csv(tmp_path / "ok" / "summary.csv", keep_default_na=False)
+    assert list(summary.columns) == ["impl", "activation", "variant", "dtype", "check", "status",
+                                     "max_ulp", "worst_input", "expected", "got", "detail"]
+    assert (tmp_path / "ok" / "results.parquet").is_file()
+    plugin = tmp_path / "p.py"
+    plugin.write_text("import jax.numpy as jnp\n"
+                      "def relu6(x):\n    return jnp.clip(x, 0, 5)\n")  # a constant wrong
+    bad = run("audit", "--impl", str(plugin), "--only", "relu6", "--dtypes", "float16",
+              "--cache-dir", cache, "--out", str(tmp_path / "bad"), "--quiet")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "accuracy" in bad.stdout and "fail" in bad.stdout

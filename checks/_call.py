@@ -1,0 +1,53 @@
+"""Calling an implementation under audit: its exceptions, hangs and malformed results
+become `CallError`s with a one-line reason, never a crash of the audit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+TIMEOUT_S = 120.0
+
+
+class CallError(Exception):
+    """The implementation raised, hung, or returned something unusable."""
+
+
+def call(fn: Callable[[], Any], timeout: float = TIMEOUT_S) -> Any:
+    """``fn()`` with its result on the host, or `CallError`. A call still running after
+    ``timeout`` seconds is abandoned (its thread is left to finish on its own)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["out"] = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(fn()))
+        except BaseException as e:
+            box["err"] = e
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise CallError(f"timed out after {timeout:g} s")
+    if "err" in box:
+        e = box["err"]
+        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CallError(f"raised {type(e).__name__}: {text}"[:300])
+    return box["out"]
+
+
+def array(out: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:
+    """``out`` as an array of ``shape``; `CallError` if it is not one. The dtype is
+    checked by the `dtype` check; here a wrong one is reported too, since every value
+    check would otherwise compare numbers of another format."""
+    if not isinstance(out, np.ndarray):
+        raise CallError(f"{what} returned {type(out).__name__}, not an array")
+    if out.shape != shape:
+        raise CallError(f"{what} returned shape {out.shape}, expected {shape}")
+    if out.dtype != dtype:
+        raise CallError(f"{what} returned {out.dtype} for {dtype} input")
+    return out

@@ -1,0 +1,326 @@
+"""The checks of one elementwise activation variant in one dtype, against its oracle table.
+
+Every input of the table (all 65,536 for the 16-bit formats; the sample of `oracles.samples`
+otherwise) falls in exactly one class, checked once:
+
+* ``special``: x is ±0, ±inf or NaN, or the truth is NaN or infinite (a domain
+  convention such as log1mexp(x < 0) = NaN): the result must be that value, bit for bit
+  (the sign of zero where the catalog's `ZeroSign` or a limit fixes it);
+* ``subnormal``: x or the correctly rounded result is subnormal (or underflows to 0): a
+  result flushed to zero is reported apart (``warn``; ``fail`` when strict);
+* ``accuracy``: everything else, in ULP against the tolerance table.
+
+The derivative (jax.vjp and jax.jvp, both against the oracle) is classified the same way,
+with the subgradients at the catalog's kinks in ``gradient:kinks``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from ..catalog import Activation, ZeroSign, variant_id
+from ..oracles.formats import FORMATS, Format, ulp_error
+from ._call import CallError, array, call
+from ._results import Finding, fmt_ulp, literal
+from ._tolerances import Tolerances
+
+HIST_EDGES = (0.5, 1, 2, 4, 16, 256, 65536)  # ULP: correctly rounded, within 1, ... beyond
+
+
+def histogram(err: np.ndarray) -> dict[str, int]:
+    """Counts of ULP errors in (prev, edge] bins, then the rest (inf included)."""
+    labels = [f"<={e:g}" for e in HIST_EDGES] + [f">{HIST_EDGES[-1]:g}"]
+    idx = np.searchsorted(np.asarray(HIST_EDGES), err, side="left")
+    counts = np.bincount(idx, minlength=len(labels))
+    return dict(zip(labels, (int(c) for c in counts), strict=True))
+
+
+def repro(spec: str, act: Activation, params: Mapping[str, Any], dtype: str, x: float,
+          grad: bool = False) -> str:
+    """One line to reproduce a result by hand: the oracle's answer and the implementation's."""
+    p = "".join(f" --param {k}={str(v).lower() if isinstance(v, bool) else v}"
+                for k, v in params.items())
+    call_args = ", ".join(["x", *(f"{k}={v!r}" for k, v in params.items())])
+    f = f"lambda x: load({spec!r}).get({act.name!r})({call_args})"
+    f = f"jax.grad({f})" if grad else f"({f})"
+    return (f"actaudit oracle {act.name}{p}{' --grad' if grad else ''} -- {literal(x)}; "
+            f"python -c \"import jax, jax.numpy as jnp; from actaudit.impl import load; "
+            f"print({f}(jnp.asarray({literal(x)}, jnp.{dtype})))\"")
+
+
+def _classes(x: np.ndarray, hi: np.ndarray, rounded: np.ndarray, fmt: Format):
+    """Masks: special, subnormal, and the rest (accuracy)."""
+    with np.errstate(invalid="ignore"):
+        special = ~np.isfinite(x) | (x == 0) | ~np.isfinite(hi)
+        tiny = fmt.tiny
+        sub = ((np.abs(x) < tiny) | (np.abs(rounded) < tiny)) & ~special
+    return special, sub, ~special & ~sub
+
+
+def _same(got: np.ndarray, want: np.ndarray, signed: np.ndarray) -> np.ndarray:
+    """Bitwise agreement (NaN = NaN); the sign of zero counts only where ``signed``."""
+    both_nan = np.isnan(got) & np.isnan(want)
+    equal = got == want
+    sign_ok = ~signed | (np.signbit(got) == np.signbit(want))
+    return both_nan | (equal & sign_ok)
+
+
+def _worst(name: str, x, err, want, got, tol, n_label: str, extra=None) -> Finding:
+    i = int(np.nanargmax(np.where(np.isnan(err), np.inf, err)))
+    worst = float(err[i])
+    over = int(np.sum(err > tol))
+    status = "pass" if worst <= tol else "fail"
+    correct = float(np.mean(got == want)) if len(got) else 1.0
+    detail = (f"{len(err)} {n_label}, {correct:.2%} correctly rounded, {over} over {tol:g} ULP")
+    return Finding(name, status, worst, literal(x[i]), literal(want[i]), literal(got[i]),
+                   detail, {"histogram": json.dumps(histogram(err)), "n": len(err),
+                            "correctly_rounded": correct, "worst_index": i, **(extra or {})})
+
+
+class Evaluation:
+    """An implementation's values and derivatives over one oracle table."""
+
+    def __init__(self, fn: Callable[..., Any], params: Mapping[str, Any], fmt: Format,
+                 x: np.ndarray):
+        self.f = partial(fn, **params) if params else fn
+        self.fmt, self.x64 = fmt, x
+        self.x = x.astype(fmt.dtype)
+
+    def values(self) -> np.ndarray:
+        out = call(lambda: jax.jit(self.f)(jnp.asarray(self.x)))
+        return array(out, self.x.shape, self.fmt.dtype, "the function").astype(np.float64)
+
+    def gradients(self) -> tuple[np.ndarray, np.ndarray]:
+        """(vjp, jvp) with unit (co)tangents: the derivative, twice."""
+        xj = jnp.asarray(self.x)
+        ones = jnp.ones_like(xj)
+        vjp = call(lambda: jax.jit(lambda x: jax.vjp(self.f, x)[1](ones)[0])(xj))
+        jvp = call(lambda: jax.jit(lambda x: jax.jvp(self.f, (x,), (ones,))[1])(xj))
+        shape, dt = self.x.shape, self.fmt.dtype
+        return (array(vjp, shape, dt, "jax.vjp").astype(np.float64),
+                array(jvp, shape, dt, "jax.jvp").astype(np.float64))
+
+
+def check(
+    spec: str, fn: Callable[..., Any], act: Activation, params: Mapping[str, Any], dtype: str,
+    table: pd.DataFrame, tol: Tolerances, *, strict_subnormals: bool = False,
+    checks: frozenset[str] | None = None,
+) -> list[Finding]:
+    """Every check of this (activation, variant, dtype) on ``fn``."""
+    fmt = FORMATS[dtype]
+    ev = Evaluation(fn, params, fmt, table["x"].to_numpy())
+    want = {c: (checks is None or c in checks) for c in
+            ("accuracy", "subnormal", "special", "gradient", "dtype", "transform")}
+    out: list[Finding] = []
+    if want["accuracy"] or want["subnormal"] or want["special"]:
+        try:
+            got = ev.values()
+        except CallError as e:
+            names = [c for c in ("accuracy", "subnormal", "special") if want[c]]
+            return [Finding(c, "error", detail=str(e)) for c in names] + _rest(
+                spec, fn, act, params, dtype, ev, table, tol, want, strict_subnormals)
+        out += _value_findings(spec, act, params, dtype, ev, table, got, tol, want,
+                               strict_subnormals)
+    return out + _rest(spec, fn, act, params, dtype, ev, table, tol, want, strict_subnormals)
+
+
+def _rest(spec, fn, act, params, dtype, ev, table, tol, want, strict) -> list[Finding]:
+    out: list[Finding] = []
+    if want["gradient"] or want["subnormal"]:
+        out += _gradient_findings(spec, act, params, dtype, ev, table, tol, want, strict)
+    if want["dtype"]:
+        out.append(_dtype_finding(fn, act, params, dtype))
+    if want["transform"]:
+        out.append(_transform_finding(ev, act, dtype, tol))
+    return out
+
+
+def _value_findings(spec, act, params, dtype, ev, table, got, tol, want, strict):
+    fmt, x = ev.fmt, ev.x64
+    hi, lo, rounded = (table[c].to_numpy() for c in ("value_hi", "value_lo", "value"))
+    special, sub, acc = _classes(x, hi, rounded, fmt)
+    limit = tol.ulps(act.name, dtype, "value")
+    out = []
+    if want["accuracy"]:
+        err = ulp_error(got[acc], hi[acc], lo[acc], fmt)
+        f = _worst("accuracy", x[acc], err, rounded[acc], got[acc], limit, "inputs")
+        f.extra["repro"] = repro(spec, act, params, dtype, x[acc][f.extra["worst_index"]])
+        out.append(f)
+    if want["subnormal"]:
+        out.append(_subnormal("subnormal", x, sub, got, hi, lo, rounded, fmt, limit, strict,
+                              _at_zero(x, rounded)))
+    if want["special"]:
+        signed = np.isinf(x) | ((x == 0) & (act.zero_sign is ZeroSign.ODD))
+        ok = _same(got[special], rounded[special], signed[special])
+        out.append(_exact("special", x[special], rounded[special], got[special], ok,
+                          "special inputs (±0, ±inf, NaN) and infinite or NaN truths"))
+    return out
+
+
+def _at_zero(x: np.ndarray, rounded: np.ndarray) -> float:
+    """f(0), what a flushed subnormal input gives."""
+    zero = np.flatnonzero(x == 0)
+    return float(rounded[zero[0]]) if len(zero) else np.nan
+
+
+F32_TINY = FORMATS["float32"].tiny
+
+
+def _subnormal(name, x, sub, got, hi, lo, rounded, fmt, limit, strict, at_zero) -> Finding:
+    """Subnormal cases: within tolerance passes; a result of 0 (or f(0), the input flushed)
+    where the truth is subnormal is flushing, excused as ``warn`` where hardware flushes:
+    float32's subnormals (bfloat16's too) and float64's, under FTZ/DAZ. float16's
+    subnormals are normal float32 numbers, which no flush mode touches: errors there fail."""
+    if not sub.any():
+        return Finding(name, "pass", detail="no subnormal inputs or results in this dtype")
+    err = ulp_error(got[sub], hi[sub], lo[sub], fmt)
+    bad = err > limit
+    flushable = fmt.tiny <= F32_TINY
+    with np.errstate(invalid="ignore"):
+        flushed = ((got[sub] == 0) | (got[sub] == at_zero)) & flushable
+    xs, want_, got_ = x[sub], rounded[sub], got[sub]
+    if not bad.any():
+        return Finding(name, "pass", float(err.max()), detail=f"{int(sub.sum())} cases")
+    real = bad & ~flushed
+    pick = real if real.any() else bad
+    i = int(np.flatnonzero(pick)[np.argmax(err[pick])])
+    if real.any():
+        why = "" if flushable else " (float16 subnormals are not flushed by any FTZ mode)"
+        status, what = "fail", f"{int(real.sum())} of {int(sub.sum())} wrong{why}"
+    else:
+        status = "fail" if strict else "warn"
+        what = f"flushes subnormals to zero: {int(bad.sum())} of {int(sub.sum())} cases"
+    return Finding(name, status, float(err[pick].max()), literal(xs[i]), literal(want_[i]),
+                   literal(got_[i]), what)
+
+
+def _exact(name, x, want, got, ok, what) -> Finding:
+    if ok.all():
+        return Finding(name, "pass", detail=f"{len(x)} {what}")
+    bad = np.flatnonzero(~ok)
+    i = bad[0]
+    cases = "; ".join(f"x={literal(x[j])}: {literal(got[j])} not {literal(want[j])}"
+                      for j in bad[:4])
+    return Finding(name, "fail", None, literal(x[i]), literal(want[i]), literal(got[i]),
+                   f"{len(bad)} of {len(x)} wrong: {cases}")
+
+
+def _gradient_findings(spec, act, params, dtype, ev, table, tol, want, strict):
+    names = [c for c in ("gradient", "gradient:special", "gradient:kinks", "subnormal:gradient")
+             if want["gradient" if c.startswith("gradient") else "subnormal"]]
+    if not act.kinks:
+        names = [n for n in names if n != "gradient:kinks"]
+    try:
+        vjp, jvp = ev.gradients()
+    except CallError as e:
+        return [Finding(n, "error", detail=str(e)) for n in names]
+    fmt, x = ev.fmt, ev.x64
+    hi, lo, rounded = (table[c].to_numpy() for c in ("grad_hi", "grad_lo", "grad"))
+    kink = np.isin(x, [k.at for k in act.kinks]) & np.isfinite(x)
+    with np.errstate(invalid="ignore"):
+        # a NaN input's derivative is not checked: 0 (a piecewise rule) is as good as NaN
+        special = (np.isinf(x) | ~np.isfinite(hi)) & ~kink & ~np.isnan(x)
+        sub = ((np.abs(x) < fmt.tiny) & (x != 0) | (np.abs(rounded) < fmt.tiny)) \
+            & ~special & ~kink
+    acc = ~special & ~sub & ~kink & ~np.isnan(x)
+    limit = tol.ulps(act.name, dtype, "gradient")
+    out = []
+    worse = np.where(ulp_error(vjp, hi, lo, fmt) >= ulp_error(jvp, hi, lo, fmt), vjp, jvp)
+    if "gradient" in names:
+        err = ulp_error(worse[acc], hi[acc], lo[acc], fmt)
+        disagree = int(np.sum(~_same(vjp, jvp, np.zeros_like(x, bool))))
+        f = _worst("gradient", x[acc], err, rounded[acc], worse[acc], limit, "inputs",
+                   {"vjp_jvp_disagree": disagree})
+        f.detail += f"; jvp and vjp differ at {disagree} inputs"
+        f.extra["repro"] = repro(spec, act, params, dtype, x[acc][f.extra["worst_index"]],
+                                 grad=True)
+        out.append(f)
+    if "gradient:special" in names:
+        ok = _same(worse[special], rounded[special], np.zeros(int(special.sum()), bool))
+        out.append(_exact("gradient:special", x[special], rounded[special], worse[special],
+                          ok, "infinite or NaN inputs or derivatives"))
+    if "gradient:kinks" in names:
+        ok = _same(worse[kink], rounded[kink], np.zeros(int(kink.sum()), bool))
+        f = _exact("gradient:kinks", x[kink], rounded[kink], worse[kink], ok,
+                   "kinks with the catalog's subgradient")
+        documented = all(k.documented for k in act.kinks)
+        if f.status == "fail" and not documented:
+            f.status = "warn"
+            f.detail += " (jax.nn's convention, undocumented)"
+        out.append(f)
+    if "subnormal:gradient" in names:
+        out.append(_subnormal("subnormal:gradient", x, sub, worse, hi, lo, rounded, fmt, limit,
+                              strict, _at_zero(x, rounded)))
+    return out
+
+
+def _other_dtype(dtype: str) -> Any:
+    return jnp.float16 if dtype == "float32" else jnp.float32
+
+
+def _dtype_finding(fn, act, params, dtype) -> Finding:
+    """The output dtype is the input's: with the parameters as Python scalars, and as
+    arrays of another dtype."""
+    x = jnp.asarray(np.linspace(-4, 4, 16), dtype=dtype)
+    floats = {p.name: params.get(p.name, p.default) for p in act.params
+              if p.kind == "float" and params.get(p.name, p.default) is not None}
+    ints = {p.name: params.get(p.name, p.default) for p in act.params if p.kind == "int"}
+    trials = [("Python scalars", dict(params))]
+    if floats or ints:
+        arrays = {**params, **{k: jnp.asarray(v, _other_dtype(dtype)) for k, v in
+                               {**floats, **ints}.items()}}
+        trials.append((f"parameters as {jnp.dtype(_other_dtype(dtype)).name} arrays", arrays))
+    problems = []
+    for what, kw in trials:
+        try:
+            out = call(lambda kw=kw: fn(x, **kw))
+        except CallError as e:
+            return Finding("dtype", "error", detail=f"{what}: {e}")
+        got = getattr(out, "dtype", type(out).__name__)
+        if got != np.dtype(x.dtype):
+            problems.append(f"{got} with {what} ({variant_id(kw) or 'defaults'})")
+    if problems:
+        return Finding("dtype", "fail", expected=repr(dtype), got=repr(str(problems[0]).split()[0]),
+                       detail=f"{dtype} input gave " + "; ".join(problems))
+    return Finding("dtype", "pass", detail="; ".join(w for w, _ in trials))
+
+
+def _transform_finding(ev: Evaluation, act: Activation, dtype: str, tol: Tolerances) -> Finding:
+    """jit agrees with eager, and vmap with a loop, within the value tolerance."""
+    limit = tol.ulps(act.name, dtype, "value")
+    x = ev.x[:: max(1, len(ev.x) // 512)][:512]
+    x = x[: len(x) - len(x) % 16]
+    try:
+        eager = call(lambda: ev.f(jnp.asarray(x)))
+        jitted = call(lambda: jax.jit(ev.f)(jnp.asarray(x)))
+        grid = jnp.asarray(x.reshape(16, -1))
+        vmapped = call(lambda: jax.vmap(ev.f)(grid))
+        looped = call(lambda: jnp.stack([ev.f(row) for row in grid]))
+    except CallError as e:
+        return Finding("transform", "error", detail=str(e))
+    out = []
+    for name, a, b in (("eager vs jit", eager, jitted), ("vmap vs loop", vmapped, looped)):
+        a = np.asarray(a, np.float64).ravel()
+        b = np.asarray(b, np.float64).ravel()
+        if a.shape != b.shape:
+            return Finding("transform", "fail", detail=f"{name}: shapes {a.shape} and {b.shape}")
+        err = ulp_error(a, b, np.zeros_like(b), ev.fmt)
+        out.append((name, err, a, b))
+    name, err, a, b = max(out, key=lambda t: float(np.max(t[1])) if len(t[1]) else 0.0)
+    worst = float(err.max()) if len(err) else 0.0
+    i = int(np.argmax(err)) if len(err) else 0
+    xs = x.ravel().astype(np.float64)
+    status = "pass" if worst <= limit else "fail"
+    detail = f"{len(x)} inputs; worst {name}: {fmt_ulp(worst)} ULP apart"
+    if status == "pass":
+        return Finding("transform", status, worst, detail=detail)
+    return Finding("transform", status, worst, literal(xs[i]), literal(b[i]), literal(a[i]),
+                   detail)

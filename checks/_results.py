@@ -1,0 +1,107 @@
+"""The result table: one `Finding` per check, rows of summary.csv (INTERFACE.md)."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..oracles.formats import float_text
+
+COLUMNS = ["impl", "activation", "variant", "dtype", "check", "status", "max_ulp",
+           "worst_input", "expected", "got", "detail"]
+STATUSES = ("pass", "fail", "warn", "error", "skip")
+CATEGORIES = ("accuracy", "subnormal", "special", "gradient", "dtype", "transform", "property")
+
+
+@dataclass
+class Finding:
+    """One check's verdict. ``extra`` goes to the detailed results only (histograms,
+    counts, the repro command)."""
+
+    check: str
+    status: str
+    max_ulp: float | None = None
+    worst_input: str = ""
+    expected: str = ""
+    got: str = ""
+    detail: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+        if self.check.partition(":")[0] not in CATEGORIES:
+            raise ValueError(f"unknown check category {self.check!r}")
+
+
+def literal(v: Any) -> str:
+    """A value as a Python literal: floats as repr (inf, nan spelled out), arrays as lists."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, np.ndarray):
+        return "[" + ", ".join(literal(e) for e in v.tolist()) + "]"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(literal(e) for e in v) + "]"
+    if isinstance(v, bool | np.bool_):
+        return repr(bool(v))
+    if isinstance(v, int | np.integer):
+        return repr(int(v))
+    return float_text(float(v))
+
+
+def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The summary table: the INTERFACE columns, in order; max_ulp numeric or empty."""
+    df = pd.DataFrame(rows, columns=COLUMNS)
+    df["max_ulp"] = pd.to_numeric(df["max_ulp"], errors="coerce")
+    return df
+
+
+def status_code(summary: pd.DataFrame) -> int:
+    """Exit status: 1 iff any fail or error."""
+    return int(summary["status"].isin(["fail", "error"]).any())
+
+
+def _atomic(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write(out: Path, summary: pd.DataFrame, details: pd.DataFrame) -> None:
+    """summary.csv and results.parquet (summary columns plus details), atomically."""
+    _atomic(out / "summary.csv", lambda p: summary.to_csv(p, index=False, na_rep=""))
+    _atomic(out / "results.parquet", lambda p: details.to_parquet(p, index=False))
+
+
+def fmt_ulp(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return "inf" if math.isinf(v) else f"{v:.3g}"
+
+
+def overview(summary: pd.DataFrame, worst: int = 15) -> str:
+    """The short table for stdout: statuses per implementation, then the worst failures."""
+    counts = (summary.groupby(["impl", "status"]).size().unstack(fill_value=0)
+              .reindex(columns=list(STATUSES), fill_value=0))
+    lines = [counts.to_string()]
+    bad = summary[summary["status"].isin(["fail", "error"])]
+    if len(bad):
+        bad = bad.assign(_u=bad["max_ulp"].fillna(-1)).sort_values("_u", ascending=False)
+        cols = ["impl", "activation", "variant", "dtype", "check", "status", "max_ulp",
+                "worst_input", "expected", "got"]
+        lines += ["", f"failures and errors ({len(bad)}; the {min(worst, len(bad))} largest):",
+                  bad[cols].head(worst).to_string(index=False, max_colwidth=28)]
+    return "\n".join(lines)

@@ -1,0 +1,10 @@
+"""Implementations under audit: this project's own (`reference`) and the plug-in SPECs.
+
+>>> from actaudit import impl
+>>> impl.load("reference").get("softplus")  # doctest: +ELLIPSIS
+<function softplus at ...>
+"""
+
+from ._plugins import BUILTINS, GROUP, Implementation, SpecError, load
+
+__all__ = ["BUILTINS", "GROUP", "Implementation", "SpecError", "load"]

@@ -1,0 +1,137 @@
+"""Resolving a SPEC (INTERFACE.md) into an `Implementation`: activation name -> function.
+
+A SPEC is a built-in name, an entry point of the ``actaudit.implementations`` group, a
+``path/to/file.py[:attr]``, or a ``package.module[:attr]``; the object found is a module,
+any object with attributes, or a mapping, whose members carry jax.nn's names. Names it
+lacks are simply not provided (the audit gives them `skip` rows).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from .. import catalog
+
+GROUP = "actaudit.implementations"
+
+
+class SpecError(ValueError):
+    """A SPEC that names nothing loadable: bad usage, exit status 2."""
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """What a SPEC resolved to: its name in results, and the functions it provides."""
+
+    name: str
+    functions: Mapping[str, Callable[..., Any]] = field(repr=False)
+    origin: str = ""
+
+    def get(self, activation: str) -> Callable[..., Any] | None:
+        return self.functions.get(activation)
+
+    @property
+    def provides(self) -> list[str]:
+        return sorted(self.functions)
+
+
+def _members(obj: Any) -> dict[str, Callable[..., Any]]:
+    """The catalog names that ``obj`` (module, object or mapping) provides as callables."""
+    found = {}
+    for name in catalog.CATALOG:
+        fn = obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+        if callable(fn):
+            found[name] = fn
+    return found
+
+
+def _builtin(name: str) -> Mapping[str, Callable[..., Any]] | None:
+    from . import _adapters
+
+    makers = {
+        "reference": _adapters.reference,
+        "jax.nn": _adapters.jax_nn,
+        "flax.nnx": _adapters.flax_nnx,
+        "flax.linen": _adapters.flax_linen,
+    }
+    make = makers.get(name)
+    return None if make is None else make()
+
+
+BUILTINS = ("reference", "jax.nn", "flax.nnx", "flax.linen")
+
+
+def _attr(obj: Any, path: str, spec: str) -> Any:
+    for part in path.split(".") if path else ():
+        try:
+            obj = obj[part] if isinstance(obj, Mapping) else getattr(obj, part)
+        except (AttributeError, KeyError):
+            raise SpecError(f"{spec}: no attribute {part!r}") from None
+    return obj
+
+
+def _from_file(path: str, spec: str) -> Any:
+    file = Path(path)
+    if not file.is_file():
+        raise SpecError(f"{spec}: no such file {path!r}")
+    name = f"actaudit_plugin_{abs(hash(str(file.resolve())))}"
+    loader = importlib.util.spec_from_file_location(name, file)
+    if loader is None or loader.loader is None:
+        raise SpecError(f"{spec}: cannot load {path!r} as Python")
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[name] = module
+    try:
+        loader.loader.exec_module(module)
+    except Exception as e:
+        sys.modules.pop(name, None)
+        raise SpecError(f"{spec}: importing {path!r} raised {type(e).__name__}: {e}") from None
+    return module
+
+
+def _from_module(name: str, spec: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        raise SpecError(f"{spec}: cannot import {name!r} ({e})") from None
+    except Exception as e:
+        raise SpecError(f"{spec}: importing {name!r} raised {type(e).__name__}: {e}") from None
+
+
+def load(spec: str) -> Implementation:
+    """The implementation a SPEC names; `SpecError` (one line) if there is none."""
+    spec = spec.strip()
+    if not spec:
+        raise SpecError("empty implementation SPEC")
+    builtin = _builtin(spec)
+    if builtin is not None:
+        return Implementation(spec, dict(builtin), "built-in")
+    for ep in entry_points(group=GROUP):
+        if ep.name == spec:
+            try:
+                obj = ep.load()
+            except Exception as e:
+                raise SpecError(f"{spec}: entry point {ep.value!r} raised "
+                                f"{type(e).__name__}: {e}") from None
+            return _implementation(spec, obj() if isinstance(obj, type) else obj,
+                                   f"entry point {ep.value}")
+    target, _, attr = spec.partition(":")
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        obj = _from_file(target, spec)
+    else:
+        obj = _from_module(target, spec)
+    return _implementation(spec, _attr(obj, attr, spec), target)
+
+
+def _implementation(spec: str, obj: Any, origin: str) -> Implementation:
+    functions = _members(obj)
+    if not functions:
+        raise SpecError(f"{spec}: provides none of the catalog's activations "
+                        f"(expected members named like jax.nn's: relu, softplus, ...)")
+    return Implementation(spec, functions, origin)

@@ -1,0 +1,44 @@
+"""actaudit's own implementation of every catalog activation (the `reference` SPEC).
+
+Drop-in for jax.nn: the same names and signatures, the input's dtype kept, working under
+jit, vmap and grad; float16 and bfloat16 computed in float32 and rounded once; formulas
+and derivatives that keep their accuracy in the tails and give no NaN at the infinities.
+"""
+
+from ._elementwise import (
+    beta_swish,
+    celu,
+    elu,
+    gelu,
+    hard_sigmoid,
+    hard_silu,
+    hard_swish,
+    hard_tanh,
+    identity,
+    leaky_relu,
+    log1mexp,
+    log_sigmoid,
+    mish,
+    prelu,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    soft_sign,
+    softplus,
+    sparse_plus,
+    sparse_sigmoid,
+    squareplus,
+    swish,
+    tanh,
+)
+from ._vector import glu, log_softmax, logmeanexp, logsumexp, one_hot, softmax, standardize
+
+__all__ = [
+    "beta_swish", "celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish",
+    "hard_tanh", "identity", "leaky_relu", "log1mexp", "log_sigmoid", "log_softmax",
+    "logmeanexp", "logsumexp", "mish", "one_hot", "prelu", "relu", "relu6", "selu",
+    "sigmoid", "silu", "soft_sign", "softmax", "softplus", "sparse_plus", "sparse_sigmoid",
+    "squareplus", "standardize", "swish", "tanh",
+]

@@ -1,0 +1,35 @@
+"""Working precision: 16-bit inputs are computed in float32 and rounded once at the end.
+
+float32 carries 13 (float16) or 16 (bfloat16) more significand bits than the result
+needs, so a float32 evaluation accurate to a few float32 ULP rounds to the correctly
+rounded 16-bit result for all but the inputs whose value lies within that error of a
+rounding boundary. float32 and float64 inputs are computed in their own precision, with
+formulas chosen not to overflow, cancel or underflow early.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax.numpy as jnp
+from jax import dtypes
+from jax.typing import ArrayLike
+
+Array = Any
+
+_NARROW = (jnp.float16, jnp.bfloat16)
+
+
+def widen(x: ArrayLike) -> tuple[Array, Any]:
+    """``x`` in its working precision, and the dtype the result must have."""
+    x = jnp.asarray(x)
+    if not dtypes.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(dtypes.canonicalize_dtype(jnp.float64))
+    out = x.dtype
+    return (x.astype(jnp.float32) if out in _NARROW else x), out
+
+
+def param(p: ArrayLike, like: Array) -> Array:
+    """A parameter in ``like``'s working dtype: a float32 array or a Python float never
+    promotes a float16 input (the result keeps the input's dtype)."""
+    return jnp.asarray(p, dtype=like.dtype)

@@ -1,0 +1,214 @@
+"""The checks catch the faults real implementations have had, and report them truthfully.
+
+Every expected value here comes from the oracle (mpmath + Arb), never from the code
+under test: a deliberately broken implementation must fail the check that its fault
+belongs to, and the reference must pass.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, target
+from hypothesis import strategies as st
+
+from actaudit import catalog, checks, impl, oracles
+from actaudit.checks import _call
+from actaudit.checks._results import COLUMNS
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("oracle-cache")
+
+
+def run(specs, names, dtypes, cache, **kw):
+    summary, _ = checks.audit(specs, names, dtypes, cache_dir=cache, workers=2,
+                              progress=False, **kw)
+    return summary
+
+
+def status(summary, impl_name, activation, check, variant="", dtype=None):
+    rows = summary[(summary["impl"] == impl_name) & (summary["activation"] == activation)
+                   & (summary["check"] == check) & (summary["variant"] == variant)]
+    if dtype:
+        rows = rows[rows["dtype"] == dtype]
+    assert len(rows) == 1, rows
+    return rows.iloc[0]
+
+
+def test_jax_nn_float16_sigmoid_underflow_is_found_and_reference_passes(cache):
+    """The brief's defect: jax.nn.sigmoid in float16 is 0 below about -11.1, where the
+    truth is a representable 1.5e-5."""
+    summary = run(["reference", "jax.nn"], ["sigmoid"], ["float16"], cache)
+    assert list(summary.columns) == COLUMNS
+    assert status(summary, "jax.nn", "sigmoid", "accuracy")["status"] == "fail"
+    bad = status(summary, "jax.nn", "sigmoid", "subnormal")  # 1.5e-5 is float16-subnormal
+    assert bad["status"] == "fail"
+    x = float(bad["worst_input"])
+    truth = oracles.evaluate(catalog.get("sigmoid"), x).rounded["float16"]
+    assert x < -11 and float(bad["expected"]) == truth > 0 and float(bad["got"]) == 0.0
+    ours = summary[summary["impl"] == "reference"]
+    assert set(ours["status"]) <= {"pass", "warn"}, ours[ours["status"] != "pass"]
+
+
+BROKEN = textwrap.dedent('''
+    import jax
+    import jax.numpy as jnp
+
+    def softplus(x):                       # overflow in an intermediate
+        return jnp.log(1 + jnp.exp(x))
+
+    def leaky_relu(x, negative_slope=0.02):   # a default that is not jax.nn's
+        return jnp.where(x >= 0, x, negative_slope * x)
+
+    @jax.custom_jvp
+    def relu6(x):
+        return jnp.clip(x, 0, 6)
+
+    @relu6.defjvp
+    def _relu6_jvp(p, t):                  # the documented subgradient broken
+        (x,), (dx,) = p, t
+        return relu6(x), jnp.where((x >= 0) & (x <= 6), 1.0, 0.0).astype(x.dtype) * dx
+
+    def hard_tanh(x):                      # the dtype silently changed
+        return jnp.clip(x, -1, 1).astype(jnp.float32)
+
+    def softmax(x, axis=-1, where=None):   # the mask ignored
+        return jax.nn.softmax(x, axis=axis)
+
+    def one_hot(x, num_classes, *, dtype=None, axis=-1):   # negative indices wrapped
+        x = jnp.asarray(x) % num_classes
+        return jax.nn.one_hot(x, num_classes, dtype=dtype, axis=axis)
+
+    def tanh(x):                           # raises
+        raise RuntimeError("kernel not built for this dtype")
+
+    def elu(x, alpha=1.0):                 # the wrong shape
+        return jnp.ravel(x)[:3]
+
+    def silu(x):                           # NaN gradient at large inputs via where
+        return jnp.where(x > -80, x / (1 + jnp.exp(-x)), 0.0)
+''')
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory):
+    path = tmp_path_factory.mktemp("plugin") / "broken.py"
+    path.write_text(BROKEN)
+    return str(path)
+
+
+@pytest.mark.parametrize(("activation", "dtype", "check", "want"), [
+    ("softplus", "float32", "accuracy", "fail"),
+    ("leaky_relu", "float16", "accuracy", "fail"),
+    ("relu6", "float16", "gradient:kinks", "fail"),
+    ("hard_tanh", "float16", "dtype", "fail"),
+    ("hard_tanh", "float16", "accuracy", "error"),
+    ("tanh", "float16", "accuracy", "error"),
+    ("elu", "float16", "accuracy", "error"),
+    ("silu", "float32", "gradient", "fail"),
+    ("sigmoid", "float16", "accuracy", "skip"),
+])
+def test_each_fault_is_caught_by_its_check(broken, cache, activation, dtype, check, want):
+    summary = run([broken], [activation], [dtype], cache)
+    row = status(summary, broken, activation, check, dtype=dtype)
+    assert row["status"] == want, row.to_dict()
+
+
+@pytest.mark.parametrize(("activation", "variant"), [
+    ("softmax", "where='random'"), ("one_hot", "num_classes=1"),
+])
+def test_vector_faults_are_caught(broken, cache, activation, variant):
+    summary = run([broken], [activation], ["float32"], cache, checks=["accuracy"])
+    assert status(summary, broken, activation, "accuracy", variant)["status"] == "fail"
+
+
+def test_a_hanging_implementation_gives_error_rows(monkeypatch):
+    monkeypatch.setattr(_call, "TIMEOUT_S", 0.5)
+    import threading
+
+    gate = threading.Event()
+    with pytest.raises(_call.CallError, match="timed out"):
+        _call.call(lambda: gate.wait(5), timeout=0.5)
+    gate.set()
+
+
+def test_bad_specs_are_one_line_errors():
+    with pytest.raises(impl.SpecError, match="cannot import"):
+        impl.load("no_such_module_here")
+    with pytest.raises(impl.SpecError, match="no such file"):
+        impl.load("missing/file.py")
+    with pytest.raises(impl.SpecError, match="provides none"):
+        impl.load("json")
+
+
+def test_tolerance_overrides(tmp_path):
+    f = tmp_path / "tol.toml"
+    f.write_text("[value]\nfloat32 = 8\n[activations.gelu.gradient]\nfloat64 = 64\n")
+    tol = checks.load_tolerances(f, project=tmp_path / "none.toml")
+    assert tol.ulps("sigmoid", "float32") == 8
+    assert tol.ulps("gelu", "float64", "gradient") == 64
+    assert tol.ulps("sigmoid", "float16") == checks.DEFAULT["value"]["float16"]
+    f.write_text("[value]\nfloat8 = 1\n")
+    with pytest.raises(checks.ToleranceError, match="unknown dtype"):
+        checks.load_tolerances(f, project=tmp_path / "none.toml")
+
+
+F32 = oracles.FORMATS["float32"]
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softplus", "log_sigmoid", "tanh"])
+def test_reference_float32_random_search(name):
+    """hypothesis looks for the largest float32 error of the reference, target() pushing."""
+    act = catalog.get(name)
+    fn = impl.load("reference").get(name)
+    limit = checks.Tolerances().ulps(name, "float32")
+
+    @given(st.floats(width=32, allow_nan=False, allow_infinity=False, min_value=-200,
+                     max_value=200))
+    def search(x):
+        exact = oracles.evaluate(act, x, formats=(F32,))
+        got = float(fn(jnp.float32(x)))
+        if abs(exact.rounded["float32"]) < F32.tiny:
+            return  # subnormal results are the subnormal check's
+        err = float(oracles.ulp_error(np.array([got]), np.array([exact.hi]),
+                                      np.array([exact.lo]), F32)[0])
+        target(err, label="ulp error")
+        assert err <= limit, (f"{name}({x!r}) = {got!r}, expected "
+                              f"{exact.rounded['float32']!r} ({err:.2f} ULP); "
+                              f"repro: actaudit oracle {name} -- {x!r}")
+
+    search()
+
+
+def test_reference_tails_and_limits():
+    ref = impl.load("reference")
+    g = jax.grad(ref.get("sigmoid"))(jnp.float32(30.0))
+    assert math.isclose(float(g), 9.357622968839299e-14, rel_tol=1e-6)
+    assert float(ref.get("soft_sign")(jnp.float32(np.inf))) == 1.0
+    y = float(ref.get("silu")(jnp.float32(-np.inf)))
+    assert y == 0.0 and math.copysign(1, y) < 0
+    for name in ("silu", "gelu", "mish", "softplus", "tanh", "squareplus", "soft_sign"):
+        grads = jax.vmap(jax.grad(ref.get(name)))(jnp.array([-np.inf, -1e30, 1e30, np.inf]))
+        assert not np.isnan(np.asarray(grads)).any(), name
+
+
+@pytest.mark.parametrize("name", sorted(catalog.CATALOG))
+def test_reference_is_a_drop_in_for_jax_nn(name):
+    """Same parameter names, kinds and defaults as jax.nn (for what jax.nn has)."""
+    import inspect
+
+    ours = impl.load("reference").get(name)
+    assert ours is not None, f"reference lacks {name}"
+    theirs = getattr(jax.nn, name, None)
+    if theirs is None:
+        return
+    def shape(fn):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+    assert shape(ours) == shape(theirs)
