@@ -61,7 +61,8 @@ def _classes(x: np.ndarray, hi: np.ndarray, rounded: np.ndarray, fmt: Format):
     with np.errstate(invalid="ignore"):
         special = ~np.isfinite(x) | (x == 0) | ~np.isfinite(hi)
         tiny = fmt.tiny
-        sub = ((np.abs(x) < tiny) | (np.abs(rounded) < tiny)) & ~special
+        # the exact value below the normal range counts, even if it rounds up to it
+        sub = ((np.abs(x) < tiny) | (np.abs(rounded) < tiny) | (np.abs(hi) < tiny)) & ~special
     return special, sub, ~special & ~sub
 
 
@@ -228,8 +229,8 @@ def _gradient_findings(spec, act, params, dtype, ev, table, tol, want, strict):
     with np.errstate(invalid="ignore"):
         # a NaN input's derivative is not checked: 0 (a piecewise rule) is as good as NaN
         special = (np.isinf(x) | ~np.isfinite(hi)) & ~kink & ~np.isnan(x)
-        sub = ((np.abs(x) < fmt.tiny) & (x != 0) | (np.abs(rounded) < fmt.tiny)) \
-            & ~special & ~kink
+        sub = ((np.abs(x) < fmt.tiny) & (x != 0) | (np.abs(rounded) < fmt.tiny)
+               | (np.abs(hi) < fmt.tiny)) & ~special & ~kink
     acc = ~special & ~sub & ~kink & ~np.isnan(x)
     limit = tol.ulps(act.name, dtype, "gradient")
     out = []

@@ -29,6 +29,18 @@ def _where_zero(cond: Array, x: Array, y: Array) -> Array:
     return jnp.where(cond, jnp.copysign(jnp.zeros_like(x), x), y)
 
 
+@jax.custom_jvp
+def _expm1(x: Array) -> Array:
+    return jnp.expm1(x)
+
+
+@_expm1.defjvp
+def _expm1_jvp(primals, tangents):
+    """exp(x), not JAX's expm1(x) + 1, which is 0 from x ≈ −17 (float32) on."""
+    (x,), (t,) = primals, tangents
+    return jnp.expm1(x), jnp.exp(x) * t
+
+
 # sigmoid and friends ---------------------------------------------------------------------
 
 def _sigmoid_parts(x: Array) -> tuple[Array, Array]:
@@ -305,14 +317,18 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     """x for x > 0, α·expm1(x) below (expm1 of a safe argument: no inf · 0 in the
     derivative of the branch not taken)."""
     w, dtype = widen(x)
+    a = param(alpha, w)
     neg = jnp.where(w > 0, 0, w)
-    return _negative(w, param(alpha, w) * jnp.expm1(neg)).astype(dtype)
+    return _negative(w, a * _expm1(neg), at_zero=a * w).astype(dtype)
 
 
-def _negative(w: Array, below: Array, above: Array | None = None) -> Array:
-    """``above`` (default x) for x > 0, ``below`` for x < 0, and x itself at ±0, so that
-    f(−0) = −0 whatever expm1(−0) gives."""
-    return jnp.where(w > 0, w if above is None else above, jnp.where(w == 0, w, below))
+def _negative(w: Array, below: Array, above: Array | None = None,
+              at_zero: Array | None = None) -> Array:
+    """``above`` (default x) for x > 0, ``below`` for x < 0, and at ±0 ``at_zero``
+    (default x), a multiple of x: f(−0) = −0 whatever expm1(−0) gives, and the derivative
+    at 0 is the left one (jax.nn's α for elu)."""
+    zero = w if at_zero is None else at_zero
+    return jnp.where(w > 0, w if above is None else above, jnp.where(w == 0, zero, below))
 
 
 def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
@@ -320,14 +336,15 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     w, dtype = widen(x)
     a = param(alpha, w)
     neg = jnp.where(w > 0, 0, w)
-    return _negative(w, a * jnp.expm1(neg / a)).astype(dtype)
+    return _negative(w, a * _expm1(neg / a)).astype(dtype)
 
 
 def selu(x: ArrayLike) -> Array:
     """λx for x > 0, λα·expm1(x) below (λα one constant: one rounding, not two)."""
     w, dtype = widen(x)
     neg = jnp.where(w > 0, 0, w)
-    return _negative(w, (SELU_SCALE * SELU_ALPHA) * jnp.expm1(neg), SELU_SCALE * w
+    scale_alpha = SELU_SCALE * SELU_ALPHA
+    return _negative(w, scale_alpha * _expm1(neg), SELU_SCALE * w, scale_alpha * w
                      ).astype(dtype)
 
 
