@@ -279,7 +279,7 @@ def _dtype_finding(fn, act, params, dtype) -> Finding:
         arrays = {**params, **{k: jnp.asarray(v, _other_dtype(dtype)) for k, v in
                                {**floats, **ints}.items()}}
         trials.append((f"parameters as {jnp.dtype(_other_dtype(dtype)).name} arrays", arrays))
-    problems = []
+    problems, first = [], None
     for what, kw in trials:
         try:
             out = call(lambda kw=kw: fn(x, **kw))
@@ -287,9 +287,10 @@ def _dtype_finding(fn, act, params, dtype) -> Finding:
             return Finding("dtype", "error", detail=f"{what}: {e}")
         got = getattr(out, "dtype", type(out).__name__)
         if got != np.dtype(x.dtype):
+            first = first or str(got)
             problems.append(f"{got} with {what} ({variant_id(kw) or 'defaults'})")
     if problems:
-        return Finding("dtype", "fail", expected=repr(dtype), got=repr(str(problems[0]).split()[0]),
+        return Finding("dtype", "fail", expected=repr(dtype), got=repr(first),
                        detail=f"{dtype} input gave " + "; ".join(problems))
     return Finding("dtype", "pass", detail="; ".join(w for w, _ in trials))
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..oracles.formats import float_text
+from ..oracles.tables import atomic
 
 COLUMNS = ["impl", "activation", "variant", "dtype", "check", "status", "max_ulp",
            "worst_input", "expected", "got", "detail"]
@@ -68,22 +67,10 @@ def status_code(summary: pd.DataFrame) -> int:
     return int(summary["status"].isin(["fail", "error"]).any())
 
 
-def _atomic(path: Path, write: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write(out: Path, summary: pd.DataFrame, details: pd.DataFrame) -> None:
     """summary.csv and results.parquet (summary columns plus details), atomically."""
-    _atomic(out / "summary.csv", lambda p: summary.to_csv(p, index=False, na_rep=""))
-    _atomic(out / "results.parquet", lambda p: details.to_parquet(p, index=False))
+    atomic(out / "summary.csv", lambda p: summary.to_csv(p, index=False, na_rep=""))
+    atomic(out / "results.parquet", lambda p: details.to_parquet(p, index=False))
 
 
 def fmt_ulp(v: float | None) -> str:

@@ -11,6 +11,7 @@ columns of an (n, 2) array, so an ignored axis shows. Derivatives are whole Jaco
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -86,8 +87,7 @@ def _axis(act: Activation, params: Mapping[str, Any]) -> Any:
 def _as_input(act, params, xs: np.ndarray, dtype) -> Any:
     if act.kind is Kind.INDEX:
         return jnp.asarray(xs.astype(np.int32))
-    x = jnp.asarray(xs, dtype)
-    return jnp.stack([x, x], axis=1) if _axis(act, params) == 0 else x
+    return _as_input_traced(act, params, jnp.asarray(xs, dtype))
 
 
 def _flat(act, params, out: Any) -> np.ndarray:
@@ -151,7 +151,8 @@ def check(
             return [Finding(c, "error", detail=f"slice {case.name}: {len(got)} outputs, "
                             f"expected {len(exact)}") for c, w in want.items() if w]
         transform.append((case, got, _flat(act, params, eager)))
-        _collect(rows, case, got, exact, fmt, act.slice_scaled)
+        finite = [abs(e.rounded[fmt.name]) for e in exact if math.isfinite(e.rounded[fmt.name])]
+        _collect(rows, case, got, exact, fmt, max(finite) if act.slice_scaled and finite else 0.0)
         if want["gradient"]:
             g = _jacobian(act, params, fn, case, cast)
             if isinstance(g, CallError):
@@ -171,12 +172,11 @@ def _expected_dtype(act, params, cast) -> np.dtype:
     return cast
 
 
-def _collect(rows, case, got, exact, fmt, slice_scaled) -> None:
+def _collect(rows, case, got, exact, fmt, scale: float) -> None:
+    """One row per output; ``scale`` > 0: errors count in ulps of it where it is larger."""
     hi = np.array([e.hi for e in exact])
     lo = np.array([e.lo for e in exact])
     want = np.array([e.rounded[fmt.name] for e in exact])
-    finite = want[np.isfinite(want)]
-    scale = np.max(np.abs(finite)) if slice_scaled and len(finite) else 0.0
     for k, v in (("x", [literal(case.xs)] * len(got)), ("hi", hi), ("lo", lo), ("want", want),
                  ("got", got), ("scale", [scale] * len(got)), ("case", [case.name] * len(got))):
         rows[k].extend(list(v))
@@ -204,9 +204,7 @@ def _collect_rows(grads, case, g, jac, fmt) -> None:
         hi = np.array([e.hi for e in row])
         finite = hi[np.isfinite(hi)]
         scale = np.max(np.abs(finite)) if len(finite) else 0.0
-        _collect(grads, Case(f"{case.name}[{i}]", case.xs, {}, {}),
-                 g[i], row, fmt, slice_scaled=False)
-        grads["scale"][-len(row):] = [scale] * len(row)
+        _collect(grads, Case(f"{case.name}[{i}]", case.xs, {}, {}), g[i], row, fmt, scale)
 
 
 def _errors(rows, fmt) -> tuple[np.ndarray, np.ndarray]:

@@ -21,7 +21,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -78,17 +78,23 @@ def compute_chunk(name: str, params: dict, dtype: str, xs: np.ndarray) -> np.nda
     return out
 
 
-def write_atomic(df: pd.DataFrame, path: Path) -> None:
-    """Write parquet to a temporary file beside ``path``, then rename it into place."""
+def atomic(path: Path, write: Callable[[str], object]) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it into place: a
+    reader never sees a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        df.to_parquet(tmp, index=False)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(df: pd.DataFrame, path: Path) -> None:
+    """Write ``df`` as parquet, atomically."""
+    atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def _frame(xs: np.ndarray, results: np.ndarray) -> pd.DataFrame:

@@ -50,15 +50,22 @@ def _one_axis(axis: Axis, ndim: int) -> int:
     return axis % ndim
 
 
-def _log_total(w: Array, axis: Axis) -> Array:
-    """log Σ exp(x) along ``axis`` (kept), the top entry left out of the sum."""
+def _log_sum(w: Array, axis: Axis) -> tuple[Array, Array, Array]:
+    """m, the shift x − m and log Σ exp(x − m) along ``axis`` (kept), the top entry left out
+    of the sum: log1p(rest). Where the max is not finite (all −inf, a +inf, a NaN) m is 0
+    and the plain sum gives the answer."""
     m, shift, top = _shifted(w, axis)
     e = jnp.exp(shift)
     rest = jnp.sum(jnp.where(top, 0, e), axis=axis, keepdims=True)
     with_top = jnp.any(top, axis=axis, keepdims=True)
-    # where the max is not finite (all −inf, a +inf, a NaN) the plain sum gives the answer
-    return jnp.where(with_top, m + jnp.log1p(rest), jnp.log(jnp.sum(e, axis=axis,
-                                                                      keepdims=True)))
+    return m, shift, jnp.where(with_top, jnp.log1p(rest),
+                               jnp.log(jnp.sum(e, axis=axis, keepdims=True)))
+
+
+def _log_total(w: Array, axis: Axis) -> Array:
+    """log Σ exp(x) along ``axis`` (kept)."""
+    m, _, log_sum = _log_sum(w, axis)
+    return m + log_sum
 
 
 def _weights(w: Array, axis: Axis) -> tuple[Array, Array]:
@@ -68,30 +75,31 @@ def _weights(w: Array, axis: Axis) -> tuple[Array, Array]:
     return e / jnp.sum(e, axis=axis, keepdims=True), top
 
 
-def _mean_tangent(w: Array, t: Array, axis: Axis) -> Array:
-    """Σ_j s_j t_j written as t_k − Σ_{j≠k} s_j (t_k − t_j), k the arg-max: where s_k is
-    nearly 1 this keeps 1 − s_k = Σ_{j≠k} s_j exact instead of cancelling it (softmax'
-    of a dominant entry is s_k(1 − s_k), not 0). Linear in t, so jax.vjp transposes it."""
-    s, top = _weights(w, axis)
-    t = jnp.where(s == 0, 0, t)  # −inf entries: weight 0, and no inf·0 from their tangent
-    t_k = jnp.sum(jnp.where(top, t, 0), axis=axis, keepdims=True)
-    others = jnp.sum(jnp.where(top | (s == 0), 0, s * (t_k - t)), axis=axis, keepdims=True)
-    has_top = jnp.any(top, axis=axis, keepdims=True)
-    plain = jnp.sum(jnp.where(s == 0, 0, s * t), axis=axis, keepdims=True)
-    return jnp.where(has_top, t_k - others, plain)
-
-
-def _centered(w: Array, t: Array, axis: Axis) -> Array:
-    """t_i − Σ_j s_j t_j as (t_i − t_k) + Σ_{j≠k} s_j (t_k − t_j), with t_i − t_k taken
-    as an exact 0 at i = k, so that neither jvp nor its transpose (vjp) subtracts s_k from
-    itself: log_softmax' and softmax' of a dominant entry keep 1 − s_k."""
+def _tangent_sums(w: Array, t: Array, axis: Axis):
+    """The pieces of Σ_j s_j t_j = t_k − Σ_{j≠k} s_j (t_k − t_j), k the arg-max: writing
+    it so keeps 1 − s_k = Σ_{j≠k} s_j exact where s_k is nearly 1 (softmax' of a dominant
+    entry is s_k(1 − s_k), not 0). Returns t (0 at weight-0 entries: no inf·0), t_k, the
+    sum over j≠k, the arg-max mask, whether there is one, and the plain Σ s_j t_j."""
     s, top = _weights(w, axis)
     t = jnp.where(s == 0, 0, t)
     t_k = jnp.sum(jnp.where(top, t, 0), axis=axis, keepdims=True)
     others = jnp.sum(jnp.where(top | (s == 0), 0, s * (t_k - t)), axis=axis, keepdims=True)
     has_top = jnp.any(top, axis=axis, keepdims=True)
-    plain = t - jnp.sum(jnp.where(s == 0, 0, s * t), axis=axis, keepdims=True)
-    return jnp.where(has_top, jnp.where(top, 0, t - t_k) + others, plain)
+    plain = jnp.sum(jnp.where(s == 0, 0, s * t), axis=axis, keepdims=True)
+    return t, t_k, others, top, has_top, plain
+
+
+def _mean_tangent(w: Array, t: Array, axis: Axis) -> Array:
+    """Σ_j s_j t_j, linear in t, so jax.vjp transposes it."""
+    _, t_k, others, _, has_top, plain = _tangent_sums(w, t, axis)
+    return jnp.where(has_top, t_k - others, plain)
+
+
+def _centered(w: Array, t: Array, axis: Axis) -> Array:
+    """t_i − Σ_j s_j t_j as (t_i − t_k) + Σ_{j≠k} s_j (t_k − t_j), with t_i − t_k an exact
+    0 at i = k, so that neither jvp nor its transpose (vjp) subtracts s_k from itself."""
+    t, t_k, others, top, has_top, plain = _tangent_sums(w, t, axis)
+    return jnp.where(has_top, jnp.where(top, 0, t - t_k) + others, t - plain)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
@@ -144,13 +152,8 @@ def log_softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _log_softmax(w: Array, axis: Axis) -> Array:
-    _m, shift, top = _shifted(w, axis)
-    e = jnp.exp(shift)
-    rest = jnp.sum(jnp.where(top, 0, e), axis=axis, keepdims=True)
-    with_top = jnp.any(top, axis=axis, keepdims=True)
-    log_total = jnp.where(with_top, jnp.log1p(rest),
-                          jnp.log(jnp.sum(e, axis=axis, keepdims=True)))
-    return shift - log_total
+    _, shift, log_sum = _log_sum(w, axis)
+    return shift - log_sum
 
 
 @_log_softmax.defjvp

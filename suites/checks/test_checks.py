@@ -129,8 +129,7 @@ def test_vector_faults_are_caught(broken, cache, activation, variant):
     assert status(summary, broken, activation, "accuracy", variant)["status"] == "fail"
 
 
-def test_a_hanging_implementation_gives_error_rows(monkeypatch):
-    monkeypatch.setattr(_call, "TIMEOUT_S", 0.5)
+def test_a_hanging_implementation_gives_error_rows():
     import threading
 
     gate = threading.Event()
