@@ -258,6 +258,11 @@ INF = math.inf
 SATURATE = Limits(0.0, 0.0)  # a derivative that vanishes at both ends
 RAMP = Limits(0.0, 1.0)  # a derivative going from 0 to 1
 
+def _interior_zero(root: str) -> str:
+    return (f"tolerance: the derivative crosses zero (x ≈ {root}), where its ulp error grows "
+            "without bound in any fixed precision: float32/float64 gradients get 64 ulps")
+
+
 _SLOPE = Param("negative_slope", 0.01, (0.2,), "slope for x < 0")
 
 ELEMENTWISE: tuple[Activation, ...] = (
@@ -279,6 +284,10 @@ ELEMENTWISE: tuple[Activation, ...] = (
         _gelu, _gelu_grad,
         params=(Param("approximate", True, (False,), "tanh approximation"),),
         limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
+        conventions=(_interior_zero("−0.75"),
+                     "tolerance: values 8 ulps in float32 and 24 in float64, since the "
+                     "erf form rests on XLA's erfc, up to 16 ulps off between x = −10 and −3 "
+                     "(below that a series replaces it)",),
     ),
     Activation(
         "hard_sigmoid", E, "relu6(x + 3) / 6", _hard_sigmoid, _hard_sigmoid_grad,
@@ -318,6 +327,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
     Activation(
         "mish", E, "x · tanh(log(1 + exp(x)))", _mish, _mish_grad,
         limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
+        conventions=(_interior_zero("−1.19"),),
     ),
     Activation(
         "relu", E, "max(x, 0)", _relu, _step,
@@ -343,6 +353,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
     Activation(
         "silu", E, "x · sigmoid(x)", _silu, _silu_grad,
         limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
+        conventions=(_interior_zero("−1.28"),),
     ),
     Activation(
         "soft_sign", E, "x / (|x| + 1)", _soft_sign, _soft_sign_grad,
@@ -387,6 +398,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
         limits=Limits(_beta_swish_neg_inf, _beta_swish_pos_inf),
         grad_limits=Limits(_beta_swish_grad_neg_inf, _beta_swish_grad_pos_inf), zero_sign=ODD,
         source="Swish-β (Ramachandran et al. 2017)",
+        conventions=(_interior_zero("−1.28/β"),),
     ),
 )
 

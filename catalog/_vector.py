@@ -134,8 +134,11 @@ def _logsumexp_grad(xs, B, b=None, return_sign=False, where=None):
     bs = [1] * len(xs) if b is None else list(b)
     t = _scaled(xs, B, b, where)
     n = len(xs)
-    if not isinstance(t, tuple):
-        row = [NAN if a else 0 for a in active]
+    if not isinstance(t, tuple):  # a +inf sum: 0 for the finite entries, whose weight
+        # vanishes; otherwise (NaN, or 0/0 for nothing but −inf) NaN for the counted ones
+        live = [a and c != 0 for a, c in zip(active, bs, strict=True)]
+        row = [NAN if v and (t != INF or x == INF) else 0
+               for x, v in zip(xs, live, strict=True)]
     else:
         _, top = t
         terms = [c * B.exp(B.num(x) - B.num(top)) if a and c != 0 and x != -INF else 0
@@ -185,16 +188,19 @@ def _glu(xs, B):
 
 
 def _glu_grad(xs, B):
-    """d out_i / d a_i = sigmoid(g_i); d out_i / d g_i = a_i sigmoid(g_i) sigmoid(−g_i)."""
+    """d out_i / d a_i = sigmoid(g_i); d out_i / d g_i = a_i sigmoid(g_i) sigmoid(−g_i):
+    ±inf for an infinite a_i, 0 for a finite a_i at g_i = ±inf, NaN where out_i is."""
     first, second = _halves(xs)
     h = len(first)
     rows = []
     for i, (a, g) in enumerate(zip(first, second, strict=True)):
         row: list = [0] * (2 * h)
-        if not (math.isfinite(a) and math.isfinite(g)):
-            row[i] = row[h + i] = NAN if math.isnan(a) or math.isnan(g) else _gate(g, B)
-            if math.isinf(g) and math.isfinite(a):
-                row[h + i] = 0
+        if math.isnan(a) or math.isnan(g) or (math.isinf(a) and g == -INF):
+            row[i] = row[h + i] = NAN
+        elif math.isinf(g):
+            row[i], row[h + i] = _gate(g, B), (0 if math.isfinite(a) else NAN)
+        elif math.isinf(a):
+            row[i], row[h + i] = B.sigmoid(B.num(g)), a
         else:
             row[i] = B.sigmoid(B.num(g))
             row[h + i] = B.num(a) * B.sigmoid(B.num(g)) * B.sigmoid(-B.num(g))
@@ -208,9 +214,12 @@ def _one_hot(xs, B, num_classes):
 
 
 def _stats(xs, B, mean, variance, epsilon, where):
+    """(mask, n, mean, √(variance + ε)); None where a statistic to compute is undefined:
+    no included entry, or an infinite or NaN one."""
     active = _mask(xs, where)
     live = [x for x, a in zip(xs, active, strict=True) if a]
-    if not live or any(not math.isfinite(x) for x in live):
+    computed = mean is None or variance is None
+    if computed and (not live or any(not math.isfinite(x) for x in live)):
         return None
     n = len(live)
     m = sum(B.num(x) for x in live) / n if mean is None else mean
@@ -230,21 +239,29 @@ def _standardize(xs, B, mean=None, variance=None, epsilon=1e-5, where=None):
 
 def _standardize_grad(xs, B, mean=None, variance=None, epsilon=1e-5, where=None):
     """J_ij = (δ_ij − w_j/n)/σ − (x_i − m)(x_j − m) w_j / (n σ³), w the mask; the first
-    term's w_j/n is absent for a given mean, the second term for a given variance."""
+    term's w_j/n is absent for a given mean, the second term for a given variance. An
+    infinite x_i (left out of the statistics) makes the second term ±inf (NaN at x_j = m)."""
     st = _stats(xs, B, mean, variance, epsilon, where)
     n_all = len(xs)
-    if st is None or not all(math.isfinite(x) for x in xs):
+    if st is None:
         return [[NAN] * n_all for _ in range(n_all)]
     active, n, m, sigma = st
     rows = []
     for i in range(n_all):
-        di = B.num(xs[i]) - m
+        if math.isnan(xs[i]):
+            rows.append([NAN] * n_all)
+            continue
         row = []
         for j in range(n_all):
             t = (1 if i == j else 0) - (B.lit(1) / n if active[j] and mean is None else 0)
             v = t / sigma
             if active[j] and variance is None:
-                v = v - di * (B.num(xs[j]) - m) / (n * sigma**3)
+                dj = B.num(xs[j]) - m
+                if math.isinf(xs[i]):
+                    side = B.sign(dj)
+                    v = NAN if side == 0 else -math.copysign(INF, xs[i]) * side
+                else:
+                    v = v - (B.num(xs[i]) - m) * dj / (n * sigma**3)
             row.append(v)
         rows.append(row)
     return rows
@@ -254,8 +271,9 @@ VECTOR: tuple[Activation, ...] = (
     Activation(
         "softmax", Kind.AXIS, "exp(x_i) / Σ_j exp(x_j)", _softmax, _softmax_grad,
         params=(_AXIS, _WHERE),
-        conventions=("any +inf in a slice makes the slice NaN (jax.nn and Flax docs)",
-                     "masked-out entries are 0", "−inf entries are 0; an all −inf slice is NaN"),
+        conventions=("any +inf in a slice makes the slice NaN (jax.nn and Flax docs), "
+                     "and its Jacobian", "masked-out entries are 0",
+                     "−inf entries are 0; an all −inf slice is NaN"),
     ),
     Activation(
         "log_softmax", Kind.AXIS, "x_i − log Σ_j exp(x_j)", _log_softmax, _log_softmax_grad,
@@ -272,8 +290,11 @@ VECTOR: tuple[Activation, ...] = (
             Param("return_sign", False, (True,), "also return the sign of the sum"),
             _WHERE,
         ),
-        conventions=("an all −inf slice gives −inf",
-                     "a negative sum gives NaN unless return_sign=True"),
+        conventions=("an all −inf slice gives −inf, with a NaN gradient (0/0)",
+                     "a +inf entry gives +inf, with a gradient of 0 at the finite entries "
+                     "and NaN at the infinite ones",
+                     "a negative sum gives NaN unless return_sign=True",
+                     "entries with b = 0 or masked out have a zero gradient"),
         signature="logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None)",
     ),
     Activation(
@@ -316,6 +337,8 @@ VECTOR: tuple[Activation, ...] = (
         ),
         conventions=("the variance is the population variance over the included entries",
                      "excluded entries are still standardized with those statistics",
+                     "an infinite or NaN included entry leaves a computed mean or variance "
+                     "undefined: the slice is NaN",
                      "errors count in ulps of the slice's largest output (x − mean cancels)"),
         slice_scaled=True,
     ),

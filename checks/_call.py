@@ -21,10 +21,12 @@ def call(fn: Callable[[], Any], timeout: float = TIMEOUT_S) -> Any:
     """``fn()`` with its result on the host, or `CallError`. A call still running after
     ``timeout`` seconds is abandoned (its thread is left to finish on its own)."""
     box: dict[str, Any] = {}
+    x64 = bool(jax.config.jax_enable_x64)  # a context setting: the thread needs it too
 
     def run() -> None:
         try:
-            box["out"] = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(fn()))
+            with jax.enable_x64(x64):
+                box["out"] = jax.tree_util.tree_map(np.asarray, jax.block_until_ready(fn()))
         except BaseException as e:
             box["err"] = e
 

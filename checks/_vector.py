@@ -4,9 +4,9 @@ glu and one_hot, on whole slices against the oracle.
 Each variant is called on a fixed set of slices (`cases`) that exercise what these
 functions get wrong: large logits, a dominant entry, −inf entries and all −inf slices,
 +inf and NaN, near-constant and large-offset slices, masks, b with zeros and negative
-entries, indices out of range. A variant with ``axis=0`` is given the slice as both
-columns of an (n, 2) array, so an ignored axis shows. Derivatives are whole Jacobians
-(jax.jacrev), each row's error counted in ulps of its largest entry.
+entries, indices out of range. All slices go in one array, one per row (per column for
+``axis=0``, so an ignored axis mixes them). Derivatives are whole Jacobians, by forward
+and reverse mode, each row's error counted in ulps of its largest entry.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from ..catalog import Activation, Kind
 from ..oracles import evaluate
 from ..oracles.formats import FORMATS, Format, ulp_error
 from ._call import CallError, call
-from ._elementwise import _exact, _worst
+from ._elementwise import _exact, _worst, apart
 from ._results import Finding, literal
 from ._tolerances import Tolerances
 
@@ -47,17 +47,17 @@ B = {"with_zeros": (1.0, 0.0, 2.0, 0.0, 0.5, 1.0), "mixed_sign": (1.0, -1.0, 2.0
 
 
 @dataclass(frozen=True)
-class Case:
-    """One slice with concrete parameters: ``oracle`` for the catalog, ``call`` for the
-    implementation (arrays for masks and b)."""
+class Batch:
+    """The slices of one variant, rounded to the format, as rows of ``xs`` (one per name),
+    with the parameters for the oracle and, as arrays where they are arrays, for the call."""
 
-    name: str
+    names: tuple[str, ...]
     xs: np.ndarray
     oracle: dict[str, Any]
     call: dict[str, Any]
 
 
-def cases(act: Activation, params: Mapping[str, Any], fmt: Format) -> list[Case]:
+def batch(act: Activation, params: Mapping[str, Any], fmt: Format) -> Batch:
     """The slices, rounded to ``fmt``, with ``params``' symbolic arrays made concrete."""
     concrete = {}
     for k, v in params.items():
@@ -68,15 +68,13 @@ def cases(act: Activation, params: Mapping[str, Any], fmt: Format) -> list[Case]
         else:
             concrete[k] = v
     slices = {"indices": INDICES} if act.kind is Kind.INDEX else SLICES
-    out = []
-    for name, xs in slices.items():
-        x = np.asarray(xs, np.float64).astype(fmt.dtype).astype(np.float64)
-        call_kw = {k: (jnp.asarray(v) if k in ("where", "b") else v)
-                   for k, v in concrete.items()}
-        if "b" in call_kw:
-            call_kw["b"] = call_kw["b"].astype(fmt.dtype)
-        out.append(Case(name, x, concrete, call_kw))
-    return out
+    xs = np.array(list(slices.values()), np.float64).astype(fmt.dtype).astype(np.float64)
+    call_kw = dict(concrete)
+    for k in ("where", "b"):
+        if k in call_kw:
+            arr = jnp.asarray(call_kw[k], fmt.dtype if k == "b" else bool)
+            call_kw[k] = arr[:, None] if _axis(act, params) == 0 else arr
+    return Batch(tuple(slices), xs, concrete, call_kw)
 
 
 def _axis(act: Activation, params: Mapping[str, Any]) -> Any:
@@ -84,32 +82,40 @@ def _axis(act: Activation, params: Mapping[str, Any]) -> Any:
     return params.get("axis", spec.default if spec else -1)
 
 
-def _as_input(act, params, xs: np.ndarray, dtype) -> Any:
-    if act.kind is Kind.INDEX:
-        return jnp.asarray(xs.astype(np.int32))
-    return _as_input_traced(act, params, jnp.asarray(xs, dtype))
+def _laid_out(act: Activation, params: Mapping[str, Any], fn: Callable[..., Any],
+              kw: Mapping[str, Any]) -> Callable[[Any], Any]:
+    """``fn`` on slices as rows: with ``axis=0`` the slices are given as columns, and the
+    results turned back into rows, so an implementation that ignores the axis mixes slices;
+    with ``axis=None`` (the whole array) it is mapped over the slices with jax.vmap."""
+    if _axis(act, params) is None:
+        return jax.vmap(lambda x: fn(x, **kw))
+    columns = _axis(act, params) == 0
+
+    def rows(o):
+        return jnp.moveaxis(o, 0, -1) if columns and o.ndim > 1 else o
+
+    def f(xs):
+        out = fn(xs.T if columns and act.kind is not Kind.INDEX else xs, **kw)
+        return tuple(rows(o) for o in out) if isinstance(out, tuple | list) else rows(out)
+    return f
 
 
-def _flat(act, params, out: Any) -> np.ndarray:
-    """The result for the one slice, flattened (value, then sign for return_sign)."""
-    if isinstance(out, tuple | list):
-        return np.concatenate([_flat(act, params, o) for o in out])
-    out = np.asarray(out)
-    if act.kind is Kind.INDEX:
-        return (out.T if _axis(act, params) == 0 else out).ravel().astype(np.float64)
-    if _axis(act, params) == 0:
-        out = out[..., 0]
-    return out.ravel().astype(np.float64)
+def _per_slice(out: Any) -> list[np.ndarray]:
+    """Each slice's results, flattened (value, then sign for return_sign)."""
+    leaves = out if isinstance(out, tuple | list) else (out,)
+    arrays = [np.asarray(o, np.float64).reshape(len(np.asarray(o)), -1) for o in leaves]
+    return [np.concatenate([a[s] for a in arrays]) for s in range(len(arrays[0]))]
 
 
 _ORACLE: dict[tuple, Any] = {}
 
 
-def _oracle(act: Activation, case: Case, fmt: Format, grad: bool) -> Any:
+def _oracle(act: Activation, xs: np.ndarray, kw: Mapping[str, Any], fmt: Format,
+            grad: bool) -> Any:
     """The oracle's answer for a slice, remembered for the other implementations."""
-    key = (act.name, repr(sorted(case.oracle.items())), case.xs.tobytes(), fmt.name, grad)
+    key = (act.name, repr(sorted(kw.items())), xs.tobytes(), fmt.name, grad)
     if key not in _ORACLE:
-        _ORACLE[key] = evaluate(act, case.xs.tolist(), case.oracle, grad=grad, formats=(fmt,))
+        _ORACLE[key] = evaluate(act, xs.tolist(), kw, grad=grad, formats=(fmt,))
     return _ORACLE[key]
 
 
@@ -121,6 +127,7 @@ def check(
     spec: str, fn: Callable[..., Any], act: Activation, params: Mapping[str, Any], dtype: str,
     tol: Tolerances, *, checks: frozenset[str] | None = None,
 ) -> list[Finding]:
+    """All slices in one call (jit and eager) and one Jacobian per variant."""
     fmt = FORMATS[dtype]
     want = {c: (checks is None or c in checks) for c in
             ("accuracy", "special", "gradient", "dtype", "transform")}
@@ -128,40 +135,45 @@ def check(
         want["gradient"] = False
     rows: dict[str, list] = {"x": [], "hi": [], "lo": [], "want": [], "got": [], "scale": [],
                              "case": []}
-    grads: dict[str, list] = {k: [] for k in rows}
-    dtype_problems, transform = [], []
+    grads: dict[str, list] = {k: [] for k in (*rows, "row_finite")}
     cast = np.dtype(fmt.dtype)
-    for case in cases(act, params, fmt):
-        x_in = _as_input(act, params, case.xs, cast)
-        def f(x, kw=case.call):
-            return (fn(x, **kw))
-        try:
-            out = call(lambda f=f, x_in=x_in: jax.jit(f)(x_in))
-            eager = call(lambda f=f, x_in=x_in: f(x_in)) if want["transform"] else out
-        except CallError as e:
-            return [Finding(c, "error", detail=f"slice {case.name}: {e}")
-                    for c, w in want.items() if w]
-        leaves = out if isinstance(out, tuple | list) else (out,)
-        expected_dtype = _expected_dtype(act, params, cast)
-        dtype_problems += [f"{case.name}: {o.dtype}" for o in leaves
-                           if np.asarray(o).dtype != expected_dtype]
-        got = _flat(act, params, out)
-        exact = _exact_flat(_oracle(act, case, fmt, grad=False))
+    b = batch(act, params, fmt)
+    f = _laid_out(act, params, fn, b.call)
+    x_in = jnp.asarray(b.xs, np.int32 if act.kind is Kind.INDEX else cast)
+    try:
+        out = call(lambda: jax.jit(f)(x_in))
+        eager = call(lambda: f(x_in)) if want["transform"] else out
+        got_all, eager_all = _per_slice(out), _per_slice(eager)
+    except (CallError, ValueError, TypeError) as e:
+        return [Finding(c, "error", detail=f"called on {b.xs.shape} slices: {e}")
+                for c, w in want.items() if w]
+    leaves = out if isinstance(out, tuple | list) else (out,)
+    expected_dtype = _expected_dtype(act, params, cast)
+    dtype_problems = [str(o.dtype) for o in leaves if np.asarray(o).dtype != expected_dtype]
+    transform = list(zip(b.names, got_all, eager_all, strict=True))
+    for name, xs, got in zip(b.names, b.xs, got_all, strict=True):
+        exact = _exact_flat(_oracle(act, xs, b.oracle, fmt, grad=False))
         if len(got) != len(exact):
-            return [Finding(c, "error", detail=f"slice {case.name}: {len(got)} outputs, "
+            return [Finding(c, "error", detail=f"slice {name}: {len(got)} outputs, "
                             f"expected {len(exact)}") for c, w in want.items() if w]
-        transform.append((case, got, _flat(act, params, eager)))
         finite = [abs(e.rounded[fmt.name]) for e in exact if math.isfinite(e.rounded[fmt.name])]
-        _collect(rows, case, got, exact, fmt, max(finite) if act.slice_scaled and finite else 0.0)
-        if want["gradient"]:
-            g = _jacobian(act, params, fn, case, cast)
-            if isinstance(g, CallError):
-                grads["error"] = [str(g)]
-                want["gradient"] = "error"
-                continue
-            jac = _oracle(act, case, fmt, grad=True)
-            rows_exact = jac[:1] if act.name == "logsumexp" else jac
-            _collect_rows(grads, case, g, rows_exact, fmt)
+        _collect(rows, name, xs, got, exact, fmt,
+                 max(finite) if act.slice_scaled and finite else 0.0)
+    if want["gradient"]:
+        jac = _jacobians(f, x_in)
+        if isinstance(jac, CallError):
+            grads["error"] = [str(jac)]
+            want["gradient"] = "error"
+        else:
+            for s, (name, xs) in enumerate(zip(b.names, b.xs, strict=True)):
+                exact = _oracle(act, xs, b.oracle, fmt, grad=True)
+                exact = exact[:1] if act.name == "logsumexp" else exact
+                _collect_rows(grads, name, xs, jac["jvp"][s], exact, fmt)
+                # reverse mode multiplies each row's cotangent, zeros included, by every
+                # entry: an infinite or NaN entry spoils all rows, so it is held to the
+                # truth only where the Jacobian is finite
+                if all(math.isfinite(e.hi) for e in _exact_flat(exact)):
+                    _collect_rows(grads, f"{name} (vjp)", xs, jac["vjp"][s], exact, fmt)
     return _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transform, fmt)
 
 
@@ -172,39 +184,43 @@ def _expected_dtype(act, params, cast) -> np.dtype:
     return cast
 
 
-def _collect(rows, case, got, exact, fmt, scale: float) -> None:
+def _collect(rows, name, xs, got, exact, fmt, scale: float) -> None:
     """One row per output; ``scale`` > 0: errors count in ulps of it where it is larger."""
     hi = np.array([e.hi for e in exact])
     lo = np.array([e.lo for e in exact])
     want = np.array([e.rounded[fmt.name] for e in exact])
-    for k, v in (("x", [literal(case.xs)] * len(got)), ("hi", hi), ("lo", lo), ("want", want),
-                 ("got", got), ("scale", [scale] * len(got)), ("case", [case.name] * len(got))):
+    for k, v in (("x", [literal(xs)] * len(got)), ("hi", hi), ("lo", lo), ("want", want),
+                 ("got", got), ("scale", [scale] * len(got)), ("case", [name] * len(got))):
         rows[k].extend(list(v))
 
 
-def _jacobian(act, params, fn, case, cast) -> Any:
-    def one(xs):
-        out = fn(_as_input_traced(act, params, xs), **case.call)
-        out = out[0] if isinstance(out, tuple | list) else out
-        return out[..., 0] if _axis(act, params) == 0 else out
+def _jacobians(f: Callable[[Any], Any], xs: Any) -> dict[str, list[np.ndarray]] | CallError:
+    """Each slice's Jacobian of the first output, (outputs, inputs), by forward mode
+    (jax.jacfwd) and by reverse mode (jax.jacrev), each from one call on the whole batch
+    (the blocks off the diagonal are zero for a slice-wise function)."""
+    def first(x):
+        out = f(x)
+        return out[0] if isinstance(out, tuple | list) else out
 
-    try:
-        return call(lambda: jax.jit(jax.jacrev(one))(jnp.asarray(case.xs, cast)))
-    except CallError as e:
-        return e
+    n_slices = xs.shape[0]
+    found = {}
+    for mode, jac_fn in (("jvp", jax.jacfwd), ("vjp", jax.jacrev)):
+        try:
+            jac = np.asarray(call(lambda j=jac_fn: jax.jit(j(first))(xs)), np.float64)
+        except CallError as e:
+            return e
+        jac = jac.reshape(n_slices, -1, n_slices, xs.shape[1])
+        found[mode] = [jac[s, :, s, :] for s in range(n_slices)]
+    return found
 
 
-def _as_input_traced(act, params, x):
-    return jnp.stack([x, x], axis=1) if _axis(act, params) == 0 else x
-
-
-def _collect_rows(grads, case, g, jac, fmt) -> None:
-    g = np.atleast_2d(np.asarray(g, np.float64))
+def _collect_rows(grads, name, xs, g, jac, fmt) -> None:
     for i, row in enumerate(jac):
         hi = np.array([e.hi for e in row])
         finite = hi[np.isfinite(hi)]
         scale = np.max(np.abs(finite)) if len(finite) else 0.0
-        _collect(grads, Case(f"{case.name}[{i}]", case.xs, {}, {}), g[i], row, fmt, scale)
+        _collect(grads, f"{name}[{i}]", xs, g[i], row, fmt, scale)
+        grads["row_finite"].extend([len(finite) == len(hi)] * len(hi))
 
 
 def _errors(rows, fmt) -> tuple[np.ndarray, np.ndarray]:
@@ -248,6 +264,10 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
         gw, gg = np.array(grads["want"], float), np.array(grads["got"], float)
         nan_ok = np.isnan(gg) & np.isnan(gw)
         gerr = np.where(gspecial, np.where(nan_ok | (gg == gw), 0.0, np.inf), gerr)
+        # a row with an infinite or NaN entry: any AD computes that row as a linear map
+        # with ∞ or NaN among its coefficients, so its other entries come out NaN (∞·0)
+        spoiled = ~np.array(grads["row_finite"], bool) & np.isnan(gg)
+        gerr = np.where(spoiled, 0.0, gerr)
         f = _worst("gradient", glabels, gerr, gw, gg, tol.ulps(act.name, dtype, "gradient"),
                    "Jacobian entries")
         f.worst_input = gx[f.extra["worst_index"]]
@@ -256,13 +276,12 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
     if want["dtype"]:
         if dtype_problems:
             out.append(Finding("dtype", "fail", detail=f"{dtype} input gave "
-                               + "; ".join(dtype_problems[:3])))
+                               + ", ".join(dtype_problems)))
         else:
             out.append(Finding("dtype", "pass", detail="output dtype kept"))
     if want["transform"]:
-        bad = [(c.name, a, b) for c, a, b in transform
-               if a.shape != b.shape or not np.all((np.isnan(a) & np.isnan(b)) | (
-                   ulp_error(a, b, np.zeros_like(b), fmt) <= tol.ulps(act.name, dtype)))]
+        bad = [(name, a, b) for name, a, b in transform
+               if not _agree(a, b, fmt, tol.ulps(act.name, dtype))]
         if bad:
             name, a, b = bad[0]
             out.append(Finding("transform", "fail", expected=literal(b), got=literal(a),
@@ -271,3 +290,8 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
             out.append(Finding("transform", "pass", detail=f"{len(transform)} slices, "
                                "eager and jit agree"))
     return out
+
+
+
+def _agree(a: np.ndarray, b: np.ndarray, fmt: Format, ulps: float) -> bool:
+    return a.shape == b.shape and bool(np.all(apart(a, b, fmt) <= ulps))

@@ -50,7 +50,20 @@ def computation(act: Activation, x: Any, params: Mapping[str, Any], grad: bool =
     if act.kind is Kind.ELEMENTWISE:
         return lambda B: fn(B.num(x), B, **literals(act, params, B))
     xs = [float(v) for v in x]
-    return lambda B: fn(xs, B, **literals(act, params, B))
+    if not grad:
+        return lambda B: fn(xs, B, **literals(act, params, B))
+
+    def jacobian(B):
+        """The derivative of an undefined (NaN) output is undefined: its row is NaN."""
+        kw = literals(act, params, B)
+        values = act.value(xs, B, **kw)
+        return [[math.nan] * len(row) if _is_nan(v) else row
+                for v, row in zip(values, fn(xs, B, **kw), strict=True)]
+    return jacobian
+
+
+def _is_nan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
 
 
 def _special(act: Activation, x: float, params: Mapping[str, Any], grad: bool):

@@ -145,15 +145,23 @@ def ulp_error(got: np.ndarray, hi: np.ndarray, lo: np.ndarray, fmt: Format) -> n
     got = np.asarray(got, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
     lo = np.asarray(lo, dtype=np.float64)
-    big = math.ldexp(1.0, fmt.emax + 1)
-    g = np.clip(got, -big, big)
-    h = np.clip(hi, -big, big)
-    lo = np.where(np.abs(hi) >= big, 0.0, lo)
-    exponent = np.where(h == 0, fmt.emin, np.frexp(np.abs(h))[1] - 1)
-    ulp = np.ldexp(1.0, np.maximum(exponent, fmt.emin) - fmt.precision + 1)
     with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs((g - h) - lo) / ulp
+        past = _past_range(hi, fmt)
+        exponent = np.where(past, fmt.emax + 1,
+                            np.where(hi == 0, fmt.emin, np.frexp(np.abs(hi))[1] - 1))
+        log_ulp = np.maximum(exponent, fmt.emin) - fmt.precision + 1
+
+        def in_ulps(v):  # exact: scaling by a power of two; the range edge at 2**(emax+1)
+            edge = np.sign(v) * np.ldexp(1.0, fmt.emax + 1 - log_ulp)
+            return np.where(_past_range(v, fmt), edge, np.ldexp(v, -log_ulp))
+
+        err = np.abs((in_ulps(got) - in_ulps(hi)) - np.where(past, 0.0, np.ldexp(lo, -log_ulp)))
     nan_got, nan_hi = np.isnan(got), np.isnan(hi)
     err = np.where(nan_got | nan_hi, np.where(nan_got & nan_hi, 0.0, np.inf), err)
     opposite = np.isinf(got) & np.isinf(hi) & (got != hi)
     return np.where(opposite, np.inf, err)
+
+
+def _past_range(v: np.ndarray, fmt: Format) -> np.ndarray:
+    """|v| ≥ 2**(emax+1): infinite, or beyond the format's largest binade."""
+    return np.isinf(v) | (np.frexp(np.abs(np.nan_to_num(v)))[1] - 1 > fmt.emax)

@@ -15,13 +15,20 @@ import math
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
+from . import _doubleword as dw
+from ._doubleword import constant
 from ._precision import Array, param, widen
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+SELU_SCALE_ALPHA = 1.7580993408473768599402175208123  # the exact product, rounded once
 GELU_CUBIC = 0.044715
+
+
+_DEEP = -64.0  # below it σ(z) = e^z in every format (e^z < 2^−92)
 
 
 def _where_zero(cond: Array, x: Array, y: Array) -> Array:
@@ -29,16 +36,65 @@ def _where_zero(cond: Array, x: Array, y: Array) -> Array:
     return jnp.where(cond, jnp.copysign(jnp.zeros_like(x), x), y)
 
 
+def _expm1_series(x: Array) -> tuple[Array, Array]:
+    """(|x| < ln 2, p) with e^x − 1 = x + x²·p there: p = 1/2! + x/3! + … (to the last
+    bit of the format); exp(x) − 1 cancels in that range."""
+    terms = 11 if jnp.finfo(x.dtype).bits <= 32 else 19
+    small = jnp.abs(x) < math.log(2)
+    y = jnp.where(small, x, 0)
+    p = jnp.zeros_like(x)
+    for k in range(terms, 1, -1):
+        p = p * y + 1 / math.factorial(k)
+    return small, p
+
+
+def _expm1_value(x: Array) -> Array:
+    """e^x − 1 (XLA's float32 expm1 is 4.7 ulps off near −0.0019)."""
+    small, p = _expm1_series(x)
+    return jnp.where(small, x + (x * x) * p, jnp.exp(x) - 1)
+
+
+def _times_exp(k: Array, y: Array) -> Array:
+    """k·e^y, accurate wherever the product is normal, even where e^y alone is subnormal
+    (XLA flushes it to 0): deep in the tail it is k·e^(y + 64 ln 2)·2^−64, with 64 ln 2 =
+    hi + lo split so that y + hi is exact and e^lo = 1 + lo."""
+    info = jnp.finfo(y.dtype)
+    edge = math.log(float(info.tiny)) + 8
+    grid = 2.0 ** (math.floor(math.log2(-edge)) - info.nmant)  # the spacing of y there
+    hi = round(64 * math.log(2) / grid) * grid
+    lo = 64 * math.log(2) - hi
+    deep = y < edge
+    e = jnp.exp(jnp.where(deep, y, 0) + hi)
+    scaled = jnp.where(e == 0, 0, (k + k * lo) * e * 2.0**-64)  # 0, not inf · 0, far out
+    return jnp.where(deep, scaled, k * jnp.exp(y))
+
+
 @jax.custom_jvp
-def _expm1(x: Array) -> Array:
-    return jnp.expm1(x)
+def _log1p(u: Array) -> Array:
+    """log(1 + u) as log(w)·u/(w − 1), w = 1 + u rounded (Goldberg): as accurate as log,
+    where XLA's float64 log1p is up to 127 ulps off (at u ≈ −0.41). The barrier keeps
+    XLA's jit from simplifying w − 1 back to u."""
+    w = lax.optimization_barrier(1 + u)
+    ratio = u / jnp.where(w == 1, 1, w - 1)
+    return jnp.where((w == 1) | jnp.isposinf(u), u, jnp.log(w) * ratio)
 
 
-@_expm1.defjvp
-def _expm1_jvp(primals, tangents):
-    """exp(x), not JAX's expm1(x) + 1, which is 0 from x ≈ −17 (float32) on."""
-    (x,), (t,) = primals, tangents
-    return jnp.expm1(x), jnp.exp(x) * t
+@_log1p.defjvp
+def _log1p_jvp(primals, tangents):
+    (u,), (t,) = primals, tangents
+    return _log1p(u), t / (1 + u)
+
+
+@jax.custom_jvp
+def _expm1_times(y: Array, k: Array) -> Array:
+    """k·(e^y − 1) (elu, selu), whose derivative k·e^y keeps the tail."""
+    return k * _expm1_value(y)
+
+
+@_expm1_times.defjvp
+def _expm1_times_jvp(primals, tangents):
+    (y, k), (ty, tk) = primals, tangents
+    return _expm1_times(y, k), _times_exp(k, y) * ty + _expm1_value(y) * tk
 
 
 # sigmoid and friends ---------------------------------------------------------------------
@@ -52,7 +108,7 @@ def _sigmoid_parts(x: Array) -> tuple[Array, Array]:
 def _sig(x: Array) -> Array:
     """σ(x) = 1/(1 + e) for x ≥ 0, e/(1 + e) below: no exp of a positive number."""
     e, r = _sigmoid_parts(x)
-    return jnp.where(x >= 0, r, e * r)
+    return jnp.where(x >= 0, r, e / (1 + e))
 
 
 def _sig_prime(x: Array) -> Array:
@@ -74,7 +130,7 @@ def _sigmoid_jvp(primals, tangents):
 
 @jax.custom_jvp
 def _softplus(x: Array) -> Array:
-    return jnp.maximum(x, 0) + jnp.log1p(jnp.exp(-jnp.abs(x)))
+    return jnp.maximum(x, 0) + _log1p(jnp.exp(-jnp.abs(x)))
 
 
 @_softplus.defjvp
@@ -83,15 +139,27 @@ def _softplus_jvp(primals, tangents):
     return _softplus(x), _sig(x) * t
 
 
-def _swish(x: Array, z: Array, dz: Array | None = None) -> tuple[Array, Array | None]:
+def _swish(x: Array, z: Array, z_lo: Array | float = 0.0, dz: Array | None = None
+           ) -> tuple[Array, Array | None]:
     """x·σ(z) and, given dz = dz/dx, its derivative σ(z) + x·σ(z)σ(−z)·dz, with the
-    limits 0 (not inf · 0 = NaN) where σ(z) or σ(−z) vanishes."""
-    s, sm = _sig(z), _sig(-z)
-    value = _where_zero(s == 0, x, x * s)
+    limits 0 (not inf · 0 = NaN) where σ(z) or σ(−z) vanishes. ``z_lo`` is the low part
+    of a double-word z: σ(z + z_lo) = σ(z)(1 + σ(−z)·z_lo). Deep in the negative tail
+    σ(z) = e^z to the last bit, and x·e^z is taken whole (`_times_exp`): e^z alone would
+    be flushed there while the product is still normal."""
+    s0, sm0 = _sig(z), _sig(-z)
+    s, sm = s0 + s0 * (sm0 * z_lo), sm0 - sm0 * (s0 * z_lo)
+    deep = z < _DEEP
+    tail = _times_exp(x, z)
+    base = x * s0
+    near = jnp.where(jnp.isfinite(base), base + base * (sm0 * z_lo), base)
+    value = jnp.where(deep, tail + tail * z_lo, near)
+    value = _where_zero(jnp.isneginf(z), x, value)
     if dz is None:
         return value, None
     inner = jnp.where(sm == 0, 0, x * dz * sm)
-    return value, jnp.where(s == 0, 0, s * (1 + inner))
+    tail = _times_exp(1 + x * dz, z)
+    d = jnp.where(deep, tail + tail * z_lo, s * (1 + inner))
+    return value, jnp.where(jnp.isneginf(z), 0, d)
 
 
 @jax.custom_jvp
@@ -102,7 +170,7 @@ def _silu(x: Array) -> Array:
 @_silu.defjvp
 def _silu_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
-    value, d = _swish(x, x, jnp.ones_like(x))
+    value, d = _swish(x, x, dz=jnp.ones_like(x))
     return value, d * t
 
 
@@ -115,17 +183,29 @@ def _beta_swish(x: Array, beta: Array) -> Array:
 def _beta_swish_jvp(primals, tangents):
     (x, beta), (tx, tb) = primals, tangents
     z = beta * x
-    value, dx = _swish(x, z, beta)
+    value, dx = _swish(x, z, dz=beta)
     q = _sig_prime(z)
     dbeta = jnp.where(q == 0, 0, x * (x * q))  # x²σ(z)σ(−z), no inf · 0
     return value, dx * tx + dbeta * tb
 
 
-def _gelu_tanh_z(x: Array) -> Array:
-    """z = 2√(2/π)(x + 0.044715x³), so that gelu(x) = x·σ(z); written x(1 + cx²) so the
-    cube overflows no earlier than the square."""
-    k = 2 * math.sqrt(2 / math.pi)
-    return k * x * (1 + GELU_CUBIC * (x * x))
+def _gelu_tanh_z(x: Array) -> tuple[Array, Array]:
+    """z = 2√(2/π)·x(1 + 0.044715x²) as hi + lo (gelu(x) = x·σ(z)): σ(z) ≈ e^z far in the
+    tail, where a rounded z would cost |z|/2 ulps. Beyond |x| = 64 (σ saturated) plain."""
+    kh, kl = constant("gelu_k", x.dtype)
+    ch, cl = constant("gelu_c", x.dtype)
+    safe = jnp.where(jnp.abs(x) < 64, x, 0)
+    sq, sq_e = dw.two_prod(safe, safe)
+    m, m_e = dw.two_prod(jnp.asarray(ch, x.dtype), sq)
+    u, u_e = dw.two_sum(jnp.ones_like(x), m)
+    u_e = u_e + (m_e + ch * sq_e + cl * sq)
+    v, v_e = dw.two_prod(jnp.asarray(kh, x.dtype), safe)
+    v_e = v_e + kl * safe
+    z, z_e = dw.two_prod(v, u)
+    z_e = z_e + (v * u_e + v_e * u)
+    plain = kh * x * (1 + ch * (x * x))  # x(1 + cx²): the cube overflows no sooner
+    inside = jnp.abs(x) < 64
+    return jnp.where(inside, z, plain), jnp.where(inside, z_e, 0)
 
 
 def _gelu_tanh_dz(x: Array) -> Array:
@@ -134,42 +214,72 @@ def _gelu_tanh_dz(x: Array) -> Array:
 
 @jax.custom_jvp
 def _gelu_tanh(x: Array) -> Array:
-    return _swish(x, _gelu_tanh_z(x))[0]
+    return _swish(x, *_gelu_tanh_z(x))[0]
 
 
 @_gelu_tanh.defjvp
 def _gelu_tanh_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
-    value, d = _swish(x, _gelu_tanh_z(x), _gelu_tanh_dz(x))
+    value, d = _swish(x, *_gelu_tanh_z(x), _gelu_tanh_dz(x))
     return value, d * t
 
 
-def _exp_neg_half_square(x: Array) -> Array:
-    """exp(−x²/2) without the rounding of x² (which costs x²/2 ulps far in the tail):
-    x = h + l with h holding the top half of the significand, so h², hl and l² are exact
-    and exp(−x²/2) = exp(−h²/2)·exp(−hl)·exp(−l²/2)."""
-    bits = {jnp.dtype(jnp.float32): (jnp.uint32, 0xFFFFF000),
-            jnp.dtype(jnp.float64): (jnp.uint64, 0xFFFFFFFFF8000000)}
-    utype, mask = bits[jnp.dtype(x.dtype)]
-    h = lax.bitcast_convert_type(lax.bitcast_convert_type(x, utype) & utype(mask), x.dtype)
-    lo = x - h
-    return jnp.exp(-0.5 * (h * h)) * jnp.exp(-(h * lo)) * jnp.exp(-0.5 * (lo * lo))
+def _times_gauss(k: Array, x: Array) -> Array:
+    """k·exp(−x²/2) without the rounding of x² (which costs x²/2 ulps far in the tail),
+    and normal wherever the product is: x = h + l with h² exact, exp(−x²/2) =
+    exp(−h²/2)·(1 + expm1(−δ)), δ = hl + l²/2 small, k·exp(−h²/2) by `_times_exp`.
+    (Not exp(a)·exp(b): XLA's jit rewrites that as exp(a + b).)"""
+    h, lo = dw.halves(x)
+    e = _times_exp(k, -0.5 * (h * h))
+    return e + e * _expm1_value(-(h * lo + 0.5 * (lo * lo)))
+
+
+def _mills(x: Array, terms: int) -> Array:
+    """M with Φ(x) = φ(x)·M/|x| for x ≪ 0: the asymptotic series Σ (−1)ⁿ(2n−1)!!/x²ⁿ to
+    ``terms`` terms (at the thresholds of `_gelu_erf_parts` the error is below 2⁻⁶⁰)."""
+    inv = 1 / (x * x)
+    m, term = jnp.ones_like(x), jnp.ones_like(x)
+    for n in range(1, terms):
+        term = term * (-(2 * n - 1)) * inv
+        m = m + term
+    return m
+
+
+_SQRT_2PI = math.sqrt(2 * math.pi)
+
+
+def _gelu_erf_parts(x: Array) -> tuple[Array, Array, Array, Array]:
+    """(Φ(x), φ(x), deep, M). Φ(x) = erfc(t)/2 at t = −x/√2, t carried as hi + lo:
+    erfc(t_h)/2 − √2·φ(x)·t_lo. Deep in the tail (x < −7 in float32, −10 in float64),
+    where XLA's erfc loses 20 to 50 ulps, Φ = φ·M/|x| (`_mills`)."""
+    phi = _times_gauss(jnp.asarray(1 / _SQRT_2PI, x.dtype), x)
+    rh, rl = constant("sqrt_half", x.dtype)
+    finite = jnp.isfinite(x)
+    t, t_e = dw.two_prod(jnp.where(finite, x, 0), jnp.asarray(-rh, x.dtype))
+    t_e = t_e - rl * jnp.where(finite, x, 0)
+    cdf = 0.5 * lax.erfc(jnp.where(finite, t, -x)) - math.sqrt(2) * phi * t_e
+    single = jnp.finfo(x.dtype).bits <= 32
+    deep = x < (-7 if single else -10)
+    m = _mills(jnp.where(deep, x, -20), 20 if single else 30)
+    return jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), cdf), phi, deep, m
 
 
 @jax.custom_jvp
 def _gelu_erf(x: Array) -> Array:
-    c = lax.erfc(x * -math.sqrt(0.5))
-    return _where_zero(c == 0, x, (0.5 * x) * c)
+    """x·Φ(x); −φ(x)·M deep in the tail; −0 at −inf."""
+    cdf, _, deep, m = _gelu_erf_parts(x)
+    value = jnp.where(deep, -_times_gauss(m / _SQRT_2PI, x), x * cdf)
+    return _where_zero(jnp.isneginf(x) | (value == 0), x, value)
 
 
 @_gelu_erf.defjvp
 def _gelu_erf_jvp(primals, tangents):
-    """Φ(x) + x·φ(x)."""
+    """Φ(x) + x·φ(x); φ(x)·(x − M/x) deep in the tail."""
     (x,), (t,) = primals, tangents
-    phi = _exp_neg_half_square(x) * (1 / math.sqrt(2 * math.pi))
-    cdf = 0.5 * lax.erfc(x * -math.sqrt(0.5))
-    d = jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), cdf + jnp.where(phi == 0, 0, x * phi))
-    return _gelu_erf(x), d * t
+    cdf, phi, deep, m = _gelu_erf_parts(x)
+    tail = _times_gauss((x - m / x) / _SQRT_2PI, x)
+    d = jnp.where(deep, tail, cdf + jnp.where(phi == 0, 0, x * phi))
+    return _gelu_erf(x), jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), d) * t
 
 
 @jax.custom_jvp
@@ -177,31 +287,38 @@ def _tanh(x: Array) -> Array:
     return jnp.tanh(x)
 
 
+def _sech(x: Array) -> Array:
+    """2e^−|x| / (1 + e^−2|x|): squared, sech² keeps the tail that e^−2|x| would lose to
+    flushing (sech²(43.75) = 4e−38 is normal, e^−87.5 is not)."""
+    e = jnp.exp(-jnp.abs(x))
+    return 2 * e / (1 + e * e)
+
+
 @_tanh.defjvp
 def _tanh_jvp(primals, tangents):
-    """sech²(x) = 4e/(1 + e)², e = exp(−2|x|)."""
+    """sech²(x)."""
     (x,), (t,) = primals, tangents
-    e = jnp.exp(-2 * jnp.abs(x))
-    r = 1 / (1 + e)
-    return jnp.tanh(x), 4 * e * r * r * t
+    sech = _sech(x)
+    return jnp.tanh(x), sech * sech * t
 
 
 @jax.custom_jvp
 def _mish(x: Array) -> Array:
-    return _where_zero(jnp.isneginf(x), x, x * jnp.tanh(_softplus(x)))
+    """x·tanh(softplus(x)); deep in the negative tail x·e^x (as silu)."""
+    value = jnp.where(x < _DEEP, _times_exp(x, x), x * jnp.tanh(_softplus(x)))
+    return _where_zero(jnp.isneginf(x), x, value)
 
 
 @_mish.defjvp
 def _mish_jvp(primals, tangents):
-    """tanh(sp) + x·sech²(sp)·σ(x), sp = softplus(x)."""
+    """tanh(sp) + x·sech²(sp)·σ(x), sp = softplus(x); (1 + x)e^x deep in the tail."""
     (x,), (t,) = primals, tangents
     sp = _softplus(x)
-    e = jnp.exp(-2 * sp)
-    r = 1 / (1 + e)
-    sech2 = 4 * e * r * r
+    sech = _sech(sp)
     s = _sig(x)
-    tail = jnp.where((s == 0) | (sech2 == 0), 0, x * sech2 * s)
-    return _mish(x), (jnp.tanh(sp) + tail) * t
+    tail = jnp.where((s == 0) | (sech == 0), 0, x * (sech * sech) * s)
+    d = jnp.where(x < _DEEP, _times_exp(1 + x, x), jnp.tanh(sp) + tail)
+    return _mish(x), jnp.where(jnp.isneginf(x), 0, d) * t
 
 
 @jax.custom_jvp
@@ -219,9 +336,10 @@ def _soft_sign_jvp(primals, tangents):
 @jax.custom_jvp
 def _squareplus(x: Array, b: Array) -> Array:
     s = jnp.hypot(x, jnp.sqrt(b))  # √(x² + b) without overflowing x²
-    # (x + s)/2 for x ≥ 0; b/(2(s − x)) below, which does not cancel. Halved first so
-    # that neither sum overflows.
-    return jnp.where(x >= 0, 0.5 * x + 0.5 * s, (0.25 * b) / (0.5 * s - 0.5 * x))
+    # (x + s)/2 = x + b/(2(s + x)) for x ≥ 0, b/(2(s − x)) below: neither cancels, and
+    # where s ± x overflows the quotient is the limit 0 (XLA rewrites 0.5x + 0.5s as
+    # 0.5(x + s), so halving first does not keep x + s finite)
+    return jnp.where(x >= 0, x + (0.5 * b) / (s + x), (0.5 * b) / (s - x))
 
 
 @_squareplus.defjvp
@@ -236,14 +354,14 @@ def _squareplus_jvp(primals, tangents):
 
 @jax.custom_jvp
 def _log1mexp(x: Array) -> Array:
-    return jnp.where(x < math.log(2), jnp.log(-jnp.expm1(-x)), jnp.log1p(-jnp.exp(-x)))
+    return jnp.where(x < math.log(2), jnp.log(-_expm1_value(-x)), _log1p(-jnp.exp(-x)))
 
 
 @_log1mexp.defjvp
 def _log1mexp_jvp(primals, tangents):
     """1/expm1(x): +inf at ±0, NaN below 0."""
     (x,), (t,) = primals, tangents
-    d = jnp.where(x < 0, jnp.nan, 1 / jnp.expm1(jnp.abs(x)))
+    d = jnp.where(x < 0, jnp.nan, 1 / _expm1_value(jnp.abs(x)))
     return _log1mexp(x), d * t
 
 
@@ -273,17 +391,32 @@ def hard_tanh(x: ArrayLike) -> Array:
 
 
 def hard_sigmoid(x: ArrayLike) -> Array:
-    """relu6(x + 3)/6."""
+    """relu6(x + 3)/6: 0 for x ≤ −3, 1 for x ≥ 3, (x + 3)/6 between; the derivative is 0
+    at ±3 (relu6's) and 1/6 inside, also where x + 3 rounds to 6."""
     w, dtype = widen(x)
-    return (relu6(w + 3) / 6).astype(dtype)
+    out = jnp.where(w <= -3, 0, jnp.where(w >= 3, 1, (w + 3) / 6))
+    return out.astype(dtype)
 
 
 def hard_silu(x: ArrayLike) -> Array:
     """x·relu6(x + 3)/6 (−0 below −3, its limit at −inf)."""
     w, dtype = widen(x)
+    return _hard_silu(w).astype(dtype)
+
+
+@jax.custom_jvp
+def _hard_silu(w: Array) -> Array:
     mid = jnp.where(jnp.abs(w) < 3, w, 0)  # a safe argument: no inf · 0 in the gradient
-    out = jnp.where(w >= 3, w, mid * (mid + 3) / 6)
-    return _where_zero(w <= -3, w, out).astype(dtype)
+    out = _where_zero(w <= -3, w, jnp.where(w >= 3, w, mid * (mid + 3) / 6))
+    return jnp.where(jnp.isnan(w), w, out)
+
+
+@_hard_silu.defjvp
+def _hard_silu_jvp(primals, tangents):
+    """(2x + 3)/6 inside, exactly 0 at −1.5; 0 at −3 and 1 at 3 (relu6's at its kinks)."""
+    (w,), (t,) = primals, tangents
+    d = jnp.where(w <= -3, 0, jnp.where(w >= 3, 1, (2 * w + 3) / 6))
+    return _hard_silu(w), jnp.where(jnp.isnan(w), w, d) * t
 
 
 hard_swish = hard_silu
@@ -292,7 +425,31 @@ hard_swish = hard_silu
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
     """x for x ≥ 0, negative_slope·x below."""
     w, dtype = widen(x)
-    return jnp.where(w >= 0, w, param(negative_slope, w) * w).astype(dtype)
+    return _leaky_relu(w, param(negative_slope, w)).astype(dtype)
+
+
+@jax.custom_jvp
+def _leaky_relu(w: Array, a: Array) -> Array:
+    """a·x unless x > 0: where(x ≥ 0, x, a·x) returns a subnormal negative x as it is,
+    since XLA's CPU code compares it as −0 (flushed) but selects it unflushed."""
+    return jnp.where(w > 0, w, a * w)
+
+
+def _leaky_relu_jvp(primals, tangents):
+    """1 for x ≥ 0 (jax.nn's at 0), a below; d/da = x below 0 (left out when a is not
+    differentiated: at x = −inf it is −inf, times a zero tangent NaN)."""
+    (w, a), (tw, ta) = primals, tangents
+    below = w < 0
+    value = _leaky_relu(w, a)
+    out = jnp.zeros_like(value)
+    if not isinstance(tw, SymbolicZero):
+        out = out + jnp.where(below, a, 1) * tw
+    if not isinstance(ta, SymbolicZero):
+        out = out + jnp.where(below, w, 0) * ta
+    return value, out
+
+
+_leaky_relu.defjvp(_leaky_relu_jvp, symbolic_zeros=True)
 
 
 def prelu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
@@ -303,14 +460,17 @@ def prelu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
 def sparse_plus(x: ArrayLike) -> Array:
     """0 for x ≤ −1, (x + 1)²/4 for |x| < 1, x for x ≥ 1."""
     w, dtype = widen(x)
-    quad = 0.25 * jnp.square(w + 1)
+    mid = jnp.where(jnp.abs(w) >= 1, 0, w)  # a safe argument (no inf · 0 in the
+    # gradient) that keeps NaN
+    quad = 0.25 * jnp.square(mid + 1)
     return jnp.where(w <= -1, 0, jnp.where(w >= 1, w, quad)).astype(dtype)
 
 
 def sparse_sigmoid(x: ArrayLike) -> Array:
-    """clip((x + 1)/2, 0, 1); at ±1 the derivative is jax.nn's 1/4 (clip's tie rule)."""
+    """clip((x + 1)/2, 0, 1) as (clip(x, −1, 1) + 1)/2: at ±1 the derivative is jax.nn's
+    1/4 (clip's tie rule), and 1/2 just inside, where x + 1 may round to 2."""
     w, dtype = widen(x)
-    return (0.5 * jnp.clip(w + 1, 0, 2)).astype(dtype)
+    return (0.5 * jnp.clip(w, -1, 1) + 0.5).astype(dtype)
 
 
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
@@ -319,7 +479,7 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     w, dtype = widen(x)
     a = param(alpha, w)
     neg = jnp.where(w > 0, 0, w)
-    return _negative(w, a * _expm1(neg), at_zero=a * w).astype(dtype)
+    return _negative(w, _expm1_times(neg, a), at_zero=a * w).astype(dtype)
 
 
 def _negative(w: Array, below: Array, above: Array | None = None,
@@ -336,16 +496,35 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     w, dtype = widen(x)
     a = param(alpha, w)
     neg = jnp.where(w > 0, 0, w)
-    return _negative(w, a * _expm1(neg / a)).astype(dtype)
+    return _negative(w, _celu_negative(neg, a)).astype(dtype)
+
+
+@jax.custom_jvp
+def _celu_negative(x: Array, a: Array) -> Array:
+    """α·(e^(x/α) − 1), as x + x·(x/α)·p near 0, where x/α may be subnormal (flushed)
+    while the result is not; d/dx = e^(x/α) taken whole (α·e^(x/α)·(1/α) can flush)."""
+    y = x / a
+    small, p = _expm1_series(y)
+    return jnp.where(small, x + (x * y) * p, a * (jnp.exp(y) - 1))
+
+
+@_celu_negative.defjvp
+def _celu_negative_jvp(primals, tangents):
+    """d/dα = e^(x/α) − 1 − (x/α)e^(x/α)."""
+    (x, a), (tx, ta) = primals, tangents
+    y = x / a
+    e = jnp.exp(y)
+    y_e = jnp.where(jnp.isneginf(y), 0, _times_exp(y, y))  # y·e^y → 0 at −inf
+    return _celu_negative(x, a), e * tx + (_expm1_value(y) - y_e) * ta
 
 
 def selu(x: ArrayLike) -> Array:
     """λx for x > 0, λα·expm1(x) below (λα one constant: one rounding, not two)."""
     w, dtype = widen(x)
     neg = jnp.where(w > 0, 0, w)
-    scale_alpha = SELU_SCALE * SELU_ALPHA
-    return _negative(w, scale_alpha * _expm1(neg), SELU_SCALE * w, scale_alpha * w
-                     ).astype(dtype)
+    scale_alpha = SELU_SCALE_ALPHA
+    return _negative(w, _expm1_times(neg, jnp.asarray(scale_alpha, w.dtype)),
+                     SELU_SCALE * w, scale_alpha * w).astype(dtype)
 
 
 def sigmoid(x: ArrayLike) -> Array:

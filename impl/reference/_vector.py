@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
-from ._elementwise import _sigmoid
+from ._elementwise import _expm1_value, _log1p, _sigmoid
 from ._precision import Array, widen
 
 Axis = int | tuple[int, ...] | None
@@ -58,7 +58,7 @@ def _log_sum(w: Array, axis: Axis) -> tuple[Array, Array, Array]:
     e = jnp.exp(shift)
     rest = jnp.sum(jnp.where(top, 0, e), axis=axis, keepdims=True)
     with_top = jnp.any(top, axis=axis, keepdims=True)
-    return m, shift, jnp.where(with_top, jnp.log1p(rest),
+    return m, shift, jnp.where(with_top, _log1p(rest),
                                jnp.log(jnp.sum(e, axis=axis, keepdims=True)))
 
 
@@ -152,14 +152,18 @@ def log_softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _log_softmax(w: Array, axis: Axis) -> Array:
+    """NaN for a slice with +inf or NaN; −inf entries stay −inf."""
     _, shift, log_sum = _log_sum(w, axis)
-    return shift - log_sum
+    top = jnp.max(w, axis=axis, keepdims=True)
+    return jnp.where(jnp.isposinf(top) | jnp.isnan(top), jnp.nan, shift - log_sum)
 
 
 @_log_softmax.defjvp
 def _log_softmax_jvp(axis, primals, tangents):
+    """t_i − Σ_j s_j t_j; 0 for a −inf result, which stays −inf whatever the others do."""
     (w,), (t,) = primals, tangents
-    return _log_softmax(w, axis), _centered(w, t, axis)
+    out = _log_softmax(w, axis)
+    return out, jnp.where(jnp.isneginf(out), 0, _centered(w, t, axis))
 
 
 def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
@@ -174,18 +178,32 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
         out = _lse(w, axis)
         sign = jnp.ones_like(out)
     else:
-        bw = jnp.asarray(b, w.dtype)
-        w = jnp.where(bw == 0, -jnp.inf, w)
-        m = jnp.max(w, axis=axis, keepdims=True)
-        m = lax.stop_gradient(jnp.where(jnp.isfinite(m), m, 0))
-        total = jnp.sum(bw * jnp.exp(w - m), axis=axis, keepdims=True)
-        sign = jnp.sign(total)
-        out = m + jnp.log(jnp.abs(total))
+        out, sign = _signed_lse(w, jnp.asarray(b, w.dtype), axis)
     if not keepdims:
         out, sign = jnp.squeeze(out, axis=axis), jnp.squeeze(sign, axis=axis)
     if return_sign:
         return out.astype(dtype), sign.astype(dtype)
-    return jnp.where(sign < 0, jnp.nan, out).astype(dtype)
+    # a negative sum has no logarithm: NaN, and (by the product) a NaN derivative
+    return (out * jnp.where(sign < 0, jnp.nan, 1)).astype(dtype)
+
+
+def _signed_lse(w: Array, b: Array, axis: Axis) -> tuple[Array, Array]:
+    """log |Σ b_i exp(w_i)| and its sign along ``axis`` (kept): the top term b_k exp(0)
+    is taken out, log |b_k| + log |1 + r| with r the rest over it, so the rest is not lost
+    to rounding against b_k (log1p where 1 + r > 0)."""
+    w = jnp.where(b == 0, -jnp.inf, w)
+    m, shift, top = _shifted(w, axis)
+    terms = b * jnp.exp(shift)
+    b_top = jnp.sum(jnp.where(top, terms, 0), axis=axis, keepdims=True)
+    rest = jnp.sum(jnp.where(top, 0, terms), axis=axis, keepdims=True)
+    has_top = jnp.any(top, axis=axis, keepdims=True)
+    r = rest / jnp.where(has_top, b_top, 1)
+    log_rest = jnp.where(r > -1, _log1p(jnp.maximum(r, -1)), jnp.log(jnp.abs(1 + r)))
+    total = jnp.sum(terms, axis=axis, keepdims=True)
+    out = jnp.where(has_top, m + jnp.log(jnp.abs(b_top)) + log_rest,
+                    jnp.log(jnp.abs(total)))
+    sign = jnp.where(has_top, jnp.sign(b_top) * jnp.sign(1 + r), jnp.sign(total))
+    return out, sign
 
 
 def logmeanexp(x: ArrayLike, axis: Axis = None, where: ArrayLike | None = None,
@@ -205,10 +223,10 @@ def logmeanexp(x: ArrayLike, axis: Axis = None, where: ArrayLike | None = None,
 def _lme(w: Array, n: Array, axis: Axis) -> Array:
     m = _finite_max(w, axis)
     finite = jnp.isfinite(jnp.max(w, axis=axis, keepdims=True))
-    mean_m1 = jnp.sum(jnp.expm1(w - m), axis=axis, keepdims=True) / n
+    mean_m1 = jnp.sum(_expm1_value(w - m), axis=axis, keepdims=True) / n
     # masked-out entries are −inf: expm1 gives −1 for each, which the count must not see
     masked = jnp.sum(jnp.isneginf(w), axis=axis, keepdims=True).astype(w.dtype)
-    accurate = m + jnp.log1p(mean_m1 + masked / n)
+    accurate = m + _log1p(mean_m1 + masked / n)
     plain = _log_total(w, axis) - jnp.log(n)
     return jnp.where(finite & (masked == 0), accurate, plain)
 
@@ -242,20 +260,29 @@ def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
                 where: ArrayLike | None = None, *, algorithm: str = "fast") -> Array:
     """(x − mean)/√(variance + ε), the population variance over ``where``.
 
-    Both algorithms compute the same value here: the mean is refined once by the mean of
-    the residuals (so a large offset does not swamp a small spread) and the variance is
-    the two-pass mean of squared residuals.
+    Both algorithms compute the same value here. The computed mean is kept as two numbers,
+    m + r with r the mean of the residuals x − m (exact for x near m), so x − m − r is
+    accurate even where the mean of a large-offset slice is not representable; the
+    variance is the two-pass mean of those squared deviations. An infinite or NaN
+    included entry makes computed statistics, and so the slice, NaN.
     """
     if algorithm not in ("fast", "stable"):
         raise ValueError(f"Unknown algorithm {algorithm!r}. Expected 'fast' or 'stable'.")
     w, dtype = widen(x)
     if mean is None:
         m = jnp.mean(w, axis, keepdims=True, where=where)
-        m = m + jnp.mean(w - m, axis, keepdims=True, where=where)
+        m = jnp.where(jnp.isfinite(m), m, 0)
+        r = jnp.mean(w - m, axis, keepdims=True, where=where)
+        d = (w - m) - r
     else:
-        m = jnp.asarray(mean, w.dtype)
+        d = w - jnp.asarray(mean, w.dtype)
     if variance is None:
-        v = jnp.mean(jnp.square(w - m), axis, keepdims=True, where=where)
+        v = jnp.mean(jnp.square(d), axis, keepdims=True, where=where)
     else:
         v = jnp.asarray(variance, w.dtype)
-    return ((w - m) * lax.rsqrt(v + jnp.asarray(epsilon, w.dtype))).astype(dtype)
+    out = d * lax.rsqrt(v + jnp.asarray(epsilon, w.dtype))
+    if mean is None or variance is None:
+        included = jnp.isfinite(w) if where is None else jnp.isfinite(w) | ~where
+        defined = jnp.all(included, axis, keepdims=True)
+        out = out * jnp.where(defined, 1, jnp.nan)  # NaN, and NaN derivatives
+    return out.astype(dtype)

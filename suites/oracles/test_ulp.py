@@ -7,7 +7,7 @@ import pytest
 
 from actaudit.oracles import FORMATS, ulp_error
 
-F16, F32 = FORMATS["float16"], FORMATS["float32"]
+F16, F32, F64 = FORMATS["float16"], FORMATS["float32"], FORMATS["float64"]
 inf, nan = math.inf, math.nan
 
 
@@ -34,6 +34,9 @@ inf, nan = math.inf, math.nan
         (F16, 1.0, nan, 0.0, inf),
         (F32, 1.0 + 2**-23, 1.0, 0.0, 1.0),
         (F32, 0.0, 2.0**-149, 0.0, 1.0),  # a subnormal flushed to zero costs one ULP here
+        (F64, inf, 1.7976931348623157e308, 0.0, 1.0),  # 2^1024 is past float64 itself
+        (F64, 1.7976931348623157e308, inf, 0.0, 0.5),
+        (F64, 2.0**-1073, 5e-324, 0.0, 1.0),
     ],
 )
 def test_hand_computed(fmt, got, hi, lo, want):

@@ -1,0 +1,62 @@
+"""Double-word arithmetic: a value carried as hi + lo, two numbers of the working format,
+for the few arguments whose rounding the result magnifies (gelu's exp(z) at z ≈ −87
+turns the half ulp of z into 30 ulps of the result).
+
+Products are split by masking the significand (Dekker's algorithm with the halves cut
+by bits, so no fused multiply-add or compiler contraction changes them); rounded sums
+pass `lax.optimization_barrier`, so that no algebraic simplification undoes them."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import jax.numpy as jnp
+import mpmath
+import numpy as np
+from jax import lax
+
+from ._precision import Array
+
+_MASKS = {jnp.dtype(jnp.float32): (jnp.uint32, 0xFFFFF000),
+          jnp.dtype(jnp.float64): (jnp.uint64, 0xFFFFFFFFF8000000)}
+
+
+def halves(x: Array) -> tuple[Array, Array]:
+    """x = h + l exactly, h holding the top half of the significand: products of halves
+    are exact."""
+    utype, mask = _MASKS[jnp.dtype(x.dtype)]
+    h = lax.bitcast_convert_type(lax.bitcast_convert_type(x, utype) & utype(mask), x.dtype)
+    return h, x - h
+
+
+def two_prod(a: Array, b: Array) -> tuple[Array, Array]:
+    """(p, e): p = a·b rounded and a·b = p + e exactly (barring overflow and underflow)."""
+    p = a * b
+    ah, al = halves(a)
+    bh, bl = halves(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def two_sum(a: Array, b: Array) -> tuple[Array, Array]:
+    """(s, e): s = a + b rounded and a + b = s + e exactly (Knuth). The sum passes an
+    optimization barrier: XLA's jit would otherwise simplify (1 + b) − 1 to b."""
+    s = lax.optimization_barrier(a + b)
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+_CONSTANTS = {
+    "gelu_k": lambda: 2 * mpmath.sqrt(2 / mpmath.pi),  # 2√(2/π)
+    "gelu_c": lambda: mpmath.mpf("0.044715"),
+    "sqrt_half": lambda: mpmath.sqrt(mpmath.mpf(1) / 2),
+}
+
+
+@cache
+def constant(name: str, dtype: np.dtype) -> tuple[float, float]:
+    """One of the real constants above as hi + lo, each a number of ``dtype``."""
+    with mpmath.workdps(60):
+        v = _CONSTANTS[name]()
+        hi = np.dtype(dtype).type(float(v))
+        lo = np.dtype(dtype).type(float(v - mpmath.mpf(float(hi))))
+    return float(hi), float(lo)
