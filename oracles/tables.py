@@ -53,7 +53,7 @@ def table_key(act: Activation, params: dict, dtype: str) -> str:
     """A hash of everything a table's contents depend on."""
     act = catalog.canonical(act)
     blob = json.dumps({
-        "schema": SCHEMA, "samples": samples.SAMPLES_VERSION, "entry": act.fingerprint(),
+        "schema": SCHEMA, "samples": samples.version(FORMATS[dtype]), "entry": act.fingerprint(),
         "params": variant_id(act.math_params(act.resolve(params))), "dtype": dtype,
         "mpmath": version("mpmath"), "flint": version("python-flint"), "actaudit": __version__,
     }, sort_keys=True)
@@ -180,7 +180,7 @@ def _run(jobs: list, workers: int | None, scheduler: str | None, progress: bool)
         return
     chunks, expected = {}, {}
     for j, (act, params, dtype, _) in enumerate(jobs):
-        xs = samples.inputs(act, FORMATS[dtype])
+        xs = samples.inputs(act, FORMATS[dtype], params)
         starts = range(0, len(xs), CHUNK)
         expected[j] = len(starts)
         for start in starts:

@@ -49,6 +49,7 @@ _CONSTANTS = {
     "gelu_k": lambda: 2 * mpmath.sqrt(2 / mpmath.pi),  # 2√(2/π)
     "gelu_c": lambda: mpmath.mpf("0.044715"),
     "sqrt_half": lambda: mpmath.sqrt(mpmath.mpf(1) / 2),
+    "ln2_64": lambda: 64 * mpmath.log(2),  # e^(y + 64 ln 2) = e^y·2^64
 }
 
 
@@ -60,3 +61,13 @@ def constant(name: str, dtype: np.dtype) -> tuple[float, float]:
         hi = np.dtype(dtype).type(float(v))
         lo = np.dtype(dtype).type(float(v - mpmath.mpf(float(hi))))
     return float(hi), float(lo)
+
+
+@cache
+def on_grid(name: str, grid: float) -> tuple[float, float]:
+    """One of the constants as hi + lo with hi a multiple of ``grid`` (so that adding hi
+    to a number on that grid is exact) and lo the rest, rounded to float64."""
+    with mpmath.workdps(60):
+        v = _CONSTANTS[name]()
+        hi = float(mpmath.nint(v / grid) * grid)
+        return hi, float(v - hi)

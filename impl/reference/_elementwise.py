@@ -61,8 +61,7 @@ def _times_exp(k: Array, y: Array) -> Array:
     info = jnp.finfo(y.dtype)
     edge = math.log(float(info.tiny)) + 8
     grid = 2.0 ** (math.floor(math.log2(-edge)) - info.nmant)  # the spacing of y there
-    hi = round(64 * math.log(2) / grid) * grid
-    lo = 64 * math.log(2) - hi
+    hi, lo = dw.on_grid("ln2_64", grid)
     deep = y < edge
     e = jnp.exp(jnp.where(deep, y, 0) + hi)
     scaled = jnp.where(e == 0, 0, (k + k * lo) * e * 2.0**-64)  # 0, not inf · 0, far out
@@ -150,15 +149,16 @@ def _swish(x: Array, z: Array, z_lo: Array | float = 0.0, dz: Array | None = Non
     s, sm = s0 + s0 * (sm0 * z_lo), sm0 - sm0 * (s0 * z_lo)
     deep = z < _DEEP
     tail = _times_exp(x, z)
+    # the low part as a factor 1 + c, not v + v·c: v·c would be flushed for v near tiny
     base = x * s0
-    near = jnp.where(jnp.isfinite(base), base + base * (sm0 * z_lo), base)
-    value = jnp.where(deep, tail + tail * z_lo, near)
+    near = jnp.where(jnp.isfinite(base), base * (1 + sm0 * z_lo), base)
+    value = jnp.where(deep, tail * (1 + z_lo), near)
     value = _where_zero(jnp.isneginf(z), x, value)
     if dz is None:
         return value, None
     inner = jnp.where(sm == 0, 0, x * dz * sm)
     tail = _times_exp(1 + x * dz, z)
-    d = jnp.where(deep, tail + tail * z_lo, s * (1 + inner))
+    d = jnp.where(deep, tail * (1 + z_lo), s * (1 + inner))
     return value, jnp.where(jnp.isneginf(z), 0, d)
 
 
@@ -231,7 +231,7 @@ def _times_gauss(k: Array, x: Array) -> Array:
     (Not exp(a)·exp(b): XLA's jit rewrites that as exp(a + b).)"""
     h, lo = dw.halves(x)
     e = _times_exp(k, -0.5 * (h * h))
-    return e + e * _expm1_value(-(h * lo + 0.5 * (lo * lo)))
+    return e * (1 + _expm1_value(-(h * lo + 0.5 * (lo * lo))))  # no subnormal e·expm1
 
 
 def _mills(x: Array, terms: int) -> Array:

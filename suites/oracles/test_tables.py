@@ -65,6 +65,22 @@ def test_float32_samples_cover_every_binade_and_the_breakpoints():
     assert {3.0, float(np.nextafter(np.float32(3), np.float32(4)))} <= set(xs)
 
 
+@pytest.mark.parametrize(("name", "params", "dtype", "edges"), [
+    # softplus(x) ≈ e^x: subnormal below ln(2^-126), zero below ln(2^-150) (half of 2^-149)
+    ("softplus", {}, "float32", (-126 * math.log(2), -150 * math.log(2))),
+    ("softplus", {}, "float64", (-1022 * math.log(2), -1075 * math.log(2))),
+    # selu(x) = λx overflows from (2^128 − 2^103)/λ on
+    ("selu", {}, "float32", ((2.0**128 - 2.0**103) / 1.0507009873554805,)),
+])
+def test_float32_and_float64_samples_hold_the_overflow_and_underflow_thresholds(
+        name, params, dtype, edges):
+    fmt = FORMATS[dtype]
+    xs = inputs(catalog.get(name), fmt, params)
+    for edge in edges:
+        near = xs[np.isfinite(xs) & (np.abs(xs - edge) <= 4 * abs(edge) * 2.0**-fmt.precision)]
+        assert len(near) >= 2, f"nothing sampled at {edge!r}"
+
+
 def test_parallel_build_of_a_sample_table(tmp_path):
     summary = tables.build_tables(["relu"], ["float32"], cache_dir=tmp_path, workers=2,
                                   progress=False)
