@@ -6,7 +6,18 @@
 """
 
 from ._elementwise import ALIASES, ELEMENTWISE
-from ._spec import Activation, Kind, Kink, Limits, Param, ZeroSign, variant_id
+from ._spec import (
+    Activation,
+    Bounds,
+    Kind,
+    Kink,
+    Limits,
+    Monotone,
+    Param,
+    Property,
+    ZeroSign,
+    variant_id,
+)
 from ._vector import VECTOR
 
 CATALOG: dict[str, Activation] = {a.name: a for a in sorted(
@@ -27,6 +38,7 @@ def canonical(act: Activation) -> Activation:
 
 
 __all__ = [
-    "CATALOG", "Activation", "Kind", "Kink", "Limits", "Param", "ZeroSign", "canonical", "get",
+    "CATALOG", "Activation", "Bounds", "Kind", "Kink", "Limits", "Monotone", "Param",
+    "Property", "ZeroSign", "canonical", "get",
     "variant_id",
 ]

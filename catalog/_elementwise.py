@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from ._spec import Activation, Kind, Kink, Limits, Param, ZeroSign
+from ._spec import Activation, Bounds, Kind, Kink, Limits, Monotone, Param, ZeroSign
 
 E = Kind.ELEMENTWISE
 ODD = ZeroSign.ODD
@@ -263,6 +263,8 @@ def _interior_zero(root: str) -> str:
             "without bound in any fixed precision: float32/float64 gradients get 64 ulps")
 
 
+MONOTONE = Monotone()
+
 _SLOPE = Param("negative_slope", 0.01, (0.2,), "slope for x < 0")
 
 ELEMENTWISE: tuple[Activation, ...] = (
@@ -271,12 +273,14 @@ ELEMENTWISE: tuple[Activation, ...] = (
         params=(Param("alpha", 1.0, (0.5, 2.0)),),
         limits=Limits(_minus_alpha, INF), grad_limits=RAMP, zero_sign=ODD,
         breakpoints=(0.0,),
+        properties=(MONOTONE,),
     ),
     Activation(
         "elu", E, "x if x > 0 else α(exp(x) − 1)", _elu, _elu_grad,
         params=(Param("alpha", 1.0, (0.5, 2.0)),),
         limits=Limits(_minus_alpha, INF), grad_limits=RAMP, zero_sign=ODD,
         kinks=(Kink(0.0, _alpha),), breakpoints=(0.0,),
+        properties=(MONOTONE,),
     ),
     Activation(
         "gelu", E,
@@ -293,6 +297,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
         "hard_sigmoid", E, "relu6(x + 3) / 6", _hard_sigmoid, _hard_sigmoid_grad,
         limits=Limits(0.0, 1.0), grad_limits=SATURATE,
         kinks=(Kink(-3.0, 0.0), Kink(3.0, 0.0)), breakpoints=(-3.0, 3.0),
+        properties=(MONOTONE, Bounds(0.0, 1.0),),
     ),
     Activation(
         "hard_silu", E, "x · relu6(x + 3) / 6", _hard_silu, _hard_silu_grad,
@@ -303,26 +308,31 @@ ELEMENTWISE: tuple[Activation, ...] = (
         "hard_tanh", E, "−1 if x < −1, x if |x| ≤ 1, 1 if x > 1", _hard_tanh, _hard_tanh_grad,
         limits=Limits(-1.0, 1.0), grad_limits=SATURATE, zero_sign=ODD,
         kinks=(Kink(-1.0, 1.0), Kink(1.0, 1.0)), breakpoints=(-1.0, 1.0),
+        properties=(MONOTONE, Bounds(-1.0, 1.0),),
     ),
     Activation(
         "identity", E, "x", _identity, _one,
         limits=Limits(-INF, INF), grad_limits=Limits(1.0, 1.0), zero_sign=ODD,
+        properties=(MONOTONE,),
     ),
     Activation(
         "leaky_relu", E, "x if x ≥ 0 else negative_slope · x", _leaky_relu, _leaky_relu_grad,
         params=(_SLOPE,), limits=Limits(_leaky_neg_inf, INF),
         grad_limits=Limits(lambda B, negative_slope: negative_slope, 1.0), zero_sign=ODD,
         kinks=(Kink(0.0, 1.0),), breakpoints=(0.0,),
+        properties=(MONOTONE,),
     ),
     Activation(
         "log1mexp", E, "log(1 − exp(−x)), x ≥ 0", _log1mexp, _log1mexp_grad,
         limits=Limits(math.nan, -0.0), grad_limits=Limits(math.nan, 0.0),
         domain=(0.0, INF), breakpoints=(0.0, math.log(2)),
         conventions=("undefined (NaN) for x < 0", "log1mexp(0) = −inf, its derivative +inf"),
+        properties=(MONOTONE, Bounds(-INF, 0.0),),
     ),
     Activation(
         "log_sigmoid", E, "−log(1 + exp(−x))", _log_sigmoid, _log_sigmoid_grad,
         limits=Limits(-INF, -0.0), grad_limits=Limits(1.0, 0.0),
+        properties=(MONOTONE, Bounds(-INF, 0.0),),
     ),
     Activation(
         "mish", E, "x · tanh(log(1 + exp(x)))", _mish, _mish_grad,
@@ -333,22 +343,26 @@ ELEMENTWISE: tuple[Activation, ...] = (
         "relu", E, "max(x, 0)", _relu, _step,
         limits=Limits(0.0, INF), grad_limits=RAMP, zero_sign=ZeroSign.ANY,
         kinks=(Kink(0.0, 0.0, documented=True),), breakpoints=(0.0,),
+        properties=(MONOTONE, Bounds(0.0, INF),),
     ),
     Activation(
         "relu6", E, "min(max(x, 0), 6)", _relu6, _relu6_grad,
         limits=Limits(0.0, 6.0), grad_limits=SATURATE, zero_sign=ZeroSign.ANY,
         kinks=(Kink(0.0, 0.0, documented=True), Kink(6.0, 0.0, documented=True)),
         breakpoints=(0.0, 6.0),
+        properties=(MONOTONE, Bounds(0.0, 6.0),),
     ),
     Activation(
         "selu", E, f"λ(x if x > 0 else α(exp(x) − 1)), λ = {SELU_SCALE}, α = {SELU_ALPHA}",
         _selu, _selu_grad,
         limits=Limits(_selu_neg_inf, INF), grad_limits=Limits(0.0, lambda B: B.lit(SELU_SCALE)),
         zero_sign=ODD, kinks=(Kink(0.0, _selu_kink),), breakpoints=(0.0,),
+        properties=(MONOTONE,),
     ),
     Activation(
         "sigmoid", E, "1 / (1 + exp(−x))", _sigmoid, _sigmoid_grad,
         limits=Limits(0.0, 1.0), grad_limits=SATURATE,
+        properties=(MONOTONE, Bounds(0.0, 1.0),),
     ),
     Activation(
         "silu", E, "x · sigmoid(x)", _silu, _silu_grad,
@@ -358,30 +372,36 @@ ELEMENTWISE: tuple[Activation, ...] = (
     Activation(
         "soft_sign", E, "x / (|x| + 1)", _soft_sign, _soft_sign_grad,
         limits=Limits(-1.0, 1.0), grad_limits=SATURATE, zero_sign=ODD,
+        properties=(MONOTONE, Bounds(-1.0, 1.0),),
     ),
     Activation(
         "softplus", E, "log(1 + exp(x))", _softplus, _sigmoid,
         limits=Limits(0.0, INF), grad_limits=RAMP,
+        properties=(MONOTONE, Bounds(0.0, INF),),
     ),
     Activation(
         "sparse_plus", E, "0 if x ≤ −1, (x + 1)²/4 if |x| < 1, x if x ≥ 1",
         _sparse_plus, _sparse_plus_grad,
         limits=Limits(0.0, INF), grad_limits=RAMP, breakpoints=(-1.0, 1.0),
+        properties=(MONOTONE, Bounds(0.0, INF),),
     ),
     Activation(
         "sparse_sigmoid", E, "0 if x ≤ −1, (x + 1)/2 if |x| < 1, 1 if x ≥ 1",
         _sparse_sigmoid, _sparse_sigmoid_grad,
         limits=Limits(0.0, 1.0), grad_limits=SATURATE,
         kinks=(Kink(-1.0, 0.25), Kink(1.0, 0.25)), breakpoints=(-1.0, 1.0),
+        properties=(MONOTONE, Bounds(0.0, 1.0),),
     ),
     Activation(
         "squareplus", E, "(x + √(x² + b)) / 2", _squareplus, _squareplus_grad,
         params=(Param("b", 4, (1.0, 0.25), "smoothness, b > 0"),),
         limits=Limits(0.0, INF), grad_limits=RAMP,
+        properties=(MONOTONE, Bounds(0.0, INF),),
     ),
     Activation(
         "tanh", E, "tanh(x)", _tanh, _tanh_grad,
         limits=Limits(-1.0, 1.0), grad_limits=SATURATE, zero_sign=ODD, source="jax.numpy",
+        properties=(MONOTONE, Bounds(-1.0, 1.0),),
     ),
     Activation(
         "prelu", E, "x if x ≥ 0 else negative_slope · x (negative_slope learned)",
@@ -391,6 +411,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
         grad_limits=Limits(lambda B, negative_slope: negative_slope, 1.0), zero_sign=ODD,
         kinks=(Kink(0.0, 1.0),), breakpoints=(0.0,),
         source="flax.nnx.PReLU, flax.linen.PReLU",
+        properties=(MONOTONE,),
     ),
     Activation(
         "beta_swish", E, "x · sigmoid(β·x)", _beta_swish, _beta_swish_grad,

@@ -91,12 +91,32 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Bounds:
+    """Every value lies in [lo, hi] (so does every correctly rounded one: an implementation
+    outside them, a sigmoid above 1, fails even within tolerance)."""
+
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class Monotone:
+    """Non-decreasing wherever defined (correct rounding keeps that: so must an
+    implementation, at neighbouring inputs too)."""
+
+
+Property = Bounds | Monotone
+
+
+@dataclass(frozen=True)
 class Activation:
     """One catalog entry.
 
     value, grad: the formula and its analytic derivative (for ELEMENTWISE: ``(x, B,
     **params)``; for the vector kinds: ``(xs, B, **params)`` returning a list, the grad a
     Jacobian as a list of rows).
+
+    properties: `Bounds` and `Monotone`, checked on every input of a table (`property`).
 
     slice_scaled: errors count in ulps of the slice's largest output instead of each
     output's own, where the definition itself cancels (standardize's x − mean: an output
@@ -119,6 +139,7 @@ class Activation:
     source: str = "jax.nn"
     same_as: str | None = None
     slice_scaled: bool = False
+    properties: tuple[Property, ...] = ()
     signature: str = field(default="")
 
     def __post_init__(self) -> None:

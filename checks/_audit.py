@@ -24,7 +24,8 @@ from . import _elementwise, _vector
 from ._results import CATEGORIES, COLUMNS, Finding, frame
 from ._tolerances import DTYPES, Tolerances
 
-ELEMENTWISE_CHECKS = ("accuracy", "subnormal", "special", "gradient", "dtype", "transform")
+ELEMENTWISE_CHECKS = ("accuracy", "subnormal", "special", "gradient", "dtype", "transform",
+                      "property")
 VECTOR_CHECKS = ("accuracy", "special", "gradient", "dtype", "transform")
 
 

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..catalog import Activation, ZeroSign, variant_id
+from ..catalog import Activation, Bounds, Monotone, ZeroSign, variant_id
 from ..oracles.formats import FORMATS, Format, ulp_error
 from ._call import CallError, array, call
 from ._results import Finding, fmt_ulp, literal
@@ -129,13 +129,13 @@ def check(
     fmt = FORMATS[dtype]
     ev = Evaluation(fn, params, fmt, table["x"].to_numpy())
     want = {c: (checks is None or c in checks) for c in
-            ("accuracy", "subnormal", "special", "gradient", "dtype", "transform")}
+            ("accuracy", "subnormal", "special", "gradient", "dtype", "transform", "property")}
     out: list[Finding] = []
-    if want["accuracy"] or want["subnormal"] or want["special"]:
+    if want["accuracy"] or want["subnormal"] or want["special"] or want["property"]:
         try:
             got = ev.values()
         except CallError as e:
-            names = [c for c in ("accuracy", "subnormal", "special") if want[c]]
+            names = [c for c in ("accuracy", "subnormal", "special", "property") if want[c]]
             return [Finding(c, "error", detail=str(e)) for c in names] + _rest(
                 spec, fn, act, params, dtype, ev, table, tol, want, strict_subnormals)
         out += _value_findings(spec, act, params, dtype, ev, table, got, tol, want,
@@ -173,6 +173,50 @@ def _value_findings(spec, act, params, dtype, ev, table, got, tol, want, strict)
         ok = _same(got[special], rounded[special], signed[special])
         out.append(_exact("special", x[special], rounded[special], got[special], ok,
                           "special inputs (±0, ±inf, NaN) and infinite or NaN truths"))
+    if want["property"]:
+        out += _property_findings(act, x, got, fmt, limit)
+    return out
+
+
+def _property_findings(act: Activation, x: np.ndarray, got: np.ndarray, fmt: Format,
+                       limit: float) -> list[Finding]:
+    """The catalog's `Bounds` and `Monotone` over every input of the table in the domain
+    (NaN results left out: they are the `special` check's). A decrease within the value
+    tolerance is a rounding wobble (`warn`); a larger one, or any result out of bounds,
+    fails."""
+    lo, hi = act.domain
+    keep = (x >= lo) & (x <= hi) & ~np.isnan(got)
+    order = np.argsort(x[keep], kind="stable")
+    xs, ys = x[keep][order], got[keep][order]
+    out = []
+    for prop in act.properties:
+        if isinstance(prop, Monotone):
+            with np.errstate(invalid="ignore"):
+                drops = np.flatnonzero((ys[1:] < ys[:-1]) & (xs[1:] > xs[:-1]))
+            if len(drops):
+                size = ulp_error(ys[drops + 1], ys[drops], np.zeros(len(drops)), fmt)
+                k = int(np.argmax(size))
+                i = int(drops[k])
+                out.append(Finding(
+                    "property:monotone", "fail" if size[k] > limit else "warn",
+                    float(size[k]), literal(xs[i + 1]), literal(ys[i]), literal(ys[i + 1]),
+                    f"decreases at {len(drops)} of {len(xs) - 1} steps, by up to "
+                    f"{fmt_ulp(float(size[k]))} ULP: f({literal(xs[i])}) = {literal(ys[i])} > "
+                    f"f({literal(xs[i + 1])}) = {literal(ys[i + 1])}"))
+            else:
+                out.append(Finding("property:monotone", "pass",
+                                   detail=f"non-decreasing over {len(xs)} inputs"))
+        elif isinstance(prop, Bounds):
+            outside = np.flatnonzero((ys < prop.lo) | (ys > prop.hi))
+            where = f"[{literal(prop.lo)}, {literal(prop.hi)}]"
+            if len(outside):
+                i = int(outside[0])
+                out.append(Finding(
+                    "property:bounds", "fail", None, literal(xs[i]), where, literal(ys[i]),
+                    f"{len(outside)} of {len(xs)} results outside {where}"))
+            else:
+                out.append(Finding("property:bounds", "pass",
+                                   detail=f"{len(xs)} results within {where}"))
     return out
 
 
