@@ -80,7 +80,8 @@ def audit(
                             progress=progress)
     jobs = [(a, p, d) for a in acts for p in a.variants() for d in dtypes]
     summary, details = [], []
-    bar = tqdm(jobs, desc="audit", unit="case", disable=not progress)
+    # disable=None: no bar where stderr is not a terminal (CI logs)
+    bar = tqdm(jobs, desc="audit", unit="case", disable=None if progress else True)
     for act, params, dtype in bar:
         bar.set_postfix_str(f"{act.name} {dtype}", refresh=False)
         table = None

@@ -188,7 +188,8 @@ def _run(jobs: list, workers: int | None, scheduler: str | None, progress: bool)
     parts: dict[int, dict[int, np.ndarray]] = {j: {} for j in range(len(jobs))}
     total = sum(len(c[3]) for c in chunks.values())
     with _executor(workers, scheduler) as ex, tqdm(
-        total=total, unit="pt", desc="oracle tables", disable=not progress, smoothing=0.05,
+        total=total, unit="pt", desc="oracle tables", disable=None if progress else True,
+        smoothing=0.05,
     ) as bar:
         def done(key: tuple[int, int], result: np.ndarray) -> None:
             j, start = key

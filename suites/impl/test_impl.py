@@ -56,7 +56,8 @@ def test_check(case):
     summary, details = _findings(spec, name, variant, dtype)
     rows = summary[summary["check"].str.partition(":")[0] == check]
     if rows.empty or (rows["status"] == "skip").all():
-        pytest.skip(rows["detail"].iloc[0] if len(rows) else f"{check} not run")
+        pytest.skip(rows["detail"].iloc[0] if len(rows) else f"nothing to check: no {check} "
+                    f"rows for {name} (the catalog declares none, or it has no derivative)")
     bad = rows[rows["status"].isin(["fail", "error"])]
     if len(bad):
         lines = []
