@@ -37,9 +37,18 @@ def two_prod(a: Array, b: Array) -> tuple[Array, Array]:
     return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
+def _rounded(v: Array) -> Array:
+    """v itself, as a select that LLVM cannot fold: a product feeding the sum that follows
+    would otherwise be contracted into one fused multiply-add, which rounds the sum of
+    the exact product (XLA's CPU jit does), not of the rounded v that the error term
+    accounts for."""
+    return jnp.where(jnp.isnan(v), jnp.nan, v)
+
+
 def two_sum(a: Array, b: Array) -> tuple[Array, Array]:
     """(s, e): s = a + b rounded and a + b = s + e exactly (Knuth). The sum passes an
     optimization barrier: XLA's jit would otherwise simplify (1 + b) − 1 to b."""
+    a, b = _rounded(a), _rounded(b)
     s = lax.optimization_barrier(a + b)
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)

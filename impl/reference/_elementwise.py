@@ -25,7 +25,6 @@ from ._precision import Array, param, widen
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 SELU_SCALE_ALPHA = 1.7580993408473768599402175208123  # the exact product, rounded once
-GELU_CUBIC = 0.044715
 
 
 _DEEP = -64.0  # below it σ(z) = e^z in every format (e^z < 2^−92)
@@ -63,9 +62,9 @@ def _times_exp(k: Array, y: Array) -> Array:
     grid = 2.0 ** (math.floor(math.log2(-edge)) - info.nmant)  # the spacing of y there
     hi, lo = dw.on_grid("ln2_64", grid)
     deep = y < edge
-    e = jnp.exp(jnp.where(deep, y, 0) + hi)
+    e = jnp.exp(jnp.where(deep, y + hi, y))  # one exp for both branches
     scaled = jnp.where(e == 0, 0, (k + k * lo) * e * 2.0**-64)  # 0, not inf · 0, far out
-    return jnp.where(deep, scaled, k * jnp.exp(y))
+    return jnp.where(deep, scaled, k * e)
 
 
 @jax.custom_jvp
@@ -102,6 +101,13 @@ def _sigmoid_parts(x: Array) -> tuple[Array, Array]:
     """e = exp(−|x|) and r = 1 / (1 + e), the pieces of σ(±x) without overflow."""
     e = jnp.exp(-jnp.abs(x))
     return e, 1 / (1 + e)
+
+
+def _sig_pair(x: Array) -> tuple[Array, Array]:
+    """σ(x) and σ(−x) from one exp."""
+    e, r = _sigmoid_parts(x)
+    small = e / (1 + e)
+    return jnp.where(x >= 0, r, small), jnp.where(x >= 0, small, r)
 
 
 def _sig(x: Array) -> Array:
@@ -145,7 +151,7 @@ def _swish(x: Array, z: Array, z_lo: Array | float = 0.0, dz: Array | None = Non
     of a double-word z: σ(z + z_lo) = σ(z)(1 + σ(−z)·z_lo). Deep in the negative tail
     σ(z) = e^z to the last bit, and x·e^z is taken whole (`_times_exp`): e^z alone would
     be flushed there while the product is still normal."""
-    s0, sm0 = _sig(z), _sig(-z)
+    s0, sm0 = _sig_pair(z)
     s, sm = s0 + s0 * (sm0 * z_lo), sm0 - sm0 * (s0 * z_lo)
     deep = z < _DEEP
     tail = _times_exp(x, z)
@@ -209,7 +215,9 @@ def _gelu_tanh_z(x: Array) -> tuple[Array, Array]:
 
 
 def _gelu_tanh_dz(x: Array) -> Array:
-    return 2 * math.sqrt(2 / math.pi) * (1 + 3 * GELU_CUBIC * (x * x))
+    """dz/dx = 2√(2/π)(1 + 3·0.044715x²)."""
+    k, c = constant("gelu_k", x.dtype)[0], constant("gelu_c", x.dtype)[0]
+    return k * (1 + 3 * c * (x * x))
 
 
 @jax.custom_jvp

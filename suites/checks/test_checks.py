@@ -326,3 +326,21 @@ def test_looser_default_tolerances_are_justified_in_the_catalog():
 def test_float64_runs_in_64_bit_mode_inside_the_call_thread(cache):
     summary = run(["reference"], ["softplus"], ["float64"], cache, checks=["dtype", "accuracy"])
     assert set(summary["status"]) == {"pass"}, summary
+
+
+def test_reference_double_word_gelu_argument_survives_jit():
+    """z = 2√(2/π)·x(1 + 0.044715x²) as hi + lo stays exact to far below an ulp under jit,
+    where XLA's CPU code fuses a product into the next sum (one fused multiply-add) unless
+    the error-free transforms keep it out."""
+    import mpmath
+
+    from actaudit.impl.reference._elementwise import _gelu_tanh_z
+
+    x = np.random.default_rng(0).uniform(-12, 12, 400).astype(np.float32)
+    hi, lo = (np.asarray(v, np.float64) for v in jax.jit(_gelu_tanh_z)(jnp.asarray(x)))
+    with mpmath.workdps(40):
+        k, c = 2 * mpmath.sqrt(2 / mpmath.pi), mpmath.mpf("0.044715")
+        worst = max(float(abs(mpmath.mpf(h) + mpmath.mpf(lo_) - k * mpmath.mpf(float(v))
+                              * (1 + c * mpmath.mpf(float(v)) ** 2))) / float(np.spacing(
+                                  np.float32(abs(h)))) for v, h, lo_ in zip(x, hi, lo, strict=True))
+    assert worst < 1e-3, worst
