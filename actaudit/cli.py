@@ -156,6 +156,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="oracle processes (0: one per core)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_audit)
+    p = sub.add_parser("bench", help="timings per device into pandas tables "
+                       "(`actaudit bench compare A B`: the ratios between two saved runs)")
+    p.add_argument("--impl", action="append", required=True, metavar="SPEC",
+                   help="implementations to time (jax.nn is always timed: ratios are to it)")
+    p.add_argument("--only", default="", help="comma-separated activations")
+    p.add_argument("--dtypes", default="", help="comma-separated (default: the profile's)")
+    p.add_argument("--sizes", default="",
+                   help="comma-separated element counts: 4096, 2^20 (default: the profile's)")
+    p.add_argument("--modes", default="fwd,fwd+bwd", help="fwd, fwd+bwd")
+    p.add_argument("--profile", default="short", choices=("short", "full"),
+                   help="short: 2^10, 2^16, 2^20 elements, float32 and bfloat16, quick "
+                   "timings; full: 2^10 to 2^24, every dtype, pytest-benchmark's defaults")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="a case whose compilation and first call take longer is an error")
+    p.add_argument("--out", default="reports/out/bench", help="one folder per device in it")
+    p.set_defaults(run=_bench)
+    p = sub.add_parser("bench-compare", help=argparse.SUPPRESS)
+    p.add_argument("a", metavar="A", help="a saved run: a folder or a bench.parquet")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--out", metavar="FILE", help="also write the comparison as CSV")
+    p.set_defaults(run=_bench_compare)
     return parser
 
 
@@ -185,6 +206,55 @@ def _audit(args: argparse.Namespace) -> int:
     return checks.status_code(summary)
 
 
+def parse_size(text: str) -> int:
+    """An element count: 4096, 2^12 or 2**12."""
+    t = text.strip().replace("**", "^")
+    try:
+        base, _, exp = t.partition("^")
+        n = int(base) ** int(exp) if exp else int(base)
+    except ValueError:
+        raise UsageError(f"not a size (an integer, or 2^k): {text!r}") from None
+    if n < 2:
+        raise UsageError(f"a size must be at least 2 elements, got {text!r}")
+    return n
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from . import bench, impl
+
+    sizes = [parse_size(s) for s in _split(args.sizes)]
+    try:
+        for spec in args.impl:
+            impl.load(spec)
+        table, folders = bench.run(
+            args.impl, args.out, only=_split(args.only) or None,
+            dtypes=_split(args.dtypes) or None, sizes=sizes or None,
+            modes=_split(args.modes), profile=args.profile, timeout=args.timeout)
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise UsageError(e.args[0]) from None
+    for platform, folder in folders.items():
+        print()
+        print(bench.summary(table[table["platform"] == platform]))
+        print(f"{platform}: {folder}")
+    return int(table["status"].eq("error").any())
+
+
+def _bench_compare(args: argparse.Namespace) -> int:
+    from . import bench
+
+    try:
+        diff = bench.compare(bench.load(args.a), bench.load(args.b))
+    except (ValueError, OSError) as e:
+        raise UsageError(str(e).splitlines()[0]) from None
+    print(f"median of B over median of A (below 1: B is faster); A = {args.a}, B = {args.b}")
+    print(diff.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"\ngeometric mean: {bench.geometric_mean(diff['ratio_b_over_a']):.3f} "
+          f"over {len(diff)} cases")
+    if args.out:
+        diff.to_csv(args.out, index=False)
+    return 0
+
+
 def _tables(args: argparse.Namespace) -> int:
     from .oracles import tables
 
@@ -202,6 +272,8 @@ def _tables(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:2] == ["bench", "compare"]:  # `bench compare A B`, a command of its own
+        args_list = ["bench-compare", *args_list[2:]]
     # `oracle NAME -- -1.5`: argparse reads what follows `--` as positionals already.
     try:
         args = build_parser().parse_args(args_list)

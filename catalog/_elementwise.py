@@ -286,7 +286,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
         "gelu", E,
         "x/2 · erfc(−x/√2); approximate: x/2 · (1 + tanh(√(2/π)(x + 0.044715x³)))",
         _gelu, _gelu_grad,
-        params=(Param("approximate", True, (False,), "tanh approximation"),),
+        params=(Param("approximate", True, (False,), "tanh approximation", bench=True),),
         limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
         conventions=(_interior_zero("−0.75"),
                      "tolerance: values 8 ulps in float32 and 24 in float64, since the "

@@ -48,7 +48,10 @@ class Param:
     "with_zeros", "mixed_sign"). Parameters with ``affects_value=False`` (axis, keepdims,
     dtype, algorithm) place results or choose a method, not the mathematical value: the
     oracle, working on one 1-D slice, never sees them. A ``required`` parameter has no
-    default; its first variant stands in for one.
+    default; its first variant stands in for one. ``bench``: its values take different code
+    paths (a mask, a method, an approximation), so the benchmarks time each variant; a
+    parameter that only changes a number (alpha, beta) is timed at its default. It is
+    left out of ``repr``, and so of the oracle tables' cache keys: it changes no value.
     """
 
     name: str
@@ -59,6 +62,7 @@ class Param:
     keyword_only: bool = False
     required: bool = False
     type: str = ""
+    bench: bool = field(default=False, repr=False)
 
     @property
     def kind(self) -> str:
@@ -160,6 +164,14 @@ class Activation:
         for p in self.params:
             out.extend({**base, p.name: v} for v in p.variants if base.get(p.name) != v)
         return out
+
+    def bench_variants(self) -> list[dict[str, Any]]:
+        """The variants timed by the benchmarks: the defaults, and each variant of a
+        parameter marked ``bench``."""
+        marked = {p.name for p in self.params if p.bench}
+        base, *others = self.variants()
+        return [base] + [v for v in others
+                         if any(v.get(k) != base.get(k) for k in marked)]
 
     def resolve(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """All parameters, defaults filled in; unknown names raise ValueError."""

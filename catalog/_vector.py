@@ -16,7 +16,7 @@ from ._spec import Activation, Kind, Param
 NAN, INF = math.nan, math.inf
 
 _AXIS = Param("axis", -1, (0,), "axis of the slice", affects_value=False)
-_WHERE = Param("where", None, ("random",), "elements to include", type="mask")
+_WHERE = Param("where", None, ("random",), "elements to include", type="mask", bench=True)
 
 
 def _mask(xs: Sequence[float], where: Sequence[bool] | None) -> list[bool]:
@@ -284,10 +284,12 @@ VECTOR: tuple[Activation, ...] = (
         "logsumexp", Kind.AXIS, "log |Σ_i b_i exp(x_i)| (and its sign)",
         _logsumexp, _logsumexp_grad,
         params=(
-            Param("axis", None, (-1, 0), "axes to reduce (None: all)", affects_value=False),
-            Param("b", None, ("with_zeros", "mixed_sign"), "scale factors", type="floats"),
+            Param("axis", None, (-1, 0), "axes to reduce (None: all)", affects_value=False,
+                  bench=True),
+            Param("b", None, ("with_zeros", "mixed_sign"), "scale factors", type="floats",
+                  bench=True),
             Param("keepdims", False, (True,), affects_value=False),
-            Param("return_sign", False, (True,), "also return the sign of the sum"),
+            Param("return_sign", False, (True,), "also return the sign of the sum", bench=True),
             _WHERE,
         ),
         conventions=("an all −inf slice gives −inf, with a NaN gradient (0/0)",
@@ -314,7 +316,7 @@ VECTOR: tuple[Activation, ...] = (
         "one_hot", Kind.INDEX, "row i: 1 at column x_i, else 0", _one_hot, None,
         params=(
             Param("num_classes", None, (1, 3, 10), "width of each row", required=True,
-                  type="int"),
+                  type="int", bench=True),
             Param("dtype", None, ("float32", "bfloat16"), keyword_only=True,
                   affects_value=False, type="dtype"),
             Param("axis", -1, (0,), keyword_only=True, affects_value=False),
@@ -328,12 +330,15 @@ VECTOR: tuple[Activation, ...] = (
         _standardize, _standardize_grad,
         params=(
             _AXIS,
-            Param("mean", None, (0.5,), "given mean (None: computed)", type="float"),
-            Param("variance", None, (2.0,), "given variance (None: computed)", type="float"),
+            Param("mean", None, (0.5,), "given mean (None: computed)", type="float",
+                  bench=True),
+            Param("variance", None, (2.0,), "given variance (None: computed)", type="float",
+                  bench=True),
             Param("epsilon", 1e-5, (1e-3,)),
             _WHERE,
             Param("algorithm", "fast", ("stable",), "how the variance is computed: the same "
-                  "value in exact arithmetic", keyword_only=True, affects_value=False),
+                  "value in exact arithmetic", keyword_only=True, affects_value=False,
+                  bench=True),
         ),
         conventions=("the variance is the population variance over the included entries",
                      "excluded entries are still standardized with those statistics",

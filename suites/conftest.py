@@ -13,7 +13,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 def pytest_addoption(parser):
     group = parser.getgroup("actaudit")
     group.addoption("--impl", action="append", default=[], metavar="SPEC",
-                    help="audit this implementation (suites/impl): reference, jax.nn, ...")
-    group.addoption("--only", default="", help="suites/impl: comma-separated activations")
+                    help="audit (suites/impl) or time (suites/benchmarks) this "
+                    "implementation: reference, jax.nn, ...")
+    group.addoption("--only", default="",
+                    help="suites/impl, suites/benchmarks: comma-separated activations")
     group.addoption("--dtypes", default="float16,bfloat16,float32,float64",
-                    help="suites/impl: comma-separated dtypes")
+                    help="suites/impl, suites/benchmarks: comma-separated dtypes")
+    group.addoption("--sizes", default="1024", help="suites/benchmarks: element counts")
+    group.addoption("--modes", default="fwd,fwd+bwd", help="suites/benchmarks: fwd, fwd+bwd")

@@ -53,14 +53,20 @@ def _expm1_value(x: Array) -> Array:
     return jnp.where(small, x + (x * x) * p, jnp.exp(x) - 1)
 
 
-def _times_exp(k: Array, y: Array) -> Array:
-    """k·e^y, accurate wherever the product is normal, even where e^y alone is subnormal
-    (XLA flushes it to 0): deep in the tail it is k·e^(y + 64 ln 2)·2^−64, with 64 ln 2 =
-    hi + lo split so that y + hi is exact and e^lo = 1 + lo."""
-    info = jnp.finfo(y.dtype)
+def _deep_edge(dtype: jnp.dtype) -> tuple[float, float, float]:
+    """(edge, hi, lo): below ``edge`` e^y is (nearly) subnormal, and e^y = e^(y + hi)·
+    e^lo·2^−64 with hi + lo = 64 ln 2, hi on the grid of such y (so y + hi is exact)."""
+    info = jnp.finfo(dtype)
     edge = math.log(float(info.tiny)) + 8
     grid = 2.0 ** (math.floor(math.log2(-edge)) - info.nmant)  # the spacing of y there
-    hi, lo = dw.on_grid("ln2_64", grid)
+    return edge, *dw.on_grid("ln2_64", grid)
+
+
+def _times_exp(k: Array, y: Array) -> Array:
+    """k·e^y, accurate wherever the product is normal, even where e^y alone is subnormal
+    (XLA flushes it to 0): deep in the tail it is k·e^(y + 64 ln 2)·2^−64 (`_deep_edge`),
+    with e^lo = 1 + lo."""
+    edge, hi, lo = _deep_edge(y.dtype)
     deep = y < edge
     e = jnp.exp(jnp.where(deep, y + hi, y))  # one exp for both branches
     scaled = jnp.where(e == 0, 0, (k + k * lo) * e * 2.0**-64)  # 0, not inf · 0, far out
@@ -144,27 +150,35 @@ def _softplus_jvp(primals, tangents):
     return _softplus(x), _sig(x) * t
 
 
-def _swish(x: Array, z: Array, z_lo: Array | float = 0.0, dz: Array | None = None
+def _swish(x: Array, z: Array, z_lo: Array | None = None, dz: Array | None = None
            ) -> tuple[Array, Array | None]:
     """x·σ(z) and, given dz = dz/dx, its derivative σ(z) + x·σ(z)σ(−z)·dz, with the
     limits 0 (not inf · 0 = NaN) where σ(z) or σ(−z) vanishes. ``z_lo`` is the low part
-    of a double-word z: σ(z + z_lo) = σ(z)(1 + σ(−z)·z_lo). Deep in the negative tail
-    σ(z) = e^z to the last bit, and x·e^z is taken whole (`_times_exp`): e^z alone would
-    be flushed there while the product is still normal."""
-    s0, sm0 = _sig_pair(z)
-    s, sm = s0 + s0 * (sm0 * z_lo), sm0 - sm0 * (s0 * z_lo)
-    deep = z < _DEEP
-    tail = _times_exp(x, z)
-    # the low part as a factor 1 + c, not v + v·c: v·c would be flushed for v near tiny
+    of a double-word z: σ(z + z_lo) = σ(z)(1 + σ(−z)·z_lo). One exp serves every branch:
+    e^−|z| for σ, and deep in the negative tail, where e^z alone would be flushed while
+    x·e^z is still normal, e^(z + 64 ln 2) for x·e^z·2^−64 taken whole (as `_times_exp`)."""
+    edge, hi, lo = _deep_edge(z.dtype)
+    deep = z < edge
+    e = jnp.exp(jnp.where(deep, z + hi, -jnp.abs(z)))
+    r = 1 / (1 + e)
+    pos = z >= 0
+    s0, sm0 = jnp.where(pos, r, e * r), jnp.where(pos, e * r, r)
+    one = 1 if z_lo is None else 1 + z_lo
+
+    def tail(k: Array) -> Array:
+        return jnp.where(e == 0, 0, (k + k * lo) * e * 2.0**-64) * one
+
     base = x * s0
-    near = jnp.where(jnp.isfinite(base), base * (1 + sm0 * z_lo), base)
-    value = jnp.where(deep, tail * (1 + z_lo), near)
-    value = _where_zero(jnp.isneginf(z), x, value)
+    if z_lo is None:
+        near, s, sm = base, s0, sm0
+    else:  # the low part as a factor 1 + c, not v + v·c: v·c would flush for v near tiny
+        near = jnp.where(jnp.isfinite(base), base * (1 + sm0 * z_lo), base)
+        s, sm = s0 + s0 * (sm0 * z_lo), sm0 - sm0 * (s0 * z_lo)
+    value = _where_zero(jnp.isneginf(z), x, jnp.where(deep, tail(x), near))
     if dz is None:
         return value, None
     inner = jnp.where(sm == 0, 0, x * dz * sm)
-    tail = _times_exp(1 + x * dz, z)
-    d = jnp.where(deep, tail * (1 + z_lo), s * (1 + inner))
+    d = jnp.where(deep, tail(1 + x * dz), s * (1 + inner))
     return value, jnp.where(jnp.isneginf(z), 0, d)
 
 
@@ -341,9 +355,16 @@ def _soft_sign_jvp(primals, tangents):
     return _soft_sign(x), r * r * t  # squared after the division: no overflow
 
 
+def _root(x: Array, b: Array) -> Array:
+    """√(x² + b), and |x| where x² overflows (there b/x² is below an ulp for any b under
+    the square root of the format's largest number): hypot's scaling costs a division."""
+    sq = x * x
+    return jnp.where(jnp.isinf(sq), jnp.abs(x), jnp.sqrt(sq + b))
+
+
 @jax.custom_jvp
 def _squareplus(x: Array, b: Array) -> Array:
-    s = jnp.hypot(x, jnp.sqrt(b))  # √(x² + b) without overflowing x²
+    s = _root(x, b)
     # (x + s)/2 = x + b/(2(s + x)) for x ≥ 0, b/(2(s − x)) below: neither cancels, and
     # where s ± x overflows the quotient is the limit 0 (XLA rewrites 0.5x + 0.5s as
     # 0.5(x + s), so halving first does not keep x + s finite)
@@ -354,7 +375,7 @@ def _squareplus(x: Array, b: Array) -> Array:
 def _squareplus_jvp(primals, tangents):
     """d/dx = squareplus(x)/s; d/db = 1/(4s)."""
     (x, b), (tx, tb) = primals, tangents
-    s = jnp.hypot(x, jnp.sqrt(b))
+    s = _root(x, b)
     value = _squareplus(x, b)
     dx = jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), value / s)
     return value, dx * tx + (0.25 / s) * tb

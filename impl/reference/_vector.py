@@ -10,7 +10,7 @@ Derivatives go through the softmax weights (`jax.custom_jvp`), never through the
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,104 +27,115 @@ def _masked(w: Array, where: Array | None) -> Array:
     return w if where is None else jnp.where(where, w, -jnp.inf)
 
 
+def _sum(v: Array, axis: Axis) -> Array:
+    return jnp.sum(v, axis=axis, keepdims=True)
+
+
 def _shifted(w: Array, axis: Axis) -> tuple[Array, Array, Array]:
-    """m = the max along ``axis`` (kept), finite where the slice has a finite max, the
-    shift s = x − m (x itself where m is not finite), and the arg-max entry as a mask."""
+    """m = the max along ``axis`` (kept) where it is finite, else 0; the shift x − m; and
+    whether the max is finite."""
     m = jnp.max(w, axis=axis, keepdims=True)
     finite = jnp.isfinite(m)
-    shift = w - jnp.where(finite, m, 0)
-    flat = w if axis is None else jnp.moveaxis(w, _one_axis(axis, w.ndim), -1)
-    first = jnp.argmax(flat.reshape(-1) if axis is None else flat, axis=-1, keepdims=True)
-    if axis is None:
-        top = (jnp.arange(w.size) == first).reshape(w.shape)
-    else:
-        top = jnp.moveaxis(jnp.arange(flat.shape[-1]) == first, -1, _one_axis(axis, w.ndim))
-    return jnp.where(finite, m, 0), shift, top & jnp.broadcast_to(finite, w.shape)
+    m = jnp.where(finite, m, 0)
+    return m, w - m, finite
 
 
-def _one_axis(axis: Axis, ndim: int) -> int:
-    if isinstance(axis, tuple):
-        if len(axis) != 1:
-            raise ValueError("the reference reduces one axis at a time, or all (axis=None)")
-        axis = axis[0]
-    return axis % ndim
+def _top(w: Array, m: Array, finite: Array) -> Array:
+    """The entries equal to the slice's max ``m``, where it is ``finite``, as a mask."""
+    return (w == m) & finite
 
 
 def _log_sum(w: Array, axis: Axis) -> tuple[Array, Array, Array]:
-    """m, the shift x − m and log Σ exp(x − m) along ``axis`` (kept), the top entry left out
-    of the sum: log1p(rest). Where the max is not finite (all −inf, a +inf, a NaN) m is 0
-    and the plain sum gives the answer."""
-    m, shift, top = _shifted(w, axis)
-    e = jnp.exp(shift)
-    rest = jnp.sum(jnp.where(top, 0, e), axis=axis, keepdims=True)
-    with_top = jnp.any(top, axis=axis, keepdims=True)
-    return m, shift, jnp.where(with_top, _log1p(rest),
-                               jnp.log(jnp.sum(e, axis=axis, keepdims=True)))
+    """m, the shift x − m and log Σ exp(x − m) along ``axis`` (kept).
+
+    Where a slice is dominated by its max (the sum S < 2: one entry holds more than half
+    of it), the rounding of S = 1 + rest loses the rest, and log S is then taken as
+    log1p(rest) with the top entry (exp(0) = 1, c of them in a tie) out of the sum. That
+    costs a pass of its own, with a mask, so it is made only when some slice needs it;
+    for S ≥ 2, log S is accurate as it is. Where the max is not finite (all −inf, a +inf,
+    a NaN) there is no top entry and m is 0."""
+    m, shift, finite = _shifted(w, axis)
+    total = _sum(jnp.exp(shift), axis)
+
+    def accurate(w, m, finite):
+        top = _top(w, m, finite)
+        c = _sum(top, axis).astype(w.dtype)
+        rest = _sum(jnp.where(top, 0, jnp.exp(w - m)), axis)
+        return jnp.where(c > 0, jnp.log(c) + _log1p(rest / jnp.maximum(c, 1)),
+                         jnp.log(rest))
+
+    def plain(w, m, finite):
+        return jnp.log(total)
+
+    # e is not an operand: it would be written out whole instead of summed as it is made
+    return m, shift, lax.cond(jnp.any(total < 2), accurate, plain, w, m, finite)
 
 
-def _log_total(w: Array, axis: Axis) -> Array:
-    """log Σ exp(x) along ``axis`` (kept)."""
-    m, _, log_sum = _log_sum(w, axis)
-    return m + log_sum
+class _Weights(NamedTuple):
+    """The softmax weights s and the constants of the tangent map: the top entries T (a
+    mask) and their count c, s with the top entries zeroed, and Σ s over T and over the
+    rest (1 − S_T, summed from the small weights)."""
+
+    s: Array
+    top: Array
+    c: Array
+    s_others: Array
+    s_top: Array
+    s_rest: Array
 
 
-def _weights(w: Array, axis: Axis) -> tuple[Array, Array]:
-    """The softmax weights s and the arg-max mask (no gradient flows through either)."""
-    _, shift, top = _shifted(lax.stop_gradient(w), axis)
-    e = jnp.exp(shift)
-    return e / jnp.sum(e, axis=axis, keepdims=True), top
+def _weights(w: Array, axis: Axis) -> _Weights:
+    """The softmax weights and the constants of the tangent map. A +inf or NaN max stays
+    in the shift, so such a slice is NaN throughout."""
+    w = lax.stop_gradient(w)
+    m = jnp.max(w, axis=axis, keepdims=True)
+    e = jnp.exp(w - jnp.where(jnp.isneginf(m), 0, m))
+    s = e / _sum(e, axis)
+    top = _top(w, m, jnp.isfinite(m))
+    s_others = jnp.where(top, 0, s)
+    return _Weights(s, top, _sum(top, axis).astype(s.dtype), s_others,
+                    _sum(jnp.where(top, s, 0), axis), _sum(s_others, axis))
 
 
-def _tangent_sums(w: Array, t: Array, axis: Axis):
-    """The pieces of Σ_j s_j t_j = t_k − Σ_{j≠k} s_j (t_k − t_j), k the arg-max: writing
-    it so keeps 1 − s_k = Σ_{j≠k} s_j exact where s_k is nearly 1 (softmax' of a dominant
-    entry is s_k(1 − s_k), not 0). Returns t (0 at weight-0 entries: no inf·0), t_k, the
-    sum over j≠k, the arg-max mask, whether there is one, and the plain Σ s_j t_j."""
-    s, top = _weights(w, axis)
-    t = jnp.where(s == 0, 0, t)
-    t_k = jnp.sum(jnp.where(top, t, 0), axis=axis, keepdims=True)
-    others = jnp.sum(jnp.where(top | (s == 0), 0, s * (t_k - t)), axis=axis, keepdims=True)
-    has_top = jnp.any(top, axis=axis, keepdims=True)
-    plain = jnp.sum(jnp.where(s == 0, 0, s * t), axis=axis, keepdims=True)
-    return t, t_k, others, top, has_top, plain
-
-
-def _mean_tangent(w: Array, t: Array, axis: Axis) -> Array:
-    """Σ_j s_j t_j, linear in t, so jax.vjp transposes it."""
-    _, t_k, others, _, has_top, plain = _tangent_sums(w, t, axis)
-    return jnp.where(has_top, t_k - others, plain)
-
-
-def _centered(w: Array, t: Array, axis: Axis) -> Array:
-    """t_i − Σ_j s_j t_j as (t_i − t_k) + Σ_{j≠k} s_j (t_k − t_j), with t_i − t_k an exact
-    0 at i = k, so that neither jvp nor its transpose (vjp) subtracts s_k from itself."""
-    t, t_k, others, top, has_top, plain = _tangent_sums(w, t, axis)
-    return jnp.where(has_top, jnp.where(top, 0, t - t_k) + others, t - plain)
+def _centered(k: _Weights, t: Array, axis: Axis) -> tuple[Array, Array]:
+    """(t_i − Σ_j s_j t_j, Σ_j s_j t_j): linear in the tangent t, so that jax.vjp
+    transposes them. With t_T the mean tangent of the top entries T and Σ' = Σ_{j∉T} s_j
+    t_j: Σ_j s_j t_j = S_T·t_T + Σ' and, for i in T, t_i − Σ_j s_j t_j = (t_i − t_T) +
+    (1 − S_T)·t_T − Σ', so a dominant entry keeps s_k(1 − s_k), not s_k − s_k = 0. Two
+    sums of the tangent; the rest are constants (`_Weights`)."""
+    t = jnp.where(k.s == 0, 0, t)  # tangents at weight-0 entries count as 0: no inf · 0
+    t_top = _sum(jnp.where(k.top, t, 0), axis) / jnp.maximum(k.c, 1)
+    others = _sum(k.s_others * t, axis)
+    mean = k.s_top * t_top + others
+    # t_i − t_T is an exact 0 for a single top entry: not t_k − t_k, whose transpose (in
+    # jax.vjp) would add −1 to s_rest and round it away before adding the 1 back
+    spread = jnp.where(k.c > 1, t - t_top, 0)
+    return jnp.where(k.top, spread + (k.s_rest * t_top - others), t - mean), mean
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _lse(w: Array, axis: Axis) -> Array:
-    return _log_total(w, axis)
+    m, _, log_sum = _log_sum(w, axis)
+    return m + log_sum
 
 
 @_lse.defjvp
 def _lse_jvp(axis, primals, tangents):
     (w,), (t,) = primals, tangents
-    return _lse(w, axis), _mean_tangent(w, t, axis)
+    return _lse(w, axis), _centered(_weights(w, axis), t, axis)[1]
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _softmax(w: Array, axis: Axis) -> Array:
-    s = jnp.exp(w - lax.stop_gradient(_finite_max(w, axis)))
-    return s / jnp.sum(s, axis=axis, keepdims=True)
+    return _weights(w, axis).s
 
 
 @_softmax.defjvp
 def _softmax_jvp(axis, primals, tangents):
     """s ⊙ (t − Σ_j s_j t_j)."""
     (w,), (t,) = primals, tangents
-    s = _softmax(w, axis)
-    return s, jnp.where(s == 0, 0, s * _centered(w, t, axis))
+    k = _weights(w, axis)
+    return k.s, jnp.where(k.s == 0, 0, k.s * _centered(k, t, axis)[0])
 
 
 def softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
@@ -134,11 +145,6 @@ def softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Ar
     if where is not None:
         out = jnp.where(where, out, 0)
     return out.astype(dtype)
-
-
-def _finite_max(w: Array, axis: Axis) -> Array:
-    m = jnp.max(w, axis=axis, keepdims=True)
-    return jnp.where(jnp.isneginf(m), 0, m)
 
 
 def log_softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
@@ -163,7 +169,7 @@ def _log_softmax_jvp(axis, primals, tangents):
     """t_i − Σ_j s_j t_j; 0 for a −inf result, which stays −inf whatever the others do."""
     (w,), (t,) = primals, tangents
     out = _log_softmax(w, axis)
-    return out, jnp.where(jnp.isneginf(out), 0, _centered(w, t, axis))
+    return out, jnp.where(jnp.isneginf(out), 0, _centered(_weights(w, axis), t, axis)[0])
 
 
 def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
@@ -188,21 +194,21 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
 
 
 def _signed_lse(w: Array, b: Array, axis: Axis) -> tuple[Array, Array]:
-    """log |Σ b_i exp(w_i)| and its sign along ``axis`` (kept): the top term b_k exp(0)
-    is taken out, log |b_k| + log |1 + r| with r the rest over it, so the rest is not lost
-    to rounding against b_k (log1p where 1 + r > 0)."""
+    """log |Σ b_i exp(w_i)| and its sign along ``axis`` (kept): the top terms (b_T, the
+    sum of their b·exp(0)) are taken out, log |b_T| + log |1 + r| with r the rest
+    over b_T, so the rest is not lost to rounding against b_T (log1p where 1 + r > 0)."""
     w = jnp.where(b == 0, -jnp.inf, w)
-    m, shift, top = _shifted(w, axis)
+    m, shift, finite = _shifted(w, axis)
+    top = _top(w, m, finite)
     terms = b * jnp.exp(shift)
-    b_top = jnp.sum(jnp.where(top, terms, 0), axis=axis, keepdims=True)
-    rest = jnp.sum(jnp.where(top, 0, terms), axis=axis, keepdims=True)
-    has_top = jnp.any(top, axis=axis, keepdims=True)
-    r = rest / jnp.where(has_top, b_top, 1)
+    b_top = _sum(jnp.where(top, terms, 0), axis)  # b·exp(0), but differentiable in w
+    rest = _sum(jnp.where(top, 0, terms), axis)
+    split = b_top != 0  # no top entry (a max that is not finite), or top terms cancelling
+    r = rest / jnp.where(split, b_top, 1)
     log_rest = jnp.where(r > -1, _log1p(jnp.maximum(r, -1)), jnp.log(jnp.abs(1 + r)))
-    total = jnp.sum(terms, axis=axis, keepdims=True)
-    out = jnp.where(has_top, m + jnp.log(jnp.abs(b_top)) + log_rest,
-                    jnp.log(jnp.abs(total)))
-    sign = jnp.where(has_top, jnp.sign(b_top) * jnp.sign(1 + r), jnp.sign(total))
+    whole = jnp.log(jnp.abs(jnp.where(split, 1, rest)))  # (no 0 · inf in the gradient)
+    out = m + jnp.where(split, jnp.log(jnp.abs(b_top)) + log_rest, whole)
+    sign = jnp.where(split, jnp.sign(b_top) * jnp.sign(1 + r), jnp.sign(rest))
     return out, sign
 
 
@@ -211,30 +217,27 @@ def logmeanexp(x: ArrayLike, axis: Axis = None, where: ArrayLike | None = None,
     """log(Σ exp(x_i)/n) = m + log1p(Σ expm1(x_i − m)/n): no log n to cancel against."""
     w, dtype = widen(x)
     mask = jnp.ones(w.shape, bool) if where is None else jnp.broadcast_to(where, w.shape)
-    w = _masked(w, mask)
-    n = jnp.sum(mask, axis=axis, keepdims=True).astype(w.dtype)
-    out = _lme(w, n, axis)
+    out = _lme(_masked(w, mask), mask.astype(w.dtype), axis)
     if not keepdims:
         out = jnp.squeeze(out, axis=axis)
     return out.astype(dtype)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
-def _lme(w: Array, n: Array, axis: Axis) -> Array:
-    m = _finite_max(w, axis)
-    finite = jnp.isfinite(jnp.max(w, axis=axis, keepdims=True))
-    mean_m1 = jnp.sum(_expm1_value(w - m), axis=axis, keepdims=True) / n
-    # masked-out entries are −inf: expm1 gives −1 for each, which the count must not see
-    masked = jnp.sum(jnp.isneginf(w), axis=axis, keepdims=True).astype(w.dtype)
-    accurate = m + _log1p(mean_m1 + masked / n)
-    plain = _log_total(w, axis) - jnp.log(n)
-    return jnp.where(finite & (masked == 0), accurate, plain)
+def _lme(w: Array, included: Array, axis: Axis) -> Array:
+    """Masked-out entries (−inf, ``included`` 0) are left out of the sum of expm1 and of
+    the count n. Where the max is not finite, log(Σ expm1 + n) − log n: −inf for an all
+    −inf slice, +inf or NaN as the entries make it."""
+    n = _sum(included, axis)
+    m, shift, finite = _shifted(w, axis)
+    total = _sum(jnp.where(included > 0, _expm1_value(shift), 0), axis)
+    return m + jnp.where(finite, _log1p(total / n), jnp.log(total + n) - jnp.log(n))
 
 
 @_lme.defjvp
 def _lme_jvp(axis, primals, tangents):
-    (w, n), (t, _) = primals, tangents
-    return _lme(w, n, axis), _mean_tangent(w, t, axis)
+    (w, included), (t, _) = primals, tangents
+    return _lme(w, included, axis), _centered(_weights(w, axis), t, axis)[1]
 
 
 def glu(x: ArrayLike, axis: int = -1) -> Array:

@@ -1,0 +1,19 @@
+"""The benchmark test: one pytest-benchmark timing per `Job` (a case and its function).
+
+``actaudit bench`` runs this module with the `Selection` plugin, which chooses the jobs;
+``suites/benchmarks`` collects the same test with its own small selection, timed with
+``tox -e bench`` and run once, untimed, in the default test run. Imports are absolute:
+pytest may load this file under a name of its own.
+"""
+
+from actaudit.bench._cases import precision, prepare
+from actaudit.bench._plugin import Job
+
+
+def test_speed(benchmark, job: Job) -> None:
+    case = job.case
+    benchmark.group = f"{case.activation} {case.variant} {case.dtype} {case.size} {case.mode}"
+    with precision(case):
+        ready = prepare(case, job.fn, job.timeout)
+        benchmark.extra_info.update(ready.info)
+        benchmark(ready.run)
