@@ -214,18 +214,14 @@ def parse_size(text: str) -> int:
         n = int(base) ** int(exp) if exp else int(base)
     except ValueError:
         raise UsageError(f"not a size (an integer, or 2^k): {text!r}") from None
-    if n < 2:
-        raise UsageError(f"a size must be at least 2 elements, got {text!r}")
     return n
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from . import bench, impl
+    from . import bench
 
     sizes = [parse_size(s) for s in _split(args.sizes)]
-    try:
-        for spec in args.impl:
-            impl.load(spec)
+    try:  # every choice and SPEC is checked before any work starts
         table, folders = bench.run(
             args.impl, args.out, only=_split(args.only) or None,
             dtypes=_split(args.dtypes) or None, sizes=sizes or None,
@@ -240,7 +236,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _bench_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from . import bench
+    from .oracles.tables import atomic
 
     try:
         diff = bench.compare(bench.load(args.a), bench.load(args.b))
@@ -251,7 +250,7 @@ def _bench_compare(args: argparse.Namespace) -> int:
     print(f"\ngeometric mean: {bench.geometric_mean(diff['ratio_b_over_a']):.3f} "
           f"over {len(diff)} cases")
     if args.out:
-        diff.to_csv(args.out, index=False)
+        atomic(Path(args.out), lambda p: diff.to_csv(p, index=False))
     return 0
 
 

@@ -7,11 +7,11 @@
 * `frame`, `summary`, `load`, `compare` — the results as pandas tables and Markdown.
 """
 
-from ._cases import BASELINE, DTYPES, MODES, PROFILES, Case, cases, platforms, prepare
+from ._cases import BASELINE, MODES, PROFILES, Case, cases, platforms, prepare
 from ._run import run
 from ._tables import COLUMNS, compare, frame, geometric_mean, load, summary
 
 __all__ = [
-    "BASELINE", "COLUMNS", "DTYPES", "MODES", "PROFILES", "Case", "cases", "compare",
+    "BASELINE", "COLUMNS", "MODES", "PROFILES", "Case", "cases", "compare",
     "frame", "geometric_mean", "load", "platforms", "prepare", "run", "summary",
 ]

@@ -32,10 +32,10 @@ import numpy as np
 from .. import catalog
 from ..catalog import Activation, Kind, variant_id
 from ..checks._call import call
+from ..checks._tolerances import DTYPES
 from ..impl import Implementation
 
 MODES = ("fwd", "fwd+bwd")
-DTYPES = ("float16", "bfloat16", "float32", "float64")
 BASELINE = "baseline"
 BASELINE_ACTIVATION = "x + 1"
 ROW = 1024  # the last axis of the 2-D inputs of the axis functions
@@ -118,20 +118,14 @@ class Ready:
     """A compiled case with its inputs on the device: ``run()`` is one timed call."""
 
     run: Callable[[], Any]
-    bytes: int
     info: dict[str, Any]
-
-
-def precision(case: Case) -> Any:
-    """JAX's 64-bit mode for a float64 case (a context manager, around preparing and
-    timing alike)."""
-    return jax.enable_x64(case.dtype == "float64")
 
 
 def prepare(case: Case, fn: Callable[..., Any] | None, timeout: float) -> Ready:
     """Inputs on the case's device, the function compiled and run once (so that neither
     compilation nor the first call is timed). A raise or a hang raises `CallError`.
-    Call it, and the ``run`` it returns, under `precision`."""
+    Call it, and the ``run`` it returns, under the audit's `precision` (64-bit mode for
+    float64)."""
     device = jax.devices(case.platform)[0]
     dtype = jnp.dtype(case.dtype)
     rng = np.random.default_rng(case.size)
@@ -156,7 +150,7 @@ def prepare(case: Case, fn: Callable[..., Any] | None, timeout: float) -> Ready:
     def run() -> Any:
         return jax.block_until_ready(compiled(*args))
 
-    return Ready(run, moved, _info(case, device, moved))
+    return Ready(run, _info(case, device, moved))
 
 
 def _target(act: Activation, fn: Callable[..., Any] | None, params: dict[str, Any],

@@ -33,7 +33,7 @@ def jobs(cases: Iterable[Case], impls: Iterable[Implementation],
 
 class Selection:
     """Parametrizes the ``job`` argument of the benchmark test with ``jobs``; after the
-    run, ``problems`` maps each case that failed or was skipped to (status, one line)."""
+    run, ``problems`` maps each case that could not be timed to ("error", one line)."""
 
     def __init__(self, chosen: Iterable[Job]) -> None:
         self.jobs = list(chosen)
@@ -54,11 +54,6 @@ class Selection:
         case = self._cases.get(report.nodeid)
         if case is None or report.passed:
             return
-        if report.skipped:
-            longrepr = report.longrepr
-            reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-            self.problems.setdefault(case, ("skip", reason.removeprefix("Skipped: ")))
-        else:
-            crash = getattr(report.longrepr, "reprcrash", None)
-            text = crash.message if crash is not None else str(report.longrepr)
-            self.problems[case] = ("error", text.strip().splitlines()[0][:300])
+        crash = getattr(report.longrepr, "reprcrash", None)
+        text = crash.message if crash is not None else str(report.longrepr)
+        self.problems[case] = ("error", text.strip().splitlines()[0][:300])

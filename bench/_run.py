@@ -15,9 +15,10 @@ import pytest
 
 from .. import catalog, impl
 from ..checks._call import TIMEOUT_S
+from ..checks._tolerances import DTYPES
 from ..oracles.tables import atomic
 from . import _suite
-from ._cases import DTYPES, MODES, PROFILES, cases, platforms, processor
+from ._cases import MODES, PROFILES, cases, platforms, processor
 from ._plugin import Selection, jobs
 from ._tables import TABLE, device_dir, frame, summary
 

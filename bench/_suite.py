@@ -6,14 +6,15 @@
 pytest may load this file under a name of its own.
 """
 
-from actaudit.bench._cases import precision, prepare
+from actaudit.bench._cases import prepare
 from actaudit.bench._plugin import Job
+from actaudit.checks._audit import precision
 
 
 def test_speed(benchmark, job: Job) -> None:
     case = job.case
     benchmark.group = f"{case.activation} {case.variant} {case.dtype} {case.size} {case.mode}"
-    with precision(case):
+    with precision(case.dtype):
         ready = prepare(case, job.fn, job.timeout)
         benchmark.extra_info.update(ready.info)
         benchmark(ready.run)
