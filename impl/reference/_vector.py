@@ -1,10 +1,16 @@
 """Activations along an axis, gated and index activations.
 
 The largest entry of a slice is taken out before exponentiating, as everyone does; what
-is done here too is to keep it out of the sum: log Σ exp(x_j − m) = log1p(Σ_{j≠k} exp(x_j
-− m)) with k the arg-max, so log_softmax of a dominant entry is −log1p(tiny), not
-−log(1 + tiny) = 0, and logsumexp loses nothing to the 1 that the top entry contributes.
-Derivatives go through the softmax weights (`jax.custom_jvp`), never through the max.
+is done here too is to keep it out of the sum where it would swamp it: when one entry holds
+more than half of Σ exp(x_j − m) (the slice is *dominated*), log Σ is taken as log1p of the
+rest, so log_softmax of a dominant entry is −log1p(tiny), not −log(1 + tiny) = 0.
+Derivatives go through the softmax weights (`jax.custom_jvp`), never through the max, and
+the top entry's tangent is taken out the same way (`_centered`).
+
+Speed: on XLA's CPU backend a reduction fuses arithmetic but not a compare or a select, so
+the masks that go into sums here are arithmetic (`_off_top`), the extra pass over a slice
+is made only when some slice is dominated (`lax.cond`), and the tangent maps are written
+so that their transposes (jax.vjp) are as short as they are.
 """
 
 from __future__ import annotations
@@ -40,102 +46,99 @@ def _shifted(w: Array, axis: Axis) -> tuple[Array, Array, Array]:
     return m, w - m, finite
 
 
-def _top(w: Array, m: Array, finite: Array) -> Array:
-    """The entries equal to the slice's max ``m``, where it is ``finite``, as a mask."""
-    return (w == m) & finite
+_BIG = {jnp.dtype(d): 2.0 ** (jnp.finfo(d).maxexp - 1) for d in (jnp.float32, jnp.float64)}
 
 
-def _log_sum(w: Array, axis: Axis) -> tuple[Array, Array, Array]:
-    """m, the shift x − m and log Σ exp(x − m) along ``axis`` (kept).
+def _off_top(w: Array, m: Array) -> Array:
+    """0 at the entries equal to the max ``m``, 1 elsewhere, as arithmetic: the smallest
+    normal gap m − x times 2^(maxexp − 1) is at least 2 (gaps that flush to 0 count as
+    top entries, whose exp is 1 all the same)."""
+    return jnp.minimum((m - w) * _BIG[w.dtype], 1)
 
-    Where a slice is dominated by its max (the sum S < 2: one entry holds more than half
-    of it), the rounding of S = 1 + rest loses the rest, and log S is then taken as
-    log1p(rest) with the top entry (exp(0) = 1, c of them in a tie) out of the sum. That
-    costs a pass of its own, with a mask, so it is made only when some slice needs it;
-    for S ≥ 2, log S is accurate as it is. Where the max is not finite (all −inf, a +inf,
-    a NaN) there is no top entry and m is 0."""
+
+class _Stats(NamedTuple):
+    """One pass over each slice (dims kept): m, the shift x − m (`_shifted`); the total
+    Σ exp(shift); ``dominated``, a finite max with total < 2, so one top entry holding more
+    than half of the sum (a tie would make the total ≥ 2); ``rest``, Σ exp(shift) over
+    the entries but that top one, summed only when some slice is dominated (else the
+    total); and ``norm``, the total, NaN where the max is +inf or NaN (weights NaN)."""
+
+    m: Array
+    shift: Array
+    total: Array
+    dominated: Array
+    rest: Array
+    norm: Array
+
+
+def _stats(w: Array, axis: Axis) -> _Stats:
     m, shift, finite = _shifted(w, axis)
     total = _sum(jnp.exp(shift), axis)
+    dominated = finite & (total < 2)
 
-    def accurate(w, m, finite):
-        top = _top(w, m, finite)
-        c = _sum(top, axis).astype(w.dtype)
-        rest = _sum(jnp.where(top, 0, jnp.exp(w - m)), axis)
-        return jnp.where(c > 0, jnp.log(c) + _log1p(rest / jnp.maximum(c, 1)),
-                         jnp.log(rest))
+    def rest(w: Array, m: Array) -> Array:  # e·_off_top(w, m), one product fewer
+        return _sum(jnp.minimum(jnp.exp(w - m), (m - w) * _BIG[w.dtype]), axis)
 
-    def plain(w, m, finite):
-        return jnp.log(total)
-
-    # e is not an operand: it would be written out whole instead of summed as it is made
-    return m, shift, lax.cond(jnp.any(total < 2), accurate, plain, w, m, finite)
+    # w is the operand, not the exponentials: they would be written out whole
+    rest = lax.cond(jnp.any(dominated), rest, lambda w, m: total, w, m)
+    # a max of +inf or NaN makes the total inf or NaN; an all −inf slice's total is 0
+    norm = jnp.where(~finite & (total != 0), jnp.nan, total)
+    return _Stats(m, shift, total, dominated, rest, norm)
 
 
-class _Weights(NamedTuple):
-    """The softmax weights s and the constants of the tangent map: the top entries T (a
-    mask) and their count c, s with the top entries zeroed, and Σ s over T and over the
-    rest (1 − S_T, summed from the small weights)."""
-
-    s: Array
-    top: Array
-    c: Array
-    s_others: Array
-    s_top: Array
-    s_rest: Array
+def _log_total(k: _Stats) -> Array:
+    """log Σ exp(shift): log1p(rest) for a dominated slice, whose total rounds the rest
+    away against the top entry's 1."""
+    return jnp.where(k.dominated, _log1p(k.rest), jnp.log(k.total))
 
 
-def _weights(w: Array, axis: Axis) -> _Weights:
-    """The softmax weights and the constants of the tangent map. A +inf or NaN max stays
-    in the shift, so such a slice is NaN throughout."""
-    w = lax.stop_gradient(w)
-    m = jnp.max(w, axis=axis, keepdims=True)
-    e = jnp.exp(w - jnp.where(jnp.isneginf(m), 0, m))
-    s = e / _sum(e, axis)
-    top = _top(w, m, jnp.isfinite(m))
-    s_others = jnp.where(top, 0, s)
-    return _Weights(s, top, _sum(top, axis).astype(s.dtype), s_others,
-                    _sum(jnp.where(top, s, 0), axis), _sum(s_others, axis))
+def _weights(k: _Stats) -> Array:
+    """The softmax weights exp(shift)/Σ exp(shift)."""
+    return jnp.exp(k.shift) / k.norm
 
 
-def _centered(k: _Weights, t: Array, axis: Axis) -> tuple[Array, Array]:
-    """(t_i − Σ_j s_j t_j, Σ_j s_j t_j): linear in the tangent t, so that jax.vjp
-    transposes them. With t_T the mean tangent of the top entries T and Σ' = Σ_{j∉T} s_j
-    t_j: Σ_j s_j t_j = S_T·t_T + Σ' and, for i in T, t_i − Σ_j s_j t_j = (t_i − t_T) +
-    (1 − S_T)·t_T − Σ', so a dominant entry keeps s_k(1 − s_k), not s_k − s_k = 0. Two
-    sums of the tangent; the rest are constants (`_Weights`)."""
-    t = jnp.where(k.s == 0, 0, t)  # tangents at weight-0 entries count as 0: no inf · 0
-    t_top = _sum(jnp.where(k.top, t, 0), axis) / jnp.maximum(k.c, 1)
-    others = _sum(k.s_others * t, axis)
-    mean = k.s_top * t_top + others
-    # t_i − t_T is an exact 0 for a single top entry: not t_k − t_k, whose transpose (in
-    # jax.vjp) would add −1 to s_rest and round it away before adding the 1 back
-    spread = jnp.where(k.c > 1, t - t_top, 0)
-    return jnp.where(k.top, spread + (k.s_rest * t_top - others), t - mean), mean
+def _centered(w: Array, k: _Stats, s: Array, t: Array, axis: Axis) -> Array:
+    """t_i − Σ_j s_j t_j, linear in the tangent t (so that jax.vjp transposes it). With
+    t_k the tangent of the top entry of a dominated slice (0 elsewhere) and u = t − t_k:
+    u − Σ_j s_j u_j, equal since Σ s = 1, and accurate where it matters: at the top entry
+    it is −Σ_{j≠k} s_j(t_j − t_k), not t_k − s_k·t_k − … (s_k(1 − s_k) survives). u_k
+    is an exact 0 (a factor 0, not t_k − t_k), so the transpose gives the top entry
+    −Σ_{j≠k} ū_j, a sum without it, not ū_k − Σ_j ū_j (whose cancellation fails where
+    XLA computes ū twice, once with a fused multiply-add). One more sum than the plain
+    map; both are sums of products, which fuse."""
+    t = jnp.where(s == 0, 0, t)  # tangents at weight-0 entries count as 0: no inf · 0
+    top = jnp.where(k.dominated, 1 - _off_top(w, k.m), 0)
+    u = (1 - top) * (t - _sum(top * t, axis))
+    return u - _sum(s * u, axis)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _lse(w: Array, axis: Axis) -> Array:
-    m, _, log_sum = _log_sum(w, axis)
-    return m + log_sum
+    k = _stats(w, axis)
+    return k.m + _log_total(k)
 
 
 @_lse.defjvp
 def _lse_jvp(axis, primals, tangents):
+    """Σ_j s_j t_j (transposed: s times the cotangent)."""
     (w,), (t,) = primals, tangents
-    return _lse(w, axis), _centered(_weights(w, axis), t, axis)[1]
+    k = _stats(w, axis)
+    s = _weights(k)
+    return k.m + _log_total(k), _sum(s * jnp.where(s == 0, 0, t), axis)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _softmax(w: Array, axis: Axis) -> Array:
-    return _weights(w, axis).s
+    return _weights(_stats(w, axis))
 
 
 @_softmax.defjvp
 def _softmax_jvp(axis, primals, tangents):
     """s ⊙ (t − Σ_j s_j t_j)."""
     (w,), (t,) = primals, tangents
-    k = _weights(w, axis)
-    return k.s, jnp.where(k.s == 0, 0, k.s * _centered(k, t, axis)[0])
+    k = _stats(w, axis)
+    s = _weights(k)
+    return s, jnp.where(s == 0, 0, s * _centered(w, k, s, t, axis))
 
 
 def softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
@@ -156,20 +159,24 @@ def log_softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -
     return out.astype(dtype)
 
 
+def _log_softmax_value(k: _Stats) -> Array:
+    """NaN for a slice with +inf or NaN; −inf entries stay −inf."""
+    return jnp.where(jnp.isnan(k.norm), jnp.nan, k.shift - _log_total(k))
+
+
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _log_softmax(w: Array, axis: Axis) -> Array:
-    """NaN for a slice with +inf or NaN; −inf entries stay −inf."""
-    _, shift, log_sum = _log_sum(w, axis)
-    top = jnp.max(w, axis=axis, keepdims=True)
-    return jnp.where(jnp.isposinf(top) | jnp.isnan(top), jnp.nan, shift - log_sum)
+    return _log_softmax_value(_stats(w, axis))
 
 
 @_log_softmax.defjvp
 def _log_softmax_jvp(axis, primals, tangents):
     """t_i − Σ_j s_j t_j; 0 for a −inf result, which stays −inf whatever the others do."""
     (w,), (t,) = primals, tangents
-    out = _log_softmax(w, axis)
-    return out, jnp.where(jnp.isneginf(out), 0, _centered(_weights(w, axis), t, axis)[0])
+    k = _stats(w, axis)
+    out = _log_softmax_value(k)
+    d = _centered(w, k, _weights(k), t, axis)
+    return out, jnp.where(jnp.isneginf(out), 0, d)
 
 
 def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
@@ -199,7 +206,7 @@ def _signed_lse(w: Array, b: Array, axis: Axis) -> tuple[Array, Array]:
     over b_T, so the rest is not lost to rounding against b_T (log1p where 1 + r > 0)."""
     w = jnp.where(b == 0, -jnp.inf, w)
     m, shift, finite = _shifted(w, axis)
-    top = _top(w, m, finite)
+    top = (w == m) & finite
     terms = b * jnp.exp(shift)
     b_top = _sum(jnp.where(top, terms, 0), axis)  # b·exp(0), but differentiable in w
     rest = _sum(jnp.where(top, 0, terms), axis)
@@ -214,7 +221,7 @@ def _signed_lse(w: Array, b: Array, axis: Axis) -> tuple[Array, Array]:
 
 def logmeanexp(x: ArrayLike, axis: Axis = None, where: ArrayLike | None = None,
                keepdims: bool = False) -> Array:
-    """log(Σ exp(x_i)/n) = m + log1p(Σ expm1(x_i − m)/n): no log n to cancel against."""
+    """log(Σ exp(x_i)/n), as m + log of the mean of exp(x_i − m) (`_log_mean`)."""
     w, dtype = widen(x)
     mask = jnp.ones(w.shape, bool) if where is None else jnp.broadcast_to(where, w.shape)
     out = _lme(_masked(w, mask), mask.astype(w.dtype), axis)
@@ -223,21 +230,36 @@ def logmeanexp(x: ArrayLike, axis: Axis = None, where: ArrayLike | None = None,
     return out.astype(dtype)
 
 
+def _log_mean(w: Array, included: Array, axis: Axis, k: _Stats) -> Array:
+    """log of the mean of exp(shift) over the n included entries (masked-out ones are
+    −inf, ``included`` 0). Where the mean is near 1 (at least 1/2), log n would cancel:
+    log1p(Σ expm1(shift)/n) there, a pass of its own made only when some slice needs it.
+    A dominated slice: log1p(rest) − log n. Else log(total/n), which also gives −inf for
+    an all −inf slice, and +inf or NaN as the entries make it."""
+    n = _sum(included, axis)
+    near = jnp.isfinite(k.m) & (k.total >= n / 2)  # (k.m is 0 where the max is not finite)
+
+    def mean_expm1(w: Array, m: Array) -> Array:
+        return _sum(_expm1_value(w - m) * included, axis) / n
+
+    q = lax.cond(jnp.any(near), mean_expm1, lambda w, m: jnp.zeros_like(n), w, k.m)
+    return jnp.where(near, _log1p(q), jnp.where(k.dominated, _log1p(k.rest) - jnp.log(n),
+                                                  jnp.log(k.total / n)))
+
+
 @partial(jax.custom_jvp, nondiff_argnums=(2,))
 def _lme(w: Array, included: Array, axis: Axis) -> Array:
-    """Masked-out entries (−inf, ``included`` 0) are left out of the sum of expm1 and of
-    the count n. Where the max is not finite, log(Σ expm1 + n) − log n: −inf for an all
-    −inf slice, +inf or NaN as the entries make it."""
-    n = _sum(included, axis)
-    m, shift, finite = _shifted(w, axis)
-    total = _sum(jnp.where(included > 0, _expm1_value(shift), 0), axis)
-    return m + jnp.where(finite, _log1p(total / n), jnp.log(total + n) - jnp.log(n))
+    k = _stats(w, axis)
+    return k.m + _log_mean(w, included, axis, k)
 
 
 @_lme.defjvp
 def _lme_jvp(axis, primals, tangents):
+    """Σ_j s_j t_j, as logsumexp's."""
     (w, included), (t, _) = primals, tangents
-    return _lme(w, included, axis), _centered(_weights(w, axis), t, axis)[1]
+    k = _stats(w, axis)
+    s = _weights(k)
+    return k.m + _log_mean(w, included, axis, k), _sum(s * jnp.where(s == 0, 0, t), axis)
 
 
 def glu(x: ArrayLike, axis: int = -1) -> Array:
@@ -267,7 +289,9 @@ def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
     m + r with r the mean of the residuals x − m (exact for x near m), so x − m − r is
     accurate even where the mean of a large-offset slice is not representable; the
     variance is the two-pass mean of those squared deviations. An infinite or NaN
-    included entry makes computed statistics, and so the slice, NaN.
+    included entry makes computed statistics, and so the slice, NaN: it makes r (and so
+    the variance) non-finite, or, with the mean given, the variance; no pass of its own
+    looks for it (a variance that overflows gives NaN too, where the scale is lost).
     """
     if algorithm not in ("fast", "stable"):
         raise ValueError(f"Unknown algorithm {algorithm!r}. Expected 'fast' or 'stable'.")
@@ -277,15 +301,15 @@ def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
         m = jnp.where(jnp.isfinite(m), m, 0)
         r = jnp.mean(w - m, axis, keepdims=True, where=where)
         d = (w - m) - r
+        statistic = r
     else:
         d = w - jnp.asarray(mean, w.dtype)
     if variance is None:
         v = jnp.mean(jnp.square(d), axis, keepdims=True, where=where)
+        statistic = v
     else:
         v = jnp.asarray(variance, w.dtype)
     out = d * lax.rsqrt(v + jnp.asarray(epsilon, w.dtype))
     if mean is None or variance is None:
-        included = jnp.isfinite(w) if where is None else jnp.isfinite(w) | ~where
-        defined = jnp.all(included, axis, keepdims=True)
-        out = out * jnp.where(defined, 1, jnp.nan)  # NaN, and NaN derivatives
+        out = out * jnp.where(jnp.isfinite(statistic), 1, jnp.nan)  # NaN derivatives too
     return out.astype(dtype)
