@@ -109,17 +109,11 @@ def _sigmoid_parts(x: Array) -> tuple[Array, Array]:
     return e, 1 / (1 + e)
 
 
-def _sig_pair(x: Array) -> tuple[Array, Array]:
-    """σ(x) and σ(−x) from one exp."""
-    e, r = _sigmoid_parts(x)
-    small = e / (1 + e)
-    return jnp.where(x >= 0, r, small), jnp.where(x >= 0, small, r)
-
-
 def _sig(x: Array) -> Array:
-    """σ(x) = 1/(1 + e) for x ≥ 0, e/(1 + e) below: no exp of a positive number."""
+    """σ(x) = r = 1/(1 + e) for x ≥ 0, e·r below: no exp of a positive number, and one
+    division (e/(1 + e) would be a second, and divisions are what σ and σ' cost)."""
     e, r = _sigmoid_parts(x)
-    return jnp.where(x >= 0, r, e / (1 + e))
+    return jnp.where(x >= 0, r, e * r)
 
 
 def _sig_prime(x: Array) -> Array:
