@@ -142,7 +142,7 @@ def load(path: str | Path) -> pd.DataFrame:
 def compare(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """For each case timed in both runs (same implementation, activation, variant, dtype,
     size, mode and platform), B's median over A's: below 1, B is faster."""
-    key = ["impl", "activation", "variant", "dtype", "size", "mode", "platform"]
+    key = [k for k in KEY if k != "device_kind"]  # runs on two machines compare too
     cols = [*key, "device_kind", "median_s"]
     both = a.loc[a["status"] == "pass", cols].merge(
         b.loc[b["status"] == "pass", cols], on=key, suffixes=("_a", "_b"))

@@ -111,7 +111,7 @@ def _sigmoid_parts(x: Array) -> tuple[Array, Array]:
 
 def _sig(x: Array) -> Array:
     """σ(x) = r = 1/(1 + e) for x ≥ 0, e·r below: no exp of a positive number, and one
-    division (e/(1 + e) would be a second, and divisions are what σ and σ' cost)."""
+    division (e/(1 + e) would be a second)."""
     e, r = _sigmoid_parts(x)
     return jnp.where(x >= 0, r, e * r)
 

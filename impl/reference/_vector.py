@@ -97,6 +97,13 @@ def _weights(k: _Stats) -> Array:
     return jnp.exp(k.shift) / k.norm
 
 
+def _mean_tangent(k: _Stats, t: Array, axis: Axis) -> Array:
+    """Σ_j s_j t_j, the tangent of logsumexp and logmeanexp (transposed: s times the
+    cotangent); tangents at weight-0 entries count as 0 (no inf · 0)."""
+    s = _weights(k)
+    return _sum(s * jnp.where(s == 0, 0, t), axis)
+
+
 def _centered(w: Array, k: _Stats, s: Array, t: Array, axis: Axis) -> Array:
     """t_i − Σ_j s_j t_j, linear in the tangent t (so that jax.vjp transposes it). With
     t_k the tangent of the top entry of a dominated slice (0 elsewhere) and u = t − t_k:
@@ -120,11 +127,9 @@ def _lse(w: Array, axis: Axis) -> Array:
 
 @_lse.defjvp
 def _lse_jvp(axis, primals, tangents):
-    """Σ_j s_j t_j (transposed: s times the cotangent)."""
     (w,), (t,) = primals, tangents
     k = _stats(w, axis)
-    s = _weights(k)
-    return k.m + _log_total(k), _sum(s * jnp.where(s == 0, 0, t), axis)
+    return k.m + _log_total(k), _mean_tangent(k, t, axis)
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(1,))
@@ -235,9 +240,10 @@ def _log_mean(w: Array, included: Array, axis: Axis, k: _Stats) -> Array:
     −inf, ``included`` 0). Where the mean is near 1 (at least 1/2), log n would cancel:
     log1p(Σ expm1(shift)/n) there, a pass of its own made only when some slice needs it.
     A dominated slice: log1p(rest) − log n. Else log(total/n), which also gives −inf for
-    an all −inf slice, and +inf or NaN as the entries make it."""
+    an all −inf slice, and NaN as the entries make it; a +inf max makes the mean +inf
+    either way."""
     n = _sum(included, axis)
-    near = jnp.isfinite(k.m) & (k.total >= n / 2)  # (k.m is 0 where the max is not finite)
+    near = k.total >= n / 2
 
     def mean_expm1(w: Array, m: Array) -> Array:
         return _sum(_expm1_value(w - m) * included, axis) / n
@@ -255,11 +261,9 @@ def _lme(w: Array, included: Array, axis: Axis) -> Array:
 
 @_lme.defjvp
 def _lme_jvp(axis, primals, tangents):
-    """Σ_j s_j t_j, as logsumexp's."""
     (w, included), (t, _) = primals, tangents
     k = _stats(w, axis)
-    s = _weights(k)
-    return k.m + _log_mean(w, included, axis, k), _sum(s * jnp.where(s == 0, 0, t), axis)
+    return k.m + _log_mean(w, included, axis, k), _mean_tangent(k, t, axis)
 
 
 def glu(x: ArrayLike, axis: int = -1) -> Array:
