@@ -155,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flushing subnormals to zero fails instead of warning")
     p.add_argument("--workers", type=int, default=0, help="oracle processes (0: one per core)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--exit-zero", action="store_true",
+                   help="exit 0 even where checks fail or error (bad usage still exits 2)")
     p.set_defaults(run=_audit)
     p = sub.add_parser("bench", help="timings per device into pandas tables "
                        "(`actaudit bench compare A B`: the ratios between two saved runs)")
@@ -171,7 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="a case whose compilation and first call take longer is an error")
     p.add_argument("--out", default="reports/out/bench", help="one folder per device in it")
+    p.add_argument("--exit-zero", action="store_true",
+                   help="exit 0 even where a case errors (bad usage still exits 2)")
     p.set_defaults(run=_bench)
+    p = sub.add_parser("report", help="HTML and Markdown reports with plots, from audit and "
+                       "bench runs")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR",
+                   help="folders written by `actaudit audit` or `actaudit bench` (or holding "
+                   "such folders, as reports/out does)")
+    p.add_argument("--out", default="reports/out/report",
+                   help="the report's folder (replaced whole)")
+    p.set_defaults(run=_report)
     p = sub.add_parser("bench-compare", help=argparse.SUPPRESS)
     p.add_argument("a", metavar="A", help="a saved run: a folder or a bench.parquet")
     p.add_argument("b", metavar="B")
@@ -193,17 +205,18 @@ def _audit(args: argparse.Namespace) -> int:
         tol = checks.load_tolerances(args.tolerances)
         for spec in args.impl:  # every SPEC is resolved before any work starts
             impl.load(spec)
-        summary, details = checks.audit(
+        result = checks.audit(
             args.impl, _split(args.only) or None, _split(args.dtypes), checks=_split(args.checks),
             tolerances=tol, cache_dir=args.cache_dir, strict_subnormals=args.strict_subnormals,
             workers=args.workers or None, progress=not args.quiet)
     except (KeyError, ValueError) as e:
         raise UsageError(e.args[0]) from None
     out = Path(args.out)
-    checks.write(out, summary, details)
-    print(checks.overview(summary))
-    print(f"\nsummary: {out / 'summary.csv'}  details: {out / 'results.parquet'}")
-    return checks.status_code(summary)
+    checks.write(out, result)
+    print(checks.overview(result.summary))
+    print(f"\nsummary: {out / checks.FILES['summary']}  "
+          f"details: {out / checks.FILES['details']}")
+    return 0 if args.exit_zero else checks.status_code(result.summary)
 
 
 def parse_size(text: str) -> int:
@@ -232,7 +245,7 @@ def _bench(args: argparse.Namespace) -> int:
         print()
         print(bench.summary(table[table["platform"] == platform]))
         print(f"{platform}: {folder}")
-    return int(table["status"].eq("error").any())
+    return 0 if args.exit_zero else int(table["status"].eq("error").any())
 
 
 def _bench_compare(args: argparse.Namespace) -> int:
@@ -251,6 +264,18 @@ def _bench_compare(args: argparse.Namespace) -> int:
           f"over {len(diff)} cases")
     if args.out:
         atomic(Path(args.out), lambda p: diff.to_csv(p, index=False))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from . import reports
+
+    try:
+        made = reports.build(args.runs, args.out)
+    except reports.RunError as e:
+        raise UsageError(str(e)) from None
+    print(f"report: {made.index.resolve()} ({made.plots} plots)")
+    print(f"summary: {made.markdown}, {made.summary}")
     return 0
 
 

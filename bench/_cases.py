@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import itertools
 import math
-import platform as host
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from importlib.metadata import version
 from typing import Any
 
@@ -30,6 +28,7 @@ import ml_dtypes
 import numpy as np
 
 from .. import catalog
+from .._environment import processor
 from ..catalog import Activation, Kind, variant_id
 from ..checks._call import call
 from ..checks._tolerances import DTYPES
@@ -216,16 +215,3 @@ def _info(case: Case, device: Any, moved: int) -> dict[str, Any]:
         "jaxlib": version("jaxlib"),
         "ml_dtypes": ml_dtypes.__version__,
     }
-
-
-@cache
-def processor() -> str:
-    """The CPU's model name (from /proc/cpuinfo on Linux), for telling hosts apart."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return host.processor() or host.machine()

@@ -14,13 +14,14 @@ import pandas as pd
 import pytest
 
 from .. import catalog, impl
+from .._environment import processor
 from ..checks._call import TIMEOUT_S
 from ..checks._tolerances import DTYPES
 from ..oracles.tables import atomic
 from . import _suite
-from ._cases import MODES, PROFILES, cases, platforms, processor
+from ._cases import MODES, PROFILES, cases, platforms
 from ._plugin import Selection, jobs
-from ._tables import TABLE, device_dir, frame, summary
+from ._tables import TABLE, device_dir, frame, summary, with_shared
 
 
 def run(specs: Sequence[str], out: str | Path, *, only: Sequence[str] | None = None,
@@ -53,7 +54,10 @@ def run(specs: Sequence[str], out: str | Path, *, only: Sequence[str] | None = N
     names = list(dict.fromkeys([*specs, "jax.nn"]))
     impls = [impl.load(s) for s in names]
     on = platforms()
-    selection = Selection(jobs(cases(impls, acts, dtypes, sizes, modes, on), impls, timeout))
+    same = impl.shared(impls, [a.name for a in acts])
+    chosen = [c for c in cases(impls, acts, dtypes, sizes, modes, on)
+              if (c.impl, c.activation) not in same]
+    selection = Selection(jobs(chosen, impls, timeout))
     with tempfile.TemporaryDirectory(prefix="actaudit-bench-") as tmp:
         ini = Path(tmp) / "pytest.ini"
         ini.write_text("[pytest]\n")  # the user's own pytest configuration stays out
@@ -72,7 +76,7 @@ def run(specs: Sequence[str], out: str | Path, *, only: Sequence[str] | None = N
             raise RuntimeError(f"pytest stopped with exit status {int(code)}")
         raw = json.loads(raw_path.read_text()) if raw_path.exists() else {"benchmarks": []}
     kinds = {p: jax.devices(p)[0].device_kind for p in on}
-    table = frame(raw, selection.problems, kinds)
+    table = with_shared(frame(raw, selection.problems, kinds), same)
     return table, write(table, raw, out)
 
 

@@ -42,6 +42,16 @@ def frame(raw: Mapping[str, Any], problems: Mapping[Case, tuple[str, str]],
     return derive(pd.DataFrame(rows, columns=COLUMNS))
 
 
+def with_shared(df: pd.DataFrame, same: Mapping[tuple[str, str], str]) -> pd.DataFrame:
+    """The table with a row for each (implementation, activation) in ``same``: its
+    owner's timing, since both name one function (see `impl.shared`), timed once."""
+    copies = [df[(df["impl"] == owner) & (df["activation"] == act)].assign(
+        impl=name, detail=f"the same function as {owner}'s: its timing")
+        for (name, act), owner in same.items()]
+    copies = [c for c in copies if len(c)]
+    return derive(pd.concat([df, *copies], ignore_index=True)) if copies else df
+
+
 def derive(df: pd.DataFrame) -> pd.DataFrame:
     """Throughput, bandwidth, the fraction of the baseline's bandwidth (same platform,
     device, dtype and size) and the ratio of each median to jax.nn's for the same case."""

@@ -8,6 +8,7 @@ other dtypes run in JAX's default mode, as users run them.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -15,13 +16,14 @@ from typing import Any
 
 import jax
 import pandas as pd
-from tqdm import tqdm
 
 from .. import catalog, impl
+from .._environment import describe
+from .._progress import progress as progress_bar
 from ..catalog import Activation, Kind, variant_id
 from ..oracles import tables
-from . import _elementwise, _vector
-from ._results import CATEGORIES, COLUMNS, Finding, frame
+from . import _curves, _elementwise, _vector
+from ._results import CATEGORIES, COLUMNS, Audit, Finding, frame
 from ._tolerances import DTYPES, Tolerances
 
 ELEMENTWISE_CHECKS = ("accuracy", "subnormal", "special", "gradient", "dtype", "transform",
@@ -61,9 +63,9 @@ def audit(
     strict_subnormals: bool = False,
     workers: int | None = None,
     progress: bool = True,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(summary, details): summary has INTERFACE.md's columns; details adds, per row, the
-    histogram, the share correctly rounded, the repro line, and timings."""
+) -> Audit:
+    """Every check of every (implementation, activation, variant, dtype) in ``specs`` ×
+    ``names`` × variants × ``dtypes``."""
     tol = tolerances or Tolerances()
     for d in dtypes:
         if d not in DTYPES:
@@ -79,43 +81,59 @@ def audit(
         tables.build_tables(elementwise, list(dtypes), cache_dir=cache_dir, workers=workers,
                             progress=progress)
     jobs = [(a, p, d) for a in acts for p in a.variants() for d in dtypes]
-    summary, details = [], []
-    # disable=None: no bar where stderr is not a terminal (CI logs)
-    bar = tqdm(jobs, desc="audit", unit="case", disable=None if progress else True)
+    same = impl.shared(impls, [a.name for a in acts])
+    summary, details, curves = [], [], []
+    bar = progress_bar(jobs, desc="audit", unit="case", enabled=progress)
     for act, params, dtype in bar:
         bar.set_postfix_str(f"{act.name} {dtype}", refresh=False)
         table = None
         if act.kind is Kind.ELEMENTWISE:
             table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
-        for im in impls:
-            fn = im.get(act.name)
+        found: dict[str, tuple[list[Finding], float]] = {}
+        # owners first: an implementation that shares another's function takes its results
+        for im in sorted(impls, key=lambda im: (im.name, act.name) in same):
+            fn, owner = im.get(act.name), same.get((im.name, act.name))
             start = time.perf_counter()
             with precision(dtype):
+                if owner is not None:
+                    found[im.name] = (_as_owner(found[owner][0], owner), 0.0)
+                    continue
                 if fn is None:
-                    found = _skips(act, f"{im.name} does not provide {act.name}", wanted)
+                    out = _skips(act, f"{im.name} does not provide {act.name}", wanted)
                 elif table is not None:
-                    found = _elementwise.check(im.name, fn, act, params, dtype, table, tol,
-                                               strict_subnormals=strict_subnormals,
-                                               checks=wanted)
+                    out = _elementwise.check(im.name, fn, act, params, dtype, table, tol,
+                                             strict_subnormals=strict_subnormals,
+                                             checks=wanted)
                 else:
-                    found = _vector.check(im.name, fn, act, params, dtype, tol, checks=wanted)
-            seconds = time.perf_counter() - start
+                    out = _vector.check(im.name, fn, act, params, dtype, tol, checks=wanted)
+            found[im.name] = (out, time.perf_counter() - start)
+        for im in impls:
             key = {"impl": im.name, "activation": act.name, "variant": variant_id(params),
                    "dtype": dtype}
-            for f in found:
+            out, seconds = found[im.name]
+            for f in out:
                 row = {**key, "check": f.check, "status": f.status, "max_ulp": f.max_ulp,
                        "worst_input": f.worst_input, "expected": f.expected, "got": f.got,
                        "detail": f.detail}
                 summary.append(row)
                 details.append({**row, "seconds": seconds, **_extra(f.extra)})
-    out = frame(summary)
+                if "curve" in f.extra:
+                    curves.append(_curves.frame(key, f.check, *f.extra["curve"]))
     detail_frame = pd.DataFrame(details)
     for col in COLUMNS:
         if col not in detail_frame:
             detail_frame[col] = pd.Series(dtype=object)
-    return out, detail_frame
+    curve_frame = pd.concat(curves, ignore_index=True) if curves else _curves.empty()
+    return Audit(frame(summary), detail_frame, curve_frame, describe())
+
+
+def _as_owner(findings: list[Finding], owner: str) -> list[Finding]:
+    """``owner``'s findings, for an implementation whose function is the same object."""
+    note = f"the same function as {owner}'s: its results"
+    return [dataclasses.replace(f, detail=f"{f.detail}; {note}" if f.detail else note)
+            for f in findings]
 
 
 def _extra(extra: dict[str, Any]) -> dict[str, Any]:
-    keep = ("histogram", "n", "correctly_rounded", "repro", "vjp_jvp_disagree")
+    keep = ("histogram", "n", "correctly_rounded", "tolerance", "repro", "vjp_jvp_disagree")
     return {k: extra.get(k) for k in keep}

@@ -93,7 +93,8 @@ def _worst(name: str, x, err, want, got, tol, n_label: str, extra=None) -> Findi
     detail = (f"{len(err)} {n_label}, {correct:.2%} correctly rounded, {over} over {tol:g} ULP")
     return Finding(name, status, worst, literal(x[i]), literal(want[i]), literal(got[i]),
                    detail, {"histogram": json.dumps(histogram(err)), "n": len(err),
-                            "correctly_rounded": correct, "worst_index": i, **(extra or {})})
+                            "correctly_rounded": correct, "worst_index": i, "tolerance": tol,
+                            **(extra or {})})
 
 
 class Evaluation:
@@ -164,6 +165,7 @@ def _value_findings(spec, act, params, dtype, ev, table, got, tol, want, strict)
         err = ulp_error(got[acc], hi[acc], lo[acc], fmt)
         f = _worst("accuracy", x[acc], err, rounded[acc], got[acc], limit, "inputs")
         f.extra["repro"] = repro(spec, act, params, dtype, x[acc][f.extra["worst_index"]])
+        f.extra["curve"] = (x[acc], err)
         out.append(f)
     if want["subnormal"]:
         out.append(_subnormal("subnormal", x, sub, got, hi, lo, rounded, fmt, limit, strict,
@@ -301,6 +303,7 @@ def _gradient_findings(spec, act, params, dtype, ev, table, tol, want, strict):
         f.detail += f"; jvp and vjp differ at {disagree} inputs"
         f.extra["repro"] = repro(spec, act, params, dtype, x[acc][f.extra["worst_index"]],
                                  grad=True)
+        f.extra["curve"] = (x[acc], err)
         out.append(f)
     if "gradient:special" in names:
         ok = _same(worse[special], rounded[special], np.zeros(int(special.sum()), bool))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,22 @@ class Finding:
             raise ValueError(f"unknown check category {self.check!r}")
 
 
+class Audit(NamedTuple):
+    """An audit's results: ``summary`` (INTERFACE.md's columns), ``details`` (the same
+    rows with the histogram, the share correctly rounded, the repro line and the time
+    taken), ``curves`` (the ULP error against the input, see `_curves`) and
+    ``environment`` (versions, devices, CPU, actaudit's commit)."""
+
+    summary: pd.DataFrame
+    details: pd.DataFrame
+    curves: pd.DataFrame
+    environment: dict[str, Any]
+
+
+FILES = {"summary": "summary.csv", "details": "results.parquet", "curves": "curves.parquet",
+         "environment": "environment.json"}
+
+
 def literal(v: Any) -> str:
     """A value as a Python literal: floats as repr (inf, nan spelled out), arrays as lists."""
     if isinstance(v, str):
@@ -67,10 +84,13 @@ def status_code(summary: pd.DataFrame) -> int:
     return int(summary["status"].isin(["fail", "error"]).any())
 
 
-def write(out: Path, summary: pd.DataFrame, details: pd.DataFrame) -> None:
-    """summary.csv and results.parquet (summary columns plus details), atomically."""
-    atomic(out / "summary.csv", lambda p: summary.to_csv(p, index=False, na_rep=""))
-    atomic(out / "results.parquet", lambda p: details.to_parquet(p, index=False))
+def write(out: Path, result: Audit) -> None:
+    """Each table of ``result`` under ``out`` (`FILES`), atomically."""
+    atomic(out / FILES["summary"], lambda p: result.summary.to_csv(p, index=False, na_rep=""))
+    atomic(out / FILES["details"], lambda p: result.details.to_parquet(p, index=False))
+    atomic(out / FILES["curves"], lambda p: result.curves.to_parquet(p, index=False))
+    text = json.dumps(result.environment, indent=1)
+    atomic(out / FILES["environment"], lambda p: Path(p).write_text(text))
 
 
 def fmt_ulp(v: float | None) -> str:

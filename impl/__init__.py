@@ -5,6 +5,6 @@
 <function softplus at ...>
 """
 
-from ._plugins import BUILTINS, GROUP, Implementation, SpecError, load
+from ._plugins import BUILTINS, GROUP, Implementation, SpecError, load, shared
 
-__all__ = ["BUILTINS", "GROUP", "Implementation", "SpecError", "load"]
+__all__ = ["BUILTINS", "GROUP", "Implementation", "SpecError", "load", "shared"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -135,3 +135,21 @@ def _implementation(spec: str, obj: Any, origin: str) -> Implementation:
         raise SpecError(f"{spec}: provides none of the catalog's activations "
                         f"(expected members named like jax.nn's: relu, softplus, ...)")
     return Implementation(spec, functions, origin)
+
+
+def shared(impls: Sequence[Implementation], activations: Iterable[str]
+           ) -> dict[tuple[str, str], str]:
+    """(implementation, activation) -> the implementation whose function it is: the same
+    Python object under two SPECs (flax.nnx re-exports jax.nn's activations), checked or
+    timed once. jax.nn owns what it shares; otherwise the first SPEC given does."""
+    owners_first = sorted(impls, key=lambda im: im.name != "jax.nn")
+    out: dict[tuple[str, str], str] = {}
+    for name in activations:
+        owner: dict[int, str] = {}
+        for im in owners_first:
+            fn = im.get(name)
+            if fn is not None:
+                first = owner.setdefault(id(fn), im.name)
+                if first != im.name:
+                    out[(im.name, name)] = first
+    return out

@@ -30,15 +30,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import platformdirs
-from tqdm import tqdm
 
-from .. import __version__, catalog
+from .. import catalog
+from .._progress import progress as progress_bar
 from ..catalog import Activation, Kind, variant_id
 from . import samples
 from .exact import evaluate
 from .formats import FORMATS
 
 SCHEMA = 1
+# The oracle's own version, in every cache key: bump it when what `evaluate` returns
+# changes (a fixed formula, another backend). SCHEMA is the table's layout; a catalog
+# entry's definition is in its fingerprint. (Not the package's version: that changes with
+# every commit.)
+ORACLE = "0.1.0"
 CHUNK = 2048
 COLUMNS = ("value_hi", "value_lo", "value", "grad_hi", "grad_lo", "grad")
 
@@ -55,7 +60,7 @@ def table_key(act: Activation, params: dict, dtype: str) -> str:
     blob = json.dumps({
         "schema": SCHEMA, "samples": samples.version(FORMATS[dtype]), "entry": act.fingerprint(),
         "params": variant_id(act.math_params(act.resolve(params))), "dtype": dtype,
-        "mpmath": version("mpmath"), "flint": version("python-flint"), "actaudit": __version__,
+        "mpmath": version("mpmath"), "flint": version("python-flint"), "actaudit": ORACLE,
     }, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
@@ -187,9 +192,8 @@ def _run(jobs: list, workers: int | None, scheduler: str | None, progress: bool)
             chunks[(j, start)] = (act.name, params, dtype, xs[start:start + CHUNK])
     parts: dict[int, dict[int, np.ndarray]] = {j: {} for j in range(len(jobs))}
     total = sum(len(c[3]) for c in chunks.values())
-    with _executor(workers, scheduler) as ex, tqdm(
-        total=total, unit="pt", desc="oracle tables", disable=None if progress else True,
-        smoothing=0.05,
+    with _executor(workers, scheduler) as ex, progress_bar(
+        total=total, unit="pt", desc="oracle tables", enabled=progress, smoothing=0.05,
     ) as bar:
         def done(key: tuple[int, int], result: np.ndarray) -> None:
             j, start = key

@@ -28,9 +28,8 @@ def cache(tmp_path_factory):
 
 
 def run(specs, names, dtypes, cache, **kw):
-    summary, _ = checks.audit(specs, names, dtypes, cache_dir=cache, workers=2,
-                              progress=False, **kw)
-    return summary
+    return checks.audit(specs, names, dtypes, cache_dir=cache, workers=2, progress=False,
+                        **kw).summary
 
 
 def status(summary, impl_name, activation, check, variant="", dtype=None):

@@ -41,7 +41,7 @@ def pytest_generate_tests(metafunc):
 def _findings(spec, name, variant, dtype):
     key = (spec, name, variant_id(variant), dtype)
     if key not in _RESULTS:
-        summary, details = checks.audit([spec], [name], [dtype], progress=False)
+        summary, details, *_ = checks.audit([spec], [name], [dtype], progress=False)
         _RESULTS.update({
             (spec, name, v, dtype): (summary[summary["variant"] == v],
                                      details[details["variant"] == v])
