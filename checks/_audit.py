@@ -22,7 +22,8 @@ from .._environment import describe
 from .._progress import progress as progress_bar
 from ..catalog import Activation, Kind, variant_id
 from ..oracles import tables
-from . import _curves, _elementwise, _vector
+from ..oracles.formats import FORMATS
+from . import _curves, _elementwise, _repro, _vector
 from ._results import CATEGORIES, COLUMNS, Audit, Finding, frame
 from ._tolerances import DTYPES, Tolerances
 
@@ -89,25 +90,22 @@ def audit(
         table = None
         if act.kind is Kind.ELEMENTWISE:
             table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
+        # the parameters as a repro line passes them (a mask or a b made concrete)
+        concrete = params if table is not None else _vector.batch(act, params,
+                                                                  FORMATS[dtype]).oracle
         found: dict[str, tuple[list[Finding], float]] = {}
         # owners first: an implementation that shares another's function takes its results
         for im in sorted(impls, key=lambda im: (im.name, act.name) in same):
-            fn, owner = im.get(act.name), same.get((im.name, act.name))
+            owner = same.get((im.name, act.name))
+            if owner is not None:
+                found[im.name] = (_as_owner(found[owner][0], owner), 0.0)
+                continue
             start = time.perf_counter()
-            with precision(dtype):
-                if owner is not None:
-                    found[im.name] = (_as_owner(found[owner][0], owner), 0.0)
-                    continue
-                if fn is None:
-                    out = _skips(act, f"{im.name} does not provide {act.name}", wanted)
-                elif table is not None:
-                    out = _elementwise.check(im.name, fn, act, params, dtype, table, tol,
-                                             strict_subnormals=strict_subnormals,
-                                             checks=wanted)
-                else:
-                    out = _vector.check(im.name, fn, act, params, dtype, tol, checks=wanted)
+            out = _check(im.name, im.get(act.name), act, params, dtype, table, tol,
+                         strict_subnormals, wanted)
+            _repro.add(im.name, act, concrete, dtype, out)
             found[im.name] = (out, time.perf_counter() - start)
-        for im in impls:
+        for im in impls:  # rows in the order the SPECs were given
             key = {"impl": im.name, "activation": act.name, "variant": variant_id(params),
                    "dtype": dtype}
             out, seconds = found[im.name]
@@ -125,6 +123,19 @@ def audit(
             detail_frame[col] = pd.Series(dtype=object)
     curve_frame = pd.concat(curves, ignore_index=True) if curves else _curves.empty()
     return Audit(frame(summary), detail_frame, curve_frame, describe())
+
+
+def _check(name: str, fn: Any, act: Activation, params: dict[str, Any], dtype: str,
+           table: pd.DataFrame | None, tol: Tolerances, strict_subnormals: bool,
+           wanted: frozenset[str] | None) -> list[Finding]:
+    """One implementation's findings for one (activation, variant, dtype)."""
+    if fn is None:
+        return _skips(act, f"{name} does not provide {act.name}", wanted)
+    with precision(dtype):
+        if table is not None:
+            return _elementwise.check(name, fn, act, params, dtype, table, tol,
+                                      strict_subnormals=strict_subnormals, checks=wanted)
+        return _vector.check(name, fn, act, params, dtype, tol, checks=wanted)
 
 
 def _as_owner(findings: list[Finding], owner: str) -> list[Finding]:

@@ -29,6 +29,7 @@ import pandas as pd
 from ..catalog import Activation, Bounds, Monotone, ZeroSign, variant_id
 from ..oracles.formats import FORMATS, Format, ulp_error
 from ._call import CallError, array, call
+from ._repro import repro
 from ._results import Finding, fmt_ulp, literal
 from ._tolerances import Tolerances
 
@@ -41,19 +42,6 @@ def histogram(err: np.ndarray) -> dict[str, int]:
     idx = np.searchsorted(np.asarray(HIST_EDGES), err, side="left")
     counts = np.bincount(idx, minlength=len(labels))
     return dict(zip(labels, (int(c) for c in counts), strict=True))
-
-
-def repro(spec: str, act: Activation, params: Mapping[str, Any], dtype: str, x: float,
-          grad: bool = False) -> str:
-    """One line to reproduce a result by hand: the oracle's answer and the implementation's."""
-    p = "".join(f" --param {k}={str(v).lower() if isinstance(v, bool) else v}"
-                for k, v in params.items())
-    call_args = ", ".join(["x", *(f"{k}={v!r}" for k, v in params.items())])
-    f = f"lambda x: load({spec!r}).get({act.name!r})({call_args})"
-    f = f"jax.grad({f})" if grad else f"({f})"
-    return (f"actaudit oracle {act.name}{p}{' --grad' if grad else ''} -- {literal(x)}; "
-            f"python -c \"import jax, jax.numpy as jnp; from actaudit.impl import load; "
-            f"print({f}(jnp.asarray({literal(x)}, jnp.{dtype})))\"")
 
 
 def _classes(x: np.ndarray, hi: np.ndarray, rounded: np.ndarray, fmt: Format):

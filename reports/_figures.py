@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-import matplotlib.ticker
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
@@ -22,6 +22,7 @@ from ..checks._tolerances import DTYPES
 from ..oracles.formats import FORMATS
 
 FLOOR = 0.1  # an error of 0 (exact) is drawn here, on the log scale
+CEILING = 1e20  # and infinite errors, or larger than this, at the top
 LINESTYLES = ("-", "--", ":", "-.")
 
 
@@ -33,9 +34,9 @@ def colours(impls: Sequence[str]) -> dict[str, str]:
 
 def _top(errors: np.ndarray) -> float:
     """Where infinite errors (an overflow, a NaN for a number) are drawn: a decade above
-    the largest finite one."""
+    the largest finite one, at most `CEILING`."""
     finite = errors[np.isfinite(errors)]
-    biggest = max(float(finite.max()) if len(finite) else 1.0, 10.0)
+    biggest = min(max(float(finite.max()) if len(finite) else 1.0, 10.0), CEILING / 10)
     return 10.0 ** (math.ceil(math.log10(biggest)) + 1)
 
 
@@ -54,15 +55,13 @@ def error_curves(curves: pd.DataFrame, tolerances: Mapping[tuple[str, str], floa
         for c, dtype in enumerate(dtypes):
             ax = axes[r][c]
             part = curves[(curves["what"] == what) & (curves["dtype"] == dtype)]
-            for impl_name, line in part.groupby("impl", sort=False):
-                line = line.sort_values("x")
-                y = np.clip(line["max_ulp"].to_numpy(np.float64), FLOOR, top)
-                ax.plot(line["x"], y, lw=0.9, color=colour[impl_name], label=impl_name,
+            for names, (x, err) in _distinct(part).items():
+                ax.plot(_position(x, FORMATS[dtype].tiny), np.clip(err, FLOOR, top), lw=0.9,
+                        color=colour[names[0]], label=" = ".join(names),
                         drawstyle="steps-mid")
             tol = tolerances.get((dtype, what))
             if tol is not None:
                 ax.axhline(tol, color="0.4", lw=0.8, ls="--")
-            ax.set_xscale("symlog", linthresh=FORMATS[dtype].tiny)
             _decade_ticks(ax, part["x"].to_numpy(np.float64), FORMATS[dtype].tiny)
             ax.set_yscale("log")
             ax.set_ylim(FLOOR / 1.5, top * 1.5)
@@ -71,31 +70,66 @@ def error_curves(curves: pd.DataFrame, tolerances: Mapping[tuple[str, str], floa
             ax.tick_params(labelsize=7)
             ax.grid(True, which="major", lw=0.3, alpha=0.5)
             if c == 0:
-                ax.set_ylabel("max ULP error\n(∞ at the top, exact at the bottom)", fontsize=7)
+                ax.set_ylabel("max ULP error\n(∞ at the top, 0 at the bottom)", fontsize=7)
             if r == len(whats) - 1:
-                ax.set_xlabel("input x (symmetric log scale)", fontsize=7)
-    handles, labels = axes[0][0].get_legend_handles_labels()
+                ax.set_xlabel("input x (log scale each side of 0)", fontsize=7)
     fig.suptitle(title, fontsize=11)
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=8)
+    _legend(fig, axes)
     return fig
 
 
-def _decade_ticks(ax, x: np.ndarray, tiny: float, per_side: int = 3) -> None:
-    """A few powers of ten on each side that the inputs reach, and 0: symlog's own ticks
-    label every decade, unreadable across float32's 76."""
-    finite = np.abs(x[np.isfinite(x)])
-    if not len(finite) or finite.max() == 0:
-        return
-    lo, hi = math.ceil(math.log10(tiny)), math.floor(math.log10(finite.max()))
-    # not the smallest decade, whose label would sit on 0's
-    decades = sorted({round(e) for e in np.linspace(lo, hi, per_side + 1)[1:]}
-                     if hi > lo else {hi})
-    ticks = [10.0 ** e for e in decades]
-    both = ([-t for t in reversed(ticks)] if (x < 0).any() else []) + [0.0] + (
-        ticks if (x > 0).any() else [])
-    ax.set_xticks(both, [_power(t) for t in both])
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+def _distinct(part: pd.DataFrame) -> dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]]:
+    """Each implementation's curve (x, error) in order of x, implementations with the
+    same curve (flax.nnx and jax.nn share functions) drawn once, under both names."""
+    found: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+    for impl_name, line in part.groupby("impl", sort=False):
+        line = line.sort_values("x", kind="stable")
+        curve = (line["x"].to_numpy(np.float64), line["max_ulp"].to_numpy(np.float64))
+        same = next((k for k, (x, e) in found.items()
+                     if np.array_equal(x, curve[0]) and np.array_equal(e, curve[1],
+                                                                       equal_nan=True)), None)
+        if same is None:
+            found[(impl_name,)] = curve
+        else:
+            found[(*same, impl_name)] = found.pop(same)
+    return found
+
+
+def _legend(fig: Figure, axes: np.ndarray) -> None:
+    """One legend under the panels, each label once."""
+    handles: dict[str, Any] = {}
+    for ax in axes.ravel():
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, h)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
+                   ncols=min(6, len(handles)), fontsize=8)
+
+
+def _position(x: np.ndarray, tiny: float) -> np.ndarray:
+    """Where an input goes on the x axis: a symmetric log scale, linear below the smallest
+    normal number ``tiny`` (one unit wide) and a unit per decade above it. Computed here
+    rather than by matplotlib's symlog, whose limits overflow across float64's range."""
+    a = np.abs(x)
+    far = np.sign(x) * (1.0 + np.log10(np.maximum(a, tiny)) - math.log10(tiny))
+    return np.where(a >= tiny, far, np.clip(x, -tiny, tiny) / tiny)
+
+
+def _decade_ticks(ax, x: np.ndarray, tiny: float, per_side: int = 2) -> None:
+    """A few powers of ten on each side that the inputs reach, and 0 (every decade would
+    be unreadable across float32's 76)."""
+    ticks = [0.0]
+    for sign in (-1.0, 1.0):
+        side = np.abs(x[np.isfinite(x) & (sign * x > 0)])
+        if not len(side) or side.max() < tiny:
+            continue
+        lo, hi = math.ceil(math.log10(tiny)), math.floor(math.log10(side.max()))
+        # not the smallest decade, whose label would sit on 0's
+        decades = ({round(e) for e in np.linspace(lo, hi, per_side + 1)[1:]} if hi > lo
+                   else {hi})
+        ticks += [sign * 10.0 ** e for e in decades]
+    ticks.sort()
+    ax.set_xticks(_position(np.array(ticks), tiny), [_power(t) for t in ticks])
 
 
 def _power(t: float) -> str:
@@ -146,14 +180,8 @@ def throughput(bench: pd.DataFrame, colour: Mapping[str, str], title: str) -> Fi
         ax.set_xlabel("elements", fontsize=7)
     for row in axes:
         row[0].set_ylabel("elements / s", fontsize=7)
-    handles = {}
-    for ax in axes.ravel():
-        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, h)
     fig.suptitle(f"{title} (grey: the bandwidth baseline, x + 1)", fontsize=11)
-    if handles:
-        fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                   ncols=min(6, len(handles)), fontsize=8)
+    _legend(fig, axes)
     return fig
 
 

@@ -122,8 +122,10 @@ def test_a_plugin_that_raises_or_hangs_gives_error_rows_and_the_run_goes_on(tmp_
 
         def softplus(x):
             return jnp.logaddexp(x, 0.0)
+
+        from jax.nn import elu  # jax.nn's own function: timed once, under jax.nn
     """))
-    done = run("bench", "--impl", str(plugin), "--only", "relu,sigmoid,softplus", "--sizes",
+    done = run("bench", "--impl", str(plugin), "--only", "relu,sigmoid,softplus,elu", "--sizes",
                "1024", "--dtypes", "float32", "--modes", "fwd", "--timeout", "3",
                "--out", str(tmp_path / "run"), cwd=tmp_path)
     assert done.returncode == 1, done.stderr[-2000:]
@@ -137,6 +139,9 @@ def test_a_plugin_that_raises_or_hangs_gives_error_rows_and_the_run_goes_on(tmp_
     assert df.loc[(mine, "softplus"), "status"] == "pass"
     assert (df.loc["jax.nn", "status"] == "pass").all()
     assert "Not timed" in (folder / "summary.md").read_text()
+    assert df.loc[(mine, "elu"), "median_s"] == df.loc[("jax.nn", "elu"), "median_s"]
+    assert df.loc[(mine, "elu"), "detail"] == "the same function as jax.nn's: its timing"
+    assert df.loc[(mine, "elu"), "ratio_vs_jax_nn"] == 1.0
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -13,6 +13,7 @@ import textwrap
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, target
 from hypothesis import strategies as st
@@ -143,6 +144,28 @@ def test_a_hanging_implementation_gives_error_rows():
     with pytest.raises(_call.CallError, match="timed out"):
         _call.call(lambda: gate.wait(5), timeout=0.5)
     gate.set()
+
+
+def test_a_function_shared_by_two_specs_is_checked_once(tmp_path, cache):
+    """A plug-in that re-exports jax.nn's function (as flax.nnx does) gets jax.nn's
+    results, labelled; its own functions are checked as usual."""
+    plugin = tmp_path / "mixed.py"
+    plugin.write_text("from jax.nn import relu\n\ndef elu(x, alpha=1.0):\n"
+                      "    import jax.numpy as jnp\n"
+                      "    return jnp.where(x > 0, x, alpha * jnp.expm1(x))\n")
+    mine = impl.load(str(plugin))
+    assert impl.shared([mine, impl.load("jax.nn")], ["relu", "elu", "sigmoid"]) == {
+        (mine.name, "relu"): "jax.nn"}
+    summary = run([str(plugin), "jax.nn"], ["relu", "elu"], ["bfloat16"], cache)
+    ours, theirs = (summary[summary["impl"] == s].set_index(["activation", "variant", "check"])
+                    for s in (mine.name, "jax.nn"))
+    note = "the same function as jax.nn's: its results"
+    relu_ours, relu_theirs = ours.loc["relu"], theirs.loc["relu"]
+    assert (relu_ours["detail"] == [f"{d}; {note}" if d else note
+                                    for d in relu_theirs["detail"]]).all()
+    cols = ["status", "max_ulp", "worst_input", "expected", "got"]
+    pd.testing.assert_frame_equal(relu_ours[cols], relu_theirs[cols])
+    assert not ours.loc["elu"]["detail"].str.contains("same function").any()
 
 
 def test_bad_specs_are_one_line_errors():

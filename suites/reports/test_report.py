@@ -167,8 +167,32 @@ def test_every_failure_is_listed_with_input_expected_got_and_repro(made):
                     & (bad["check"] == row["check"])].iloc[0]
         assert (row["worst_input"], row["expected"], row["got"]) == (
             match["worst_input"], match["expected"], match["got"])
-        if row["check"] in ("accuracy", "gradient") and row["activation"] != "softmax":
-            assert row["repro"].startswith(f"actaudit oracle {row['activation']}")
+        has_input = row["worst_input"] and (row["activation"] != "softmax"
+                                            or row["worst_input"].startswith("["))
+        if has_input:  # (a softmax transform row names its slice instead)
+            assert row["repro"].startswith(f"actaudit oracle {row['activation']}"), row
+
+
+def test_a_repro_line_reproduces_the_failure(made):
+    """The brief's defect, by hand, from the report's own line: the oracle says the
+    expected value, the implementation prints what the report says it got."""
+    import shlex
+
+    root, _ = made
+    details = pd.read_parquet(root / "runs" / "audit" / FILES["details"])
+    row = details[(details["impl"] == "jax.nn") & (details["activation"] == "sigmoid")
+                  & (details["dtype"] == "float16") & (details["check"] == "subnormal")
+                  ].iloc[0]
+    assert row["status"] == "fail" and float(row["got"]) == 0.0
+    oracle, python = row["repro"].split("; python -c ")
+    args = shlex.split(oracle)[1:]  # oracle NAME [--param ...] -- X
+    said = run(*args[:2], "--json", *args[2:], cwd=root)
+    assert said.returncode == 0, said.stderr
+    assert float(json.loads(said.stdout)["float16"]) == float(row["expected"]) > 0
+    got = subprocess.run([sys.executable, "-c", shlex.split(python)[0]], capture_output=True,
+                         text=True, timeout=300, cwd=root)
+    assert got.returncode == 0, got.stderr
+    assert float(got.stdout) == float(row["got"])
 
 
 def test_curves_keep_each_checks_worst_error(made):
