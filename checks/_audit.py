@@ -91,8 +91,9 @@ def audit(
         if act.kind is Kind.ELEMENTWISE:
             table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
         # the parameters as a repro line passes them (a mask or a b made concrete)
-        concrete = params if table is not None else _vector.batch(act, params,
-                                                                  FORMATS[dtype]).oracle
+        with precision(dtype):
+            concrete = params if table is not None else _vector.batch(
+                act, params, FORMATS[dtype]).oracle
         found: dict[str, tuple[list[Finding], float]] = {}
         # owners first: an implementation that shares another's function takes its results
         for im in sorted(impls, key=lambda im: (im.name, act.name) in same):
