@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -76,14 +77,19 @@ def _typed(spec: Param, raw: str) -> Any:
 
 
 def _list(_: argparse.Namespace) -> int:
-    rows = [("activation", "kind", "signature", "variants", "provided by")]
+    from . import impl
+
+    impls = impl.available()
+    rows = [("activation", "kind", "signature", "variants", "defined by", "provided by")]
     for act in catalog.CATALOG.values():
         variants = "; ".join(catalog.variant_id(v) or "(defaults)" for v in act.variants())
         alias = f" (= {act.same_as})" if act.same_as else ""
-        rows.append((act.name + alias, act.kind.value, act.signature, variants, act.source))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        providers = ", ".join(im.name for im in impls if im.get(act.name) is not None)
+        rows.append((act.name + alias, act.kind.value, act.signature, variants, act.source,
+                     providers or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)), r[4])
+        print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)), r[5])
     return 0
 
 
@@ -308,6 +314,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("actaudit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `actaudit list | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 <function softplus at ...>
 """
 
-from ._plugins import BUILTINS, GROUP, Implementation, SpecError, load, shared
+from ._plugins import BUILTINS, GROUP, Implementation, SpecError, available, load, shared
 
-__all__ = ["BUILTINS", "GROUP", "Implementation", "SpecError", "load", "shared"]
+__all__ = [
+    "BUILTINS", "GROUP", "Implementation", "SpecError", "available", "load", "shared",
+]

@@ -62,7 +62,13 @@ def _builtin(name: str) -> Mapping[str, Callable[..., Any]] | None:
         "flax.linen": _adapters.flax_linen,
     }
     make = makers.get(name)
-    return None if make is None else make()
+    if make is None:
+        return None
+    try:
+        return make()
+    except ImportError as e:
+        raise SpecError(f"{name}: needs {e.name or 'a library that is not installed'} "
+                        f"(pip install 'actaudit[{name.split('.')[0]}]')") from None
 
 
 BUILTINS = ("reference", "jax.nn", "flax.nnx", "flax.linen")
@@ -127,6 +133,18 @@ def load(spec: str) -> Implementation:
     else:
         obj = _from_module(target, spec)
     return _implementation(spec, _attr(obj, attr, spec), target)
+
+
+def available() -> list[Implementation]:
+    """The built-in SPECs whose libraries are installed, then every installed plug-in
+    (entry point) that loads."""
+    found = []
+    for spec in dict.fromkeys([*BUILTINS, *(ep.name for ep in entry_points(group=GROUP))]):
+        try:
+            found.append(load(spec))
+        except SpecError:
+            continue
+    return found
 
 
 def _implementation(spec: str, obj: Any, origin: str) -> Implementation:

@@ -8,6 +8,7 @@ belongs to, and the reference must pass.
 from __future__ import annotations
 
 import math
+import sys
 import textwrap
 
 import jax
@@ -166,6 +167,13 @@ def test_a_function_shared_by_two_specs_is_checked_once(tmp_path, cache):
     cols = ["status", "max_ulp", "worst_input", "expected", "got"]
     pd.testing.assert_frame_equal(relu_ours[cols], relu_theirs[cols])
     assert not ours.loc["elu"]["detail"].str.contains("same function").any()
+
+
+def test_a_builtin_whose_library_is_missing_is_a_one_line_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "flax", None)  # as if flax were not installed
+    with pytest.raises(impl.SpecError, match=r"flax.nnx: needs flax \(pip install "):
+        impl.load("flax.nnx")
+    assert "flax.nnx" not in [im.name for im in impl.available()]
 
 
 def test_bad_specs_are_one_line_errors():
