@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_tables)
     p = sub.add_parser("audit", help="every check on each implementation: summary.csv")
     p.add_argument("--impl", action="append", required=True, metavar="SPEC",
-                   help="reference, jax.nn, flax.nnx, flax.linen, pkg.mod[:attr], file.py[:attr]")
+                   help="reference, jax.nn, flax.nnx, flax.linen, scipy, an installed plug-in's "
+                   "name, pkg.mod[:attr], file.py[:attr]")
     p.add_argument("--only", default="", help="comma-separated activations")
     p.add_argument("--dtypes", default="float16,bfloat16,float32,float64")
     p.add_argument("--checks", default="", help="comma-separated categories (default: all)")

@@ -33,7 +33,8 @@ def jobs(cases: Iterable[Case], impls: Iterable[Implementation],
 
 class Selection:
     """Parametrizes the ``job`` argument of the benchmark test with ``jobs``; after the
-    run, ``problems`` maps each case that could not be timed to ("error", one line)."""
+    run, ``problems`` maps each case that could not be timed to ("error", one line), or
+    ("skip", why) where the implementation does not support it."""
 
     def __init__(self, chosen: Iterable[Job]) -> None:
         self.jobs = list(chosen)
@@ -53,6 +54,10 @@ class Selection:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         case = self._cases.get(report.nodeid)
         if case is None or report.passed:
+            return
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+            self.problems[case] = ("skip", str(reason).removeprefix("Skipped: ")[:300])
             return
         crash = getattr(report.longrepr, "reprcrash", None)
         text = crash.message if crash is not None else str(report.longrepr)

@@ -14,7 +14,14 @@ TIMEOUT_S = 120.0
 
 
 class CallError(Exception):
-    """The implementation raised, hung, or returned something unusable."""
+    """The implementation raised, hung, or returned something unusable (``status``
+    "error"), or said it does not support the call: it raised NotImplementedError, as an
+    adapter does for a parameter its library lacks or a derivative it cannot take
+    (``status`` "skip")."""
+
+    def __init__(self, message: str, status: str = "error"):
+        super().__init__(message)
+        self.status = status
 
 
 def call(fn: Callable[[], Any], timeout: float = TIMEOUT_S) -> Any:
@@ -38,6 +45,8 @@ def call(fn: Callable[[], Any], timeout: float = TIMEOUT_S) -> Any:
     if "err" in box:
         e = box["err"]
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        if isinstance(e, NotImplementedError):
+            raise CallError(f"not supported: {text}"[:300], "skip")
         raise CallError(f"raised {type(e).__name__}: {text}"[:300])
     return box["out"]
 

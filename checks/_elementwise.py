@@ -125,7 +125,7 @@ def check(
             got = ev.values()
         except CallError as e:
             names = [c for c in ("accuracy", "subnormal", "special", "property") if want[c]]
-            return [Finding(c, "error", detail=str(e)) for c in names] + _rest(
+            return [Finding(c, e.status, detail=str(e)) for c in names] + _rest(
                 spec, fn, act, params, dtype, ev, table, tol, want, strict_subnormals)
         out += _value_findings(spec, act, params, dtype, ev, table, got, tol, want,
                                strict_subnormals)
@@ -271,7 +271,7 @@ def _gradient_findings(spec, act, params, dtype, ev, table, tol, want, strict):
     try:
         vjp, jvp = ev.gradients()
     except CallError as e:
-        return [Finding(n, "error", detail=str(e)) for n in names]
+        return [Finding(n, e.status, detail=str(e)) for n in names]
     fmt, x = ev.fmt, ev.x64
     hi, lo, rounded = (table[c].to_numpy() for c in ("grad_hi", "grad_lo", "grad"))
     kink = np.isin(x, [k.at for k in act.kinks]) & np.isfinite(x)
@@ -333,7 +333,7 @@ def _dtype_finding(fn, act, params, dtype) -> Finding:
         try:
             out = call(lambda kw=kw: fn(x, **kw))
         except CallError as e:
-            return Finding("dtype", "error", detail=f"{what}: {e}")
+            return Finding("dtype", e.status, detail=f"{what}: {e}")
         got = getattr(out, "dtype", type(out).__name__)
         if got != np.dtype(x.dtype):
             first = first or str(got)
@@ -366,7 +366,7 @@ def _transform_finding(ev: Evaluation, act: Activation, dtype: str, tol: Toleran
         vmapped = call(lambda: jax.vmap(ev.f)(grid))
         looped = call(lambda: jnp.stack([ev.f(row) for row in grid]))
     except CallError as e:
-        return Finding("transform", "error", detail=str(e))
+        return Finding("transform", e.status, detail=str(e))
     out = []
     for name, a, b in (("eager vs jit", eager, jitted), ("vmap vs loop", vmapped, looped)):
         a = np.asarray(a, np.float64).ravel()

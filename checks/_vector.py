@@ -145,7 +145,7 @@ def check(
         eager = call(lambda: f(x_in)) if want["transform"] else out
         got_all, eager_all = _per_slice(out), _per_slice(eager)
     except (CallError, ValueError, TypeError) as e:
-        return [Finding(c, "error", detail=f"called on {b.xs.shape} slices: {e}")
+        return [Finding(c, e.status, detail=f"called on {b.xs.shape} slices: {e}")
                 for c, w in want.items() if w]
     leaves = out if isinstance(out, tuple | list) else (out,)
     expected_dtype = _expected_dtype(act, params, cast)
@@ -162,7 +162,7 @@ def check(
     if want["gradient"]:
         jac = _jacobians(f, x_in)
         if isinstance(jac, CallError):
-            grads["error"] = [str(jac)]
+            grads["error"] = [str(jac), jac.status]
             want["gradient"] = "error"
         else:
             for s, (name, xs) in enumerate(zip(b.names, b.xs, strict=True)):
@@ -255,7 +255,7 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
                    "outputs whose truth is infinite or NaN")
         out.append(f)
     if want["gradient"] == "error":
-        out.append(Finding("gradient", "error", detail=grads["error"][0]))
+        out.append(Finding("gradient", grads["error"][1], detail=grads["error"][0]))
     elif want["gradient"]:
         gerr, gspecial = _errors(grads, fmt)
         gx = np.array(grads["x"], object)

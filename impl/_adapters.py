@@ -1,7 +1,12 @@
-"""The built-in SPECs: this project's `reference`, jax.nn, and Flax (nnx and linen).
+"""The built-in SPECs: this project's `reference`, jax.nn, Flax (nnx and linen) and
+SciPy.
 
 Flax's PReLU is a layer with a learned slope; here it is called as the function
 ``prelu(x, negative_slope)`` with the slope as its parameter's initial value.
+
+SciPy (scipy.special, and NumPy where SciPy has no such function) computes on the host,
+called through `_host.on_host`: it has no derivatives, and a parameter it lacks (softmax's
+``where``, gelu's tanh approximation) raises NotImplementedError, a ``skip``.
 """
 
 from __future__ import annotations
@@ -45,3 +50,39 @@ def flax_linen() -> Functions:
         return layer.apply({"params": {"negative_slope": slope}}, x)
 
     return {**_plugins._members(linen), "prelu": prelu}
+
+
+def scipy() -> Functions:
+    import jax.nn
+    import numpy as np
+    from scipy import special
+
+    from ._host import on_host
+
+    def no_where(kwargs: dict[str, Any]) -> str | None:
+        return "where= (a mask)" if kwargs.get("where") is not None else None
+
+    def tanh_gelu(kwargs: dict[str, Any]) -> str | None:
+        return "tanh-approximate gelu" if kwargs.get("approximate", True) else None
+
+    def gelu(x: Any, approximate: bool = True) -> Any:
+        return x * special.ndtr(x)  # x·Φ(x), Φ = ndtr (from erfc); approximate=False only
+
+    def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
+                  return_sign: bool = False, where: Any = None) -> Any:
+        return special.logsumexp(a, axis=axis, b=b, keepdims=keepdims,
+                                 return_sign=return_sign)
+
+    mine = {
+        "sigmoid": (special.expit, None),
+        "log_sigmoid": (special.log_expit, None),
+        "softplus": (lambda x: np.logaddexp(x, 0), None),
+        "tanh": (np.tanh, None),
+        "gelu": (gelu, tanh_gelu),
+        "softmax": (lambda x, axis=-1, where=None: special.softmax(x, axis=axis), no_where),
+        "log_softmax": (lambda x, axis=-1, where=None: special.log_softmax(x, axis=axis),
+                        no_where),
+        "logsumexp": (logsumexp, no_where),
+    }
+    return {name: on_host(fn, getattr(jax.nn, name), "scipy", lacks or (lambda kw: None))
+            for name, (fn, lacks) in mine.items()}

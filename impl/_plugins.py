@@ -60,6 +60,7 @@ def _builtin(name: str) -> Mapping[str, Callable[..., Any]] | None:
         "jax.nn": _adapters.jax_nn,
         "flax.nnx": _adapters.flax_nnx,
         "flax.linen": _adapters.flax_linen,
+        "scipy": _adapters.scipy,
     }
     make = makers.get(name)
     if make is None:
@@ -71,7 +72,7 @@ def _builtin(name: str) -> Mapping[str, Callable[..., Any]] | None:
                         f"(pip install 'actaudit[{name.split('.')[0]}]')") from None
 
 
-BUILTINS = ("reference", "jax.nn", "flax.nnx", "flax.linen")
+BUILTINS = ("reference", "jax.nn", "flax.nnx", "flax.linen", "scipy")
 
 
 def _attr(obj: Any, path: str, spec: str) -> Any:

@@ -144,6 +144,23 @@ def test_a_plugin_that_raises_or_hangs_gives_error_rows_and_the_run_goes_on(tmp_
     assert df.loc[(mine, "elu"), "ratio_vs_jax_nn"] == 1.0
 
 
+def test_what_an_implementation_does_not_support_is_a_skip_row(tmp_path):
+    """scipy has no autodiff and no softmax mask: those cases are `skip` rows saying so,
+    not errors, and the rest is timed."""
+    done = run("bench", "--impl", "scipy", "--only", "softmax", "--sizes", "1024", "--dtypes",
+               "float32", "--out", str(tmp_path / "run"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (folder,) = (tmp_path / "run").iterdir()
+    df = pd.read_parquet(folder / "bench.parquet")
+    mine = df[df["impl"] == "scipy"].set_index(["variant", "mode"])
+    assert mine.loc[("", "fwd"), "status"] == "pass"
+    assert mine.loc[("", "fwd+bwd"), "status"] == "skip"
+    assert "scipy has no autodiff" in mine.loc[("", "fwd+bwd"), "detail"]
+    for mode in ("fwd", "fwd+bwd"):
+        assert mine.loc[("where='random'", mode), "status"] == "skip"
+        assert "where=" in mine.loc[("where='random'", mode), "detail"]
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--sizes", "lots"], "not a size"),
     (["--sizes", "1"], "at least 2"),

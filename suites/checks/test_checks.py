@@ -176,6 +176,32 @@ def test_a_builtin_whose_library_is_missing_is_a_one_line_error(monkeypatch):
     assert "flax.nnx" not in [im.name for im in impl.available()]
 
 
+def test_scipy_is_audited_through_jax_and_what_it_lacks_is_skipped(cache):
+    """scipy.special runs on the host, called from JAX: jit and vmap reach it, its values
+    are judged like any implementation's, and what it lacks (autodiff, softmax's where,
+    the tanh gelu) gives `skip` rows that say so."""
+    summary = run(["scipy"], ["sigmoid", "softmax", "log_softmax", "gelu"], ["float32"], cache)
+
+    def row(act, check, variant=""):
+        return status(summary, "scipy", act, check, variant)
+
+    assert row("sigmoid", "accuracy")["status"] == "pass"
+    assert row("sigmoid", "transform")["status"] == "pass"
+    gradient = row("sigmoid", "gradient")
+    assert gradient["status"] == "skip" and "scipy has no autodiff" in gradient["detail"]
+    assert row("softmax", "accuracy", "where='random'")["status"] == "skip"
+    assert row("gelu", "accuracy")["status"] == "skip"
+    assert row("gelu", "accuracy", "approximate=False")["status"] == "pass"
+    # scipy.special.log_softmax of a dominated slice: x - max - log(sum) loses the top
+    # entry's -log(1 + tiny); the expected value is the oracle's, entry by entry
+    bad = row("log_softmax", "accuracy")
+    assert bad["status"] == "fail"
+    xs = [float(v) for v in bad["worst_input"].strip("[]").split(",")]
+    exact = oracles.evaluate(catalog.get("log_softmax"), xs)
+    assert float(bad["expected"]) in [e.rounded["float32"] for e in exact]
+    assert set(summary["status"]) <= {"pass", "fail", "warn", "skip"}  # no error rows
+
+
 def test_bad_specs_are_one_line_errors():
     with pytest.raises(impl.SpecError, match="cannot import"):
         impl.load("no_such_module_here")
