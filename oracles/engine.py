@@ -177,9 +177,9 @@ def decide(
             results = [_decide_one(v, ARB, formats) if v is not None else None for v in balls]
         if all(r is not None for r in results):
             break
-        prec *= 2
-        if prec > MAX_PREC:
+        if prec >= MAX_PREC:
             raise Undecided(f"{what()}: rounding undecided at {MAX_PREC} bits")
+        prec = min(2 * prec, MAX_PREC)  # the last try is at MAX_PREC itself
     results = _cross_check(compute, formats, results, prec, what)  # type: ignore[arg-type]
     return _nest(results, shape)
 

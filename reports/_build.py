@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
+from matplotlib.figure import Figure
+
 from ..bench import MODES
 from ..bench._tables import device_dir
 from ..checks import FILES
@@ -27,6 +29,8 @@ TITLE = "actaudit report"
 
 @dataclass(frozen=True)
 class Report:
+    """What `build` wrote: the folder, its three files, and how many plots."""
+
     folder: Path
     index: Path
     markdown: Path
@@ -38,7 +42,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_") or "default"
 
 
-def _save(fig, path: Path) -> None:
+def _save(fig: Figure, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
 

@@ -80,3 +80,18 @@ def test_glu():
 )
 def test_documented_edge_cases(name, xs, params, want):
     np.testing.assert_array_equal(hi(name, xs, **params), np.array(want, dtype=float))
+
+
+def test_a_float32_tie_broken_only_past_20000_bits_is_decided():
+    """log_softmax([5933.67431640625, -8252.0])[1] is −d − log1p(e^−d), d = 14185.67431640625.
+    d has 25 significant bits: −d lies exactly halfway between two float32 numbers, and only
+    the second term, about 10^−6161, says which way to round (down: the true value is below
+    −d). Seeing it takes more than 20,480 bits; the oracle's last try is at its limit,
+    32,768 (a hypothesis search found this input)."""
+    d = 5933.67431640625 + 8252.0
+    near = np.float32(-d)
+    other = np.nextafter(near, np.float32(-np.inf if float(near) > -d else np.inf))
+    assert float(near) + float(other) == -2 * d  # a float32 midpoint
+    exact = evaluate(catalog.get("log_softmax"), [5933.67431640625, -8252.0])
+    assert exact[1].rounded["float32"] == min(float(near), float(other))
+    assert exact[1].hi == -d and exact[0].rounded["float32"] == 0.0
