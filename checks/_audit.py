@@ -22,8 +22,7 @@ from .._environment import describe
 from .._progress import progress as progress_bar
 from ..catalog import Activation, Kind, variant_id
 from ..oracles import tables
-from ..oracles.formats import FORMATS
-from . import _curves, _elementwise, _repro, _vector
+from . import _curves, _elementwise, _vector
 from ._results import CATEGORIES, COLUMNS, Audit, Finding, frame
 from ._tolerances import DTYPES, Tolerances
 
@@ -90,10 +89,6 @@ def audit(
         table = None
         if act.kind is Kind.ELEMENTWISE:
             table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
-        # the parameters as a repro line passes them (a mask or a b made concrete)
-        with precision(dtype):
-            concrete = params if table is not None else _vector.batch(
-                act, params, FORMATS[dtype]).oracle
         found: dict[str, tuple[list[Finding], float]] = {}
         # owners first: an implementation that shares another's function takes its results
         for im in sorted(impls, key=lambda im: (im.name, act.name) in same):
@@ -104,7 +99,6 @@ def audit(
             start = time.perf_counter()
             out = _check(im.name, im.get(act.name), act, params, dtype, table, tol,
                          strict_subnormals, wanted)
-            _repro.add(im.name, act, concrete, dtype, out)
             found[im.name] = (out, time.perf_counter() - start)
         for im in impls:  # rows in the order the SPECs were given
             key = {"impl": im.name, "activation": act.name, "variant": variant_id(params),

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..catalog import Activation, Bounds, Monotone, ZeroSign, variant_id
 from ..oracles.formats import FORMATS, Format, ulp_error
+from . import _repro
 from ._call import CallError, array, call
 from ._repro import repro
 from ._results import Finding, fmt_ulp, literal
@@ -125,11 +126,13 @@ def check(
             got = ev.values()
         except CallError as e:
             names = [c for c in ("accuracy", "subnormal", "special", "property") if want[c]]
-            return [Finding(c, e.status, detail=str(e)) for c in names] + _rest(
-                spec, fn, act, params, dtype, ev, table, tol, want, strict_subnormals)
+            return _repro.add(spec, act, params, dtype, [
+                Finding(c, e.status, detail=str(e)) for c in names] + _rest(
+                spec, fn, act, params, dtype, ev, table, tol, want, strict_subnormals))
         out += _value_findings(spec, act, params, dtype, ev, table, got, tol, want,
                                strict_subnormals)
-    return out + _rest(spec, fn, act, params, dtype, ev, table, tol, want, strict_subnormals)
+    return _repro.add(spec, act, params, dtype, out + _rest(
+        spec, fn, act, params, dtype, ev, table, tol, want, strict_subnormals))
 
 
 def _rest(spec, fn, act, params, dtype, ev, table, tol, want, strict) -> list[Finding]:

@@ -67,8 +67,9 @@ def _parse(text: str, vector: bool) -> float | list[float] | None:
 
 
 def add(spec: str, act: Activation, params: Mapping[str, Any], dtype: str,
-        found: list[Finding]) -> None:
-    """A repro line for each finding that did not pass, has an input and lacks one."""
+        found: list[Finding]) -> list[Finding]:
+    """``found``, with a repro line on each finding that did not pass, has an input and
+    lacks one. ``params`` are concrete (a vector check's mask or b as a tuple)."""
     for f in found:
         if f.extra.get("repro") or f.status == "pass" or not f.worst_input:
             continue
@@ -76,3 +77,4 @@ def add(spec: str, act: Activation, params: Mapping[str, Any], dtype: str,
         if x is not None:
             f.extra["repro"] = repro(spec, act, params, dtype, x,
                                      grad=f.check in GRADIENT_CHECKS)
+    return found

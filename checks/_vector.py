@@ -23,6 +23,7 @@ import numpy as np
 from ..catalog import Activation, Kind
 from ..oracles import evaluate
 from ..oracles.formats import FORMATS, Format, ulp_error
+from . import _repro
 from ._call import CallError, call
 from ._elementwise import _exact, _worst, apart
 from ._results import Finding, literal
@@ -174,7 +175,9 @@ def check(
                 # truth only where the Jacobian is finite
                 if all(math.isfinite(e.hi) for e in _exact_flat(exact)):
                     _collect_rows(grads, f"{name} (vjp)", xs, jac["vjp"][s], exact, fmt)
-    return _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transform, fmt)
+    # repro lines with the slices' concrete mask or b
+    return _repro.add(spec, act, b.oracle, dtype, _findings(
+        spec, act, dtype, tol, want, rows, grads, dtype_problems, transform, fmt))
 
 
 def _expected_dtype(act, params, cast) -> np.dtype:

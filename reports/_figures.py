@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from ..bench import BASELINE
 from ..checks._tolerances import DTYPES
 from ..oracles.formats import FORMATS
+from ._tables import name
 
 FLOOR = 0.1  # an error of 0 (exact) is drawn here, on the log scale
 CEILING = 1e20  # and infinite errors, or larger than this, at the top
@@ -146,30 +147,29 @@ def throughput(bench: pd.DataFrame, colour: Mapping[str, str], title: str) -> Fi
     timed = bench[bench["status"] == "pass"]
     base = timed[timed["impl"] == BASELINE]
     acts = timed[timed["impl"] != BASELINE]
-    names = list(dict.fromkeys(_name(a, v) for a, v in zip(acts["activation"], acts["variant"],
-                                                            strict=True)))
+    named = acts.assign(name=[name(a, v) for a, v in zip(acts["activation"], acts["variant"],
+                                                         strict=True)])
+    names = list(dict.fromkeys(named["name"]))
     dtypes = [d for d in DTYPES if (timed["dtype"] == d).any()]
     style = {d: LINESTYLES[i % len(LINESTYLES)] for i, d in enumerate(dtypes)}
     cols = min(6, max(1, len(names)))
     rows = max(1, math.ceil(len(names) / cols))
     fig = Figure(figsize=(2.6 * cols, 2.1 * rows + 0.8), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
-    named = acts.assign(name=[_name(a, v) for a, v in zip(acts["activation"], acts["variant"],
-                                                          strict=True)])
-    for k, name in enumerate(names):
+    for k, panel in enumerate(names):
         ax = axes[k // cols][k % cols]
         for dtype in dtypes:
             ref = base[base["dtype"] == dtype].sort_values("size")
             if len(ref):
                 ax.plot(ref["size"], ref["elements_per_s"], color="0.6", lw=0.8,
                         ls=style[dtype])
-            for impl_name, line in named[(named["name"] == name) & (named["dtype"] == dtype)
+            for impl_name, line in named[(named["name"] == panel) & (named["dtype"] == dtype)
                                          ].groupby("impl", sort=False):
                 line = line.sort_values("size")
                 ax.plot(line["size"], line["elements_per_s"], color=colour[impl_name],
                         ls=style[dtype], marker=".", ms=3, lw=1,
                         label=f"{impl_name} {dtype}")
-        ax.set_title(name, fontsize=8)
+        ax.set_title(panel, fontsize=8)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.tick_params(labelsize=7)
@@ -184,6 +184,3 @@ def throughput(bench: pd.DataFrame, colour: Mapping[str, str], title: str) -> Fi
     _legend(fig, axes)
     return fig
 
-
-def _name(activation: str, variant: str) -> str:
-    return f"{activation}({variant})" if variant else activation

@@ -18,7 +18,6 @@ from ..bench import load as load_bench
 from ..bench._tables import KEY as BENCH_KEY
 from ..bench._tables import TABLE as BENCH_TABLE
 from ..checks import COLUMNS, FILES
-from ..checks._curves import KEY as CURVE_KEY
 from ..checks._curves import empty as empty_curves
 
 
@@ -92,9 +91,6 @@ def load(paths: list[str | Path]) -> Runs:
            else pd.DataFrame(columns=COLUMNS))
     res["max_ulp"] = pd.to_numeric(res["max_ulp"], errors="coerce")
     cur = pd.concat(curves, ignore_index=True) if curves else empty_curves()
-    if len(cur):
-        # two runs of one case would have been refused above, by their results
-        cur = cur.drop_duplicates([*CURVE_KEY, "x"])
     return Runs(res, cur, envs, _timings(bench))
 
 
