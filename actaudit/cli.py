@@ -150,8 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_tables)
     p = sub.add_parser("audit", help="every check on each implementation: summary.csv")
     p.add_argument("--impl", action="append", required=True, metavar="SPEC",
-                   help="reference, jax.nn, flax.nnx, flax.linen, scipy, an installed plug-in's "
-                   "name, pkg.mod[:attr], file.py[:attr]")
+                   help="reference, jax.nn, flax.nnx, flax.linen, scipy, torch, an installed "
+                   "plug-in's name, pkg.mod[:attr], file.py[:attr]")
     p.add_argument("--only", default="", help="comma-separated activations")
     p.add_argument("--dtypes", default="float16,bfloat16,float32,float64")
     p.add_argument("--checks", default="", help="comma-separated categories (default: all)")
@@ -162,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flushing subnormals to zero fails instead of warning")
     p.add_argument("--workers", type=int, default=0, help="oracle processes (0: one per core)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S",
+                   help="a call into an implementation running longer is stopped: error rows "
+                   "(each implementation runs in a worker process of its own)")
     p.add_argument("--exit-zero", action="store_true",
                    help="exit 0 even where checks fail or error (bad usage still exits 2)")
     p.set_defaults(run=_audit)
@@ -215,7 +218,7 @@ def _audit(args: argparse.Namespace) -> int:
         result = checks.audit(
             args.impl, _split(args.only) or None, _split(args.dtypes), checks=_split(args.checks),
             tolerances=tol, cache_dir=args.cache_dir, strict_subnormals=args.strict_subnormals,
-            workers=args.workers or None, progress=not args.quiet)
+            workers=args.workers or None, progress=not args.quiet, timeout=args.timeout)
     except (KeyError, ValueError) as e:
         raise UsageError(e.args[0]) from None
     out = Path(args.out)

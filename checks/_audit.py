@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -22,7 +22,8 @@ from .._environment import describe
 from .._progress import progress as progress_bar
 from ..catalog import Activation, Kind, variant_id
 from ..oracles import tables
-from . import _curves, _elementwise, _vector
+from . import _curves, _elementwise, _vector, _worker
+from ._call import TIMEOUT_S
 from ._results import CATEGORIES, COLUMNS, Audit, Finding, frame
 from ._tolerances import DTYPES, Tolerances
 
@@ -47,9 +48,11 @@ def precision(dtype: str) -> Iterator[None]:
         yield
 
 
-def _skips(act: Activation, reason: str, checks: frozenset[str] | None) -> list[Finding]:
+def _skips(act: Activation, reason: str, checks: frozenset[str] | None,
+           status: str = "skip") -> list[Finding]:
+    """A row per check of ``act`` (of those wanted), each with ``status`` and ``reason``."""
     names = ELEMENTWISE_CHECKS if act.kind is Kind.ELEMENTWISE else VECTOR_CHECKS
-    return [Finding(c, "skip", detail=reason) for c in names if checks is None or c in checks]
+    return [Finding(c, status, detail=reason) for c in names if checks is None or c in checks]
 
 
 def audit(
@@ -63,13 +66,18 @@ def audit(
     strict_subnormals: bool = False,
     workers: int | None = None,
     progress: bool = True,
+    timeout: float = TIMEOUT_S,
 ) -> Audit:
     """Every check of every (implementation, activation, variant, dtype) in ``specs`` ×
-    ``names`` × variants × ``dtypes``."""
+    ``names`` × variants × ``dtypes``, each implementation in a worker process of its own
+    (`_worker`); a call into an implementation that runs over ``timeout`` seconds is
+    stopped."""
     tol = tolerances or Tolerances()
     for d in dtypes:
         if d not in DTYPES:
             raise ValueError(f"unknown dtype {d!r}; known: {', '.join(DTYPES)}")
+    if not 0 < timeout < math.inf:
+        raise ValueError(f"the timeout must be a positive number of seconds, got {timeout!r}")
     wanted = frozenset(checks) if checks else None
     for c in wanted or ():
         if c not in CATEGORIES:
@@ -80,26 +88,29 @@ def audit(
     if elementwise:  # build what the cache lacks first, on every core
         tables.build_tables(elementwise, list(dtypes), cache_dir=cache_dir, workers=workers,
                             progress=progress)
-    jobs = [(a, p, d) for a in acts for p in a.variants() for d in dtypes]
+    cases = [(a, p, d) for a in acts for p in a.variants() for d in dtypes]
     same = impl.shared(impls, [a.name for a in acts])
     summary, details, curves = [], [], []
-    bar = progress_bar(jobs, desc="audit", unit="case", enabled=progress)
+    bar = progress_bar(cases, desc="audit", unit="case", enabled=progress)
     for act, params, dtype in bar:
         bar.set_postfix_str(f"{act.name} {dtype}", refresh=False)
-        table = None
-        if act.kind is Kind.ELEMENTWISE:
-            table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
         found: dict[str, tuple[list[Finding], float]] = {}
-        # owners first: an implementation that shares another's function takes its results
-        for im in sorted(impls, key=lambda im: (im.name, act.name) in same):
+        jobs = {}
+        for im in impls:
+            if im.get(act.name) is None:
+                found[im.name] = (_skips(act, f"{im.name} does not provide {act.name}",
+                                         wanted), 0.0)
+            elif (im.name, act.name) not in same:
+                jobs[im.name] = _worker.Job(act.name, params, dtype, tol, strict_subnormals,
+                                            wanted, None if cache_dir is None
+                                            else str(cache_dir), timeout)
+        for name, outcome in _worker.run(jobs).items():  # a str: the worker was lost
+            found[name] = ((_skips(act, outcome, wanted, "error"), 0.0)
+                           if isinstance(outcome, str) else outcome)
+        for im in impls:  # the same function as another SPEC's: its results
             owner = same.get((im.name, act.name))
             if owner is not None:
                 found[im.name] = (_as_owner(found[owner][0], owner), 0.0)
-                continue
-            start = time.perf_counter()
-            out = _check(im.name, im.get(act.name), act, params, dtype, table, tol,
-                         strict_subnormals, wanted)
-            found[im.name] = (out, time.perf_counter() - start)
         for im in impls:  # rows in the order the SPECs were given
             key = {"impl": im.name, "activation": act.name, "variant": variant_id(params),
                    "dtype": dtype}
@@ -120,17 +131,18 @@ def audit(
     return Audit(frame(summary), detail_frame, curve_frame, describe())
 
 
-def _check(name: str, fn: Any, act: Activation, params: dict[str, Any], dtype: str,
-           table: pd.DataFrame | None, tol: Tolerances, strict_subnormals: bool,
-           wanted: frozenset[str] | None) -> list[Finding]:
-    """One implementation's findings for one (activation, variant, dtype)."""
-    if fn is None:
-        return _skips(act, f"{name} does not provide {act.name}", wanted)
+def run_case(im: impl.Implementation, act: Activation, params: dict[str, Any], dtype: str,
+             tol: Tolerances, strict_subnormals: bool, wanted: frozenset[str] | None,
+             cache_dir: str | None) -> list[Finding]:
+    """One implementation's findings for one (activation, variant, dtype) that it
+    provides; run in its worker."""
+    fn = im.get(act.name)
     with precision(dtype):
-        if table is not None:
-            return _elementwise.check(name, fn, act, params, dtype, table, tol,
+        if act.kind is Kind.ELEMENTWISE:
+            table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
+            return _elementwise.check(im.name, fn, act, params, dtype, table, tol,
                                       strict_subnormals=strict_subnormals, checks=wanted)
-        return _vector.check(name, fn, act, params, dtype, tol, checks=wanted)
+        return _vector.check(im.name, fn, act, params, dtype, tol, checks=wanted)
 
 
 def _as_owner(findings: list[Finding], owner: str) -> list[Finding]:

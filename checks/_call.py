@@ -12,6 +12,13 @@ import numpy as np
 
 TIMEOUT_S = 120.0
 
+# Set in a worker process (`_worker`): told ``what`` at the start of each call into the
+# implementation and None at its end, so that the parent can stop a call that hangs.
+watch: Callable[[str | None], None] | None = None
+# A call was abandoned after its timeout: its thread may still run, so the worker is
+# replaced after the case.
+abandoned = False
+
 
 class CallError(Exception):
     """The implementation raised, hung, or returned something unusable (``status``
@@ -24,11 +31,15 @@ class CallError(Exception):
         self.status = status
 
 
-def call(fn: Callable[[], Any], timeout: float = TIMEOUT_S) -> Any:
+def call(fn: Callable[[], Any], timeout: float | None = None, what: str = "the function",
+         ) -> Any:
     """``fn()`` with its result on the host, or `CallError`. A call still running after
-    ``timeout`` seconds is abandoned (its thread is left to finish on its own)."""
+    ``timeout`` seconds (`TIMEOUT_S` by default) is abandoned: its thread is left to
+    finish on its own, and a worker process that holds one is replaced."""
+    global abandoned
     box: dict[str, Any] = {}
     x64 = bool(jax.config.jax_enable_x64)  # a context setting: the thread needs it too
+    timeout = TIMEOUT_S if timeout is None else timeout
 
     def run() -> None:
         try:
@@ -37,11 +48,16 @@ def call(fn: Callable[[], Any], timeout: float = TIMEOUT_S) -> Any:
         except BaseException as e:
             box["err"] = e
 
+    if watch is not None:
+        watch(what)
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     thread.join(timeout)
+    if watch is not None:
+        watch(None)
     if thread.is_alive():
-        raise CallError(f"timed out after {timeout:g} s")
+        abandoned = True
+        raise CallError(f"timed out after {timeout:g} s in {what}")
     if "err" in box:
         e = box["err"]
         text = str(e).strip().splitlines()[0] if str(e).strip() else ""

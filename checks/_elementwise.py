@@ -96,15 +96,15 @@ class Evaluation:
         self.x = x.astype(fmt.dtype)
 
     def values(self) -> np.ndarray:
-        out = call(lambda: jax.jit(self.f)(jnp.asarray(self.x)))
+        out = call(lambda: jax.jit(self.f)(jnp.asarray(self.x)), what="the function (jit)")
         return array(out, self.x.shape, self.fmt.dtype, "the function").astype(np.float64)
 
     def gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """(vjp, jvp) with unit (co)tangents: the derivative, twice."""
         xj = jnp.asarray(self.x)
         ones = jnp.ones_like(xj)
-        vjp = call(lambda: jax.jit(lambda x: jax.vjp(self.f, x)[1](ones)[0])(xj))
-        jvp = call(lambda: jax.jit(lambda x: jax.jvp(self.f, (x,), (ones,))[1])(xj))
+        vjp = call(lambda: jax.jit(lambda x: jax.vjp(self.f, x)[1](ones)[0])(xj), what="jax.vjp")
+        jvp = call(lambda: jax.jit(lambda x: jax.jvp(self.f, (x,), (ones,))[1])(xj), what="jax.jvp")
         shape, dt = self.x.shape, self.fmt.dtype
         return (array(vjp, shape, dt, "jax.vjp").astype(np.float64),
                 array(jvp, shape, dt, "jax.jvp").astype(np.float64))
@@ -334,7 +334,7 @@ def _dtype_finding(fn, act, params, dtype) -> Finding:
     problems, first = [], None
     for what, kw in trials:
         try:
-            out = call(lambda kw=kw: fn(x, **kw))
+            out = call(lambda kw=kw: fn(x, **kw), what=f"the function ({what})")
         except CallError as e:
             return Finding("dtype", e.status, detail=f"{what}: {e}")
         got = getattr(out, "dtype", type(out).__name__)
@@ -363,11 +363,11 @@ def _transform_finding(ev: Evaluation, act: Activation, dtype: str, tol: Toleran
     x = ev.x[:: max(1, len(ev.x) // 512)][:512]
     x = x[: len(x) - len(x) % 16]
     try:
-        eager = call(lambda: ev.f(jnp.asarray(x)))
-        jitted = call(lambda: jax.jit(ev.f)(jnp.asarray(x)))
+        eager = call(lambda: ev.f(jnp.asarray(x)), what="the function (eager)")
+        jitted = call(lambda: jax.jit(ev.f)(jnp.asarray(x)), what="the function (jit)")
         grid = jnp.asarray(x.reshape(16, -1))
-        vmapped = call(lambda: jax.vmap(ev.f)(grid))
-        looped = call(lambda: jnp.stack([ev.f(row) for row in grid]))
+        vmapped = call(lambda: jax.vmap(ev.f)(grid), what="jax.vmap")
+        looped = call(lambda: jnp.stack([ev.f(row) for row in grid]), what="a loop of calls")
     except CallError as e:
         return Finding("transform", e.status, detail=str(e))
     out = []

@@ -142,8 +142,9 @@ def check(
     f = _laid_out(act, params, fn, b.call)
     x_in = jnp.asarray(b.xs, np.int32 if act.kind is Kind.INDEX else cast)
     try:
-        out = call(lambda: jax.jit(f)(x_in))
-        eager = call(lambda: f(x_in)) if want["transform"] else out
+        out = call(lambda: jax.jit(f)(x_in), what="the function (jit)")
+        eager = (call(lambda: f(x_in), what="the function (eager)") if want["transform"]
+                 else out)
         got_all, eager_all = _per_slice(out), _per_slice(eager)
     except (CallError, ValueError, TypeError) as e:
         return [Finding(c, e.status, detail=f"called on {b.xs.shape} slices: {e}")
@@ -209,7 +210,8 @@ def _jacobians(f: Callable[[Any], Any], xs: Any) -> dict[str, list[np.ndarray]] 
     found = {}
     for mode, jac_fn in (("jvp", jax.jacfwd), ("vjp", jax.jacrev)):
         try:
-            jac = np.asarray(call(lambda j=jac_fn: jax.jit(j(first))(xs)), np.float64)
+            jac = np.asarray(call(lambda j=jac_fn: jax.jit(j(first))(xs),
+                                 what=f"jax.{jac_fn.__name__}"), np.float64)
         except CallError as e:
             return e
         jac = jac.reshape(n_slices, -1, n_slices, xs.shape[1])

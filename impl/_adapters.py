@@ -1,12 +1,13 @@
-"""The built-in SPECs: this project's `reference`, jax.nn, Flax (nnx and linen) and
-SciPy.
+"""The built-in SPECs: this project's `reference`, jax.nn, Flax (nnx and linen), SciPy
+and PyTorch.
 
 Flax's PReLU is a layer with a learned slope; here it is called as the function
 ``prelu(x, negative_slope)`` with the slope as its parameter's initial value.
 
-SciPy (scipy.special, and NumPy where SciPy has no such function) computes on the host,
-called through `_host.on_host`: it has no derivatives, and a parameter it lacks (softmax's
-``where``, gelu's tanh approximation) raises NotImplementedError, a ``skip``.
+SciPy (scipy.special, and NumPy where SciPy has no such function) and PyTorch (`_torch`)
+compute on the host, called through `_host.on_host`. SciPy has no derivatives; a parameter
+a library lacks (softmax's ``where``, SciPy's tanh-approximate gelu) raises
+NotImplementedError, a ``skip``.
 """
 
 from __future__ import annotations
@@ -55,9 +56,17 @@ def flax_linen() -> Functions:
 def scipy() -> Functions:
     import jax.nn
     import numpy as np
+    from ml_dtypes import bfloat16
     from scipy import special
 
     from ._host import on_host
+
+    def widened(fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``fn`` given float32 where it would get bfloat16, which NumPy cannot compute in."""
+        def wide(a: Any) -> Any:
+            return a.astype(np.float32) if getattr(a, "dtype", None) == bfloat16 else a
+
+        return lambda x, **kw: fn(wide(x), **{k: wide(v) for k, v in kw.items()})
 
     def no_where(kwargs: dict[str, Any]) -> str | None:
         return "where= (a mask)" if kwargs.get("where") is not None else None
@@ -84,5 +93,12 @@ def scipy() -> Functions:
                         no_where),
         "logsumexp": (logsumexp, no_where),
     }
-    return {name: on_host(fn, getattr(jax.nn, name), "scipy", lacks or (lambda kw: None))
+    return {name: on_host(widened(fn), getattr(jax.nn, name), "scipy",
+                          lacks or (lambda kw: None))
             for name, (fn, lacks) in mine.items()}
+
+
+def torch() -> Functions:
+    from . import _torch
+
+    return _torch.functions()

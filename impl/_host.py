@@ -1,37 +1,45 @@
-"""Functions that compute outside JAX (NumPy, SciPy), called from JAX.
+"""Functions that compute outside JAX (NumPy, SciPy, PyTorch), called from JAX.
 
 `on_host` wraps a function of NumPy arrays, with jax.nn's signature, into a JAX function:
 it runs on the host through `jax.pure_callback`, so that jit, vmap and the checks' own
 transforms reach it.
 
-* Arrays cross as NumPy. A format the library cannot compute in (bfloat16) crosses as
-  float32, which holds every bfloat16 exactly.
+* Arrays cross as NumPy, bfloat16 as ml_dtypes' bfloat16: each adapter converts to what
+  its library computes in (SciPy: float32, which holds every bfloat16 exactly; PyTorch:
+  its own bfloat16, bit for bit).
 * The result is rounded to the dtype jax.nn returns for the same call, as a user casting
   back would (a library that computes float16 in float32 is credited with that rounding).
-* Parameters that are arrays (a mask, b) cross as operands; the rest stay Python values.
-* There is no derivative: the library has no autodiff. Differentiating raises
-  NotImplementedError, so the audit reports the gradient checks as ``skip``.
+* Parameters that are arrays (a mask, b, a slope given as an array) cross as operands;
+  the rest stay Python values.
+* Derivatives come from the library's own autodiff, ``derivative``: for an elementwise
+  function dy/dx, shaped like x (what its backward pass gives for a cotangent of ones);
+  for a function of slices along ``axis`` (softmax, logsumexp, glu, ...) each slice's
+  Jacobian, shaped ``batch + (m, n)``: x with ``axis`` moved last (all of x flattened for
+  ``axis=None``) is ``batch + (n,)``, and each slice gives m outputs. JAX gets it as a
+  linear map (``t -> dy/dx · t``), so forward and reverse mode, vmap and jit all work on
+  it. A library without autodiff (``derivative=None``) raises NotImplementedError when
+  differentiated: the audit reports its gradient checks as ``skip``.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+import math
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import ml_dtypes
 import numpy as np
 
-
-def _to_host(a: Any) -> np.ndarray:
-    out = np.asarray(a)
-    return out.astype(np.float32) if out.dtype == ml_dtypes.bfloat16 else out
+# a Jacobian with more entries is not materialized (2^24: 64 MiB in float32)
+MAX_JACOBIAN = 1 << 24
 
 
 def on_host(fn: Callable[..., Any], like: Callable[..., Any], library: str,
             lacks: Callable[[dict[str, Any]], str | None] = lambda kwargs: None,
+            derivative: Callable[..., Any] | None = None, *, elementwise: bool = True,
             ) -> Callable[..., Any]:
     """``fn`` as a JAX function; ``like`` (jax.nn's function of the same name) gives
     only the shape and dtype of the result (`jax.eval_shape`), never a value. ``lacks``
@@ -39,8 +47,14 @@ def on_host(fn: Callable[..., Any], like: Callable[..., Any], library: str,
     raised as NotImplementedError when the call is made, not inside the callback, where
     it would reach the caller as an XLA runtime error."""
 
+    signature = inspect.signature(like)
+
     @functools.wraps(fn)
-    def call(x: Any, **kwargs: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(*args, **kwargs).arguments  # jax.nn's positional parameters
+        x, kwargs = bound.pop(next(iter(bound))), bound
+        if not elementwise:  # the slices' axis, said explicitly to the library's function
+            kwargs.setdefault("axis", signature.parameters["axis"].default)
         missing = lacks(kwargs)
         if missing:
             raise NotImplementedError(f"{library} has no {missing}")
@@ -50,19 +64,56 @@ def on_host(fn: Callable[..., Any], like: Callable[..., Any], library: str,
         fixed = {k: v for k, v in kwargs.items() if k not in arrays}
         shape = jax.eval_shape(lambda x, a: like(x, **fixed, **a), x, arrays)
 
-        def host(x: np.ndarray, a: dict[str, np.ndarray]) -> Any:
-            with np.errstate(all="ignore"):  # NaN in, NaN out: the checks judge the values
-                result = fn(_to_host(x), **fixed, **{k: _to_host(v) for k, v in a.items()})
-            return jax.tree.map(lambda r, s: np.asarray(r).astype(s.dtype), result, shape)
+        def host(compute: Callable[..., Any], like: Any) -> Callable[..., Any]:
+            def run(x: np.ndarray, a: dict[str, np.ndarray]) -> Any:
+                with np.errstate(all="ignore"):  # NaN in, NaN out: the checks judge values
+                    result = compute(np.asarray(x), **fixed,
+                                     **{k: np.asarray(v) for k, v in a.items()})
+                return jax.tree.map(lambda r, s: np.asarray(r).astype(s.dtype), result, like)
+            return run
 
         @jax.custom_jvp
         def value(x: Any, a: dict[str, Any]) -> Any:
-            return jax.pure_callback(host, shape, x, a, vmap_method="sequential")
+            return jax.pure_callback(host(fn, shape), shape, x, a, vmap_method="sequential")
 
-        @value.defjvp
-        def _no_derivative(primals: Any, tangents: Any) -> Any:
-            raise NotImplementedError(f"{library} has no autodiff: no derivative to check")
+        @functools.partial(value.defjvp, symbolic_zeros=True)
+        def _jvp(primals: Any, tangents: Any) -> Any:
+            (x, a), (t, ta) = primals, tangents
+            if derivative is None:
+                raise NotImplementedError(f"{library} has no autodiff: no derivative to check")
+            if any(not isinstance(v, jax.custom_derivatives.SymbolicZero)
+                   for v in jax.tree.leaves(ta)):
+                raise NotImplementedError("derivatives with respect to parameters")
+            y = value(x, a)
+            if isinstance(t, jax.custom_derivatives.SymbolicZero):
+                return y, jnp.zeros(y.shape, y.dtype)
+            if elementwise:
+                d = jax.pure_callback(host(derivative, shape), shape, x, a,
+                                      vmap_method="sequential")
+                return y, d * t.astype(d.dtype)
+            return y, _slice_tangent(x, t, kwargs["axis"], y.shape, library,
+                                     lambda jac: jax.pure_callback(
+                                         host(derivative, jac), jac, x, a,
+                                         vmap_method="sequential"))
 
         return value(x, arrays)
 
     return call
+
+
+def _slice_tangent(x: Any, t: Any, axis: int | None, y_shape: tuple[int, ...], library: str,
+                   jacobian: Callable[[jax.ShapeDtypeStruct], Any]) -> Any:
+    """dy/dx · t for a function of the slices of x along ``axis``, from each slice's
+    Jacobian (``jacobian(its shape)``, computed by the library)."""
+    moved = t.reshape(-1) if axis is None else jnp.moveaxis(t, axis, -1)
+    batch, n = moved.shape[:-1], moved.shape[-1]
+    m = math.prod(y_shape) // max(1, math.prod(batch))
+    if math.prod(batch) * m * n > MAX_JACOBIAN:
+        raise NotImplementedError(f"the {library} adapter's derivative of {x.shape}: "
+                                  f"Jacobians of {math.prod(batch) * m * n} entries")
+    j = jacobian(jax.ShapeDtypeStruct((*batch, m, n), x.dtype))
+    out = jnp.einsum("...mn,...n->...m", j, moved.astype(j.dtype),
+                     precision=jax.lax.Precision.HIGHEST)
+    if axis is not None and out.ndim == len(y_shape):  # y keeps x's layout: the axis back
+        out = jnp.moveaxis(out, -1, axis)
+    return out.reshape(y_shape)

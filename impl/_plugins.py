@@ -61,6 +61,7 @@ def _builtin(name: str) -> Mapping[str, Callable[..., Any]] | None:
         "flax.nnx": _adapters.flax_nnx,
         "flax.linen": _adapters.flax_linen,
         "scipy": _adapters.scipy,
+        "torch": _adapters.torch,
     }
     make = makers.get(name)
     if make is None:
@@ -72,7 +73,7 @@ def _builtin(name: str) -> Mapping[str, Callable[..., Any]] | None:
                         f"(pip install 'actaudit[{name.split('.')[0]}]')") from None
 
 
-BUILTINS = ("reference", "jax.nn", "flax.nnx", "flax.linen", "scipy")
+BUILTINS = ("reference", "jax.nn", "flax.nnx", "flax.linen", "scipy", "torch")
 
 
 def _attr(obj: Any, path: str, spec: str) -> Any:

@@ -202,6 +202,68 @@ def test_scipy_is_audited_through_jax_and_what_it_lacks_is_skipped(cache):
     assert set(summary["status"]) <= {"pass", "fail", "warn", "skip"}  # no error rows
 
 
+def test_torch_is_audited_with_its_own_autodiff(cache):
+    """torch.nn.functional runs on the host with torch.autograd's derivatives: the audit
+    finds what torch itself computes (called directly here, not through the adapter),
+    judged against the oracle."""
+    torch = pytest.importorskip("torch")
+    summary = run(["torch"], ["sigmoid", "gelu", "softmax"], ["float32"], cache)
+
+    def row(act, check, variant=""):
+        return status(summary, "torch", act, check, variant)
+
+    assert row("sigmoid", "accuracy")["status"] == "pass"
+    assert row("sigmoid", "transform")["status"] == "pass"
+    # torch's sigmoid backward, y·(1 - y), has no relative accuracy far in the tail
+    bad = row("sigmoid", "gradient")
+    assert bad["status"] == "fail"
+    x = float(bad["worst_input"])
+    xt = torch.tensor(x, dtype=torch.float32, requires_grad=True)
+    (mine,) = torch.autograd.grad(torch.sigmoid(xt), xt)
+    truth = oracles.evaluate(catalog.get("sigmoid"), x, grad=True).rounded["float32"]
+    assert float(bad["got"]) == mine.item() and float(bad["expected"]) == truth
+    # F.gelu(-inf) is NaN in torch; the truth is -0
+    special = row("gelu", "special", "approximate=False")
+    assert special["status"] == "fail" and "x=-inf: nan not -0.0" in special["detail"]
+    assert math.isnan(torch.nn.functional.gelu(torch.tensor(-math.inf)).item())
+    assert str(oracles.evaluate(catalog.get("gelu"), -math.inf,
+                                {"approximate": False}).rounded["float32"]) == "-0.0"
+    assert row("softmax", "accuracy")["status"] == "pass"
+    assert row("softmax", "transform")["status"] == "pass"
+    where = row("softmax", "accuracy", "where='random'")
+    assert where["status"] == "skip" and "torch has no where=" in where["detail"]
+    assert set(summary["status"]) <= {"pass", "fail", "warn", "skip"}  # no error rows
+
+
+def test_torch_derivatives_reach_every_jax_transform():
+    """The adapter gives JAX torch's Jacobian as a linear map: forward and reverse mode
+    agree, under jit and vmap, with the analytic softmax Jacobian diag(s) - s sᵀ."""
+    pytest.importorskip("torch")
+    softmax = impl.load("torch").get("softmax")
+    x = np.array([[0.5, -1.0, 2.0], [3.0, 0.0, -2.0]], np.float32)
+    e = np.exp(x - x.max(1, keepdims=True))
+    s = e / e.sum(1, keepdims=True)
+    want = np.stack([np.diag(r) - np.outer(r, r) for r in s])
+    for jac in (jax.jacfwd, jax.jacrev):
+        got = np.asarray(jax.jit(jax.vmap(jac(softmax)))(jnp.asarray(x)))
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    lse = impl.load("torch").get("logsumexp")
+    g = np.asarray(jax.grad(lambda v: lse(v, axis=0).sum())(jnp.asarray(x)))
+    np.testing.assert_allclose(g, np.exp(x) / np.exp(x).sum(0), rtol=1e-5)
+
+
+def test_bfloat16_crosses_into_torch_bit_for_bit():
+    pytest.importorskip("torch")
+    from ml_dtypes import bfloat16
+
+    from actaudit.impl import _torch
+
+    bits = np.arange(1 << 16, dtype=np.uint16)
+    every = bits.view(bfloat16)
+    back = _torch.to_numpy(_torch.to_torch(every))
+    assert back.dtype == bfloat16 and np.array_equal(back.view(np.uint16), bits)
+
+
 def test_bad_specs_are_one_line_errors():
     with pytest.raises(impl.SpecError, match="cannot import"):
         impl.load("no_such_module_here")

@@ -1,0 +1,180 @@
+"""The `torch` SPEC: torch.nn.functional and torch's own activations, on the CPU, called
+from JAX through `_host.on_host`.
+
+Arrays cross as NumPy, bfloat16 bit for bit as torch's own bfloat16. Derivatives come from
+torch.autograd: an elementwise function's is its backward pass for a cotangent of ones, a
+vector function's is each slice's Jacobian (`torch.func.jacrev`, reverse mode).
+jax.nn's names and signatures map to torch's functions; where torch has no such activation
+(squareplus, sparse_plus, log1mexp, ...) the name is not provided, and where it lacks a
+parameter (softmax's ``where``, logsumexp's ``b``) the call is a ``skip``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax.nn
+import ml_dtypes
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._host import on_host
+
+Lacks = Callable[[dict[str, Any]], str | None]
+
+
+def to_torch(a: np.ndarray) -> torch.Tensor:
+    """A copy (JAX's buffers are read-only, torch's tensors writable)."""
+    a = np.array(a, order="C")
+    if a.dtype == ml_dtypes.bfloat16:
+        return torch.from_numpy(a.view(np.int16)).view(torch.bfloat16)
+    return torch.from_numpy(a)
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    t = t.detach()
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+    return t.numpy()
+
+
+def _scalar(v: Any) -> Any:
+    """A parameter given as a 0-d array, as the Python number torch takes."""
+    return v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v
+
+
+def _on_numpy(fn: Callable[..., torch.Tensor]) -> Callable[..., np.ndarray]:
+    def run(x: np.ndarray, **kw: Any) -> np.ndarray:
+        with torch.no_grad():
+            return to_numpy(fn(to_torch(x), **{k: _scalar(v) for k, v in kw.items()}))
+    return run
+
+
+def _derivative(fn: Callable[..., torch.Tensor]) -> Callable[..., np.ndarray]:
+    """dy/dx by torch's backward pass, for a cotangent of ones."""
+    def run(x: np.ndarray, **kw: Any) -> np.ndarray:
+        xt = to_torch(x).clone().requires_grad_(True)
+        y = fn(xt, **{k: _scalar(v) for k, v in kw.items()})
+        (g,) = torch.autograd.grad(y, xt, torch.ones_like(y))
+        return to_numpy(g)
+    return run
+
+
+def _jacobian(fn: Callable[..., torch.Tensor]) -> Callable[..., np.ndarray]:
+    """Each slice's Jacobian along ``axis``, (batch..., m, n), by torch's reverse mode
+    (torch.func.jacrev, vmapped over the slices)."""
+    def run(x: np.ndarray, axis: int | None, **kw: Any) -> np.ndarray:
+        kw = {k: _scalar(v) for k, v in kw.items()}
+        xt = to_torch(x)
+        moved = xt.reshape(-1) if axis is None else torch.movedim(xt, axis, -1)
+        rows = moved.reshape(-1, moved.shape[-1])
+
+        def one(row: torch.Tensor) -> torch.Tensor:
+            return fn(row.unsqueeze(0), axis=-1, **kw).reshape(-1)
+
+        jac = torch.func.vmap(torch.func.jacrev(one))(rows)
+        return to_numpy(jac.reshape(*moved.shape[:-1], *jac.shape[1:]))
+    return run
+
+
+def _dims(axis: Any, ndim: int) -> Any:
+    return tuple(range(ndim)) if axis is None else axis
+
+
+def _none(*names: str) -> Lacks:
+    """What torch lacks: any of ``names`` given (not None)."""
+    return lambda kw: next((f"{n}=" for n in names if kw.get(n) is not None), None)
+
+
+def _int_axis(kw: dict[str, Any]) -> str | None:
+    axis = kw.get("axis", -1)
+    return None if isinstance(axis, int) else f"axis={axis!r} (one int dim only)"
+
+
+def _all(*checks: Lacks) -> Lacks:
+    return lambda kw: next((m for c in checks if (m := c(kw)) is not None), None)
+
+
+def _prelu(x: torch.Tensor, negative_slope: float = 0.01) -> torch.Tensor:
+    return F.prelu(x, torch.tensor([negative_slope], dtype=x.dtype))
+
+
+def _gelu(x: torch.Tensor, approximate: bool = True) -> torch.Tensor:
+    return F.gelu(x, approximate="tanh" if approximate else "none")
+
+
+def _logsumexp(a: torch.Tensor, axis: Any = None, b: Any = None, keepdims: bool = False,
+               return_sign: bool = False, where: Any = None) -> torch.Tensor:
+    return torch.logsumexp(a, dim=_dims(axis, a.ndim), keepdim=keepdims)
+
+
+def _standardize(x: torch.Tensor, axis: int = -1, mean: Any = None, variance: Any = None,
+                 epsilon: float = 1e-5, where: Any = None, algorithm: str = "fast",
+                 ) -> torch.Tensor:
+    """torch's layer_norm over the one dim ``axis``, without an affine part."""
+    moved = torch.movedim(x, axis, -1)
+    return torch.movedim(F.layer_norm(moved, moved.shape[-1:], eps=epsilon), -1, axis)
+
+
+def _one_hot(x: torch.Tensor, num_classes: int, *, dtype: Any = None, axis: int = -1,
+             ) -> torch.Tensor:
+    return F.one_hot(x.long(), num_classes)  # int64; crosses back as jax.nn's dtype
+
+
+# jax.nn's name -> torch's function, with jax.nn's signature
+ELEMENTWISE: dict[str, Callable[..., torch.Tensor]] = {
+    "relu": F.relu,
+    "relu6": F.relu6,
+    "sigmoid": torch.sigmoid,
+    "log_sigmoid": F.logsigmoid,
+    "softplus": F.softplus,
+    "silu": F.silu,
+    "swish": F.silu,
+    "gelu": _gelu,
+    "elu": lambda x, alpha=1.0: F.elu(x, alpha=alpha),
+    "celu": lambda x, alpha=1.0: F.celu(x, alpha=alpha),
+    "selu": F.selu,
+    "leaky_relu": lambda x, negative_slope=0.01: F.leaky_relu(x, negative_slope),
+    "prelu": _prelu,
+    "hard_tanh": F.hardtanh,
+    "hard_sigmoid": F.hardsigmoid,
+    "hard_silu": F.hardswish,
+    "hard_swish": F.hardswish,
+    "mish": F.mish,
+    "soft_sign": F.softsign,
+    "tanh": torch.tanh,
+    "identity": torch.nn.Identity(),
+}
+# the functions of slices: (torch's function, what torch lacks of jax.nn's parameters)
+VECTOR: dict[str, tuple[Callable[..., torch.Tensor], Lacks | None]] = {
+    "softmax": (lambda x, axis=-1, where=None: F.softmax(x, dim=axis),
+                _all(_int_axis, _none("where"))),
+    "log_softmax": (lambda x, axis=-1, where=None: F.log_softmax(x, dim=axis),
+                    _all(_int_axis, _none("where"))),
+    "logsumexp": (_logsumexp, _all(
+        _none("b", "where"),
+        lambda kw: "return_sign=True" if kw.get("return_sign") else None)),
+    "glu": (lambda x, axis=-1: F.glu(x, dim=axis), None),
+    "standardize": (_standardize, _all(_int_axis, _none("mean", "variance", "where"))),
+    "one_hot": (_one_hot, lambda kw: None if kw.get("axis", -1) == -1
+                else f"axis={kw['axis']!r} (one_hot's classes are last)"),
+}
+
+
+def _like(name: str) -> Callable[..., Any]:
+    """jax.nn's function of the same shapes and dtypes (Flax's PReLU is leaky_relu's)."""
+    return getattr(jax.nn, "leaky_relu" if name == "prelu" else name)
+
+
+def functions() -> dict[str, Callable[..., Any]]:
+    """jax.nn's names, each as a JAX function computed by torch."""
+    out = {}
+    for name, fn in ELEMENTWISE.items():
+        out[name] = on_host(_on_numpy(fn), _like(name), "torch", derivative=_derivative(fn))
+    for name, (fn, lacks) in VECTOR.items():
+        grad = None if name == "one_hot" else _jacobian(fn)
+        out[name] = on_host(_on_numpy(fn), _like(name), "torch",
+                            lacks or (lambda kw: None), grad, elementwise=False)
+    return out
