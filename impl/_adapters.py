@@ -54,7 +54,6 @@ def flax_linen() -> Functions:
 
 
 def scipy() -> Functions:
-    import jax.nn
     import numpy as np
     from ml_dtypes import bfloat16
     from scipy import special
@@ -93,8 +92,7 @@ def scipy() -> Functions:
                         no_where),
         "logsumexp": (logsumexp, no_where),
     }
-    return {name: on_host(widened(fn), getattr(jax.nn, name), "scipy",
-                          lacks or (lambda kw: None))
+    return {name: on_host(widened(fn), name, "scipy", lacks)
             for name, (fn, lacks) in mine.items()}
 
 

@@ -33,21 +33,31 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import catalog
+from ..catalog import Kind
+
 # a Jacobian with more entries is not materialized (2^24: 64 MiB in float32)
 MAX_JACOBIAN = 1 << 24
 
 
-def on_host(fn: Callable[..., Any], like: Callable[..., Any], library: str,
-            lacks: Callable[[dict[str, Any]], str | None] = lambda kwargs: None,
-            derivative: Callable[..., Any] | None = None, *, elementwise: bool = True,
-            ) -> Callable[..., Any]:
-    """``fn`` as a JAX function; ``like`` (jax.nn's function of the same name) gives
-    only the shape and dtype of the result (`jax.eval_shape`), never a value. ``lacks``
-    names what the library does not have for these keyword arguments (None: it has it),
-    raised as NotImplementedError when the call is made, not inside the callback, where
-    it would reach the caller as an XLA runtime error."""
+def like(name: str) -> Callable[..., Any]:
+    """jax.nn's function with the shapes and dtypes of activation ``name`` (Flax's PReLU,
+    as a function of x and the slope, has leaky_relu's)."""
+    return getattr(jax.nn, "leaky_relu" if name == "prelu" else name)
 
-    signature = inspect.signature(like)
+
+def on_host(fn: Callable[..., Any], name: str, library: str,
+            lacks: Callable[[dict[str, Any]], str | None] | None = None,
+            derivative: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    """``fn`` as the JAX function of catalog activation ``name``. jax.nn's function of
+    that name (`like`) gives only the signature and the shape and dtype of the result
+    (`jax.eval_shape`), never a value; the catalog says whether it is elementwise.
+    ``lacks`` names what the library does not have for these keyword arguments (None: it
+    has it), raised as NotImplementedError when the call is made, not inside the
+    callback, where it would reach the caller as an XLA runtime error."""
+    jax_nn = like(name)
+    signature = inspect.signature(jax_nn)
+    elementwise = catalog.get(name).kind is Kind.ELEMENTWISE
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -55,26 +65,27 @@ def on_host(fn: Callable[..., Any], like: Callable[..., Any], library: str,
         x, kwargs = bound.pop(next(iter(bound))), bound
         if not elementwise:  # the slices' axis, said explicitly to the library's function
             kwargs.setdefault("axis", signature.parameters["axis"].default)
-        missing = lacks(kwargs)
+        missing = lacks(kwargs) if lacks else None
         if missing:
             raise NotImplementedError(f"{library} has no {missing}")
         x = jnp.asarray(x)
         arrays = {k: jnp.asarray(v) for k, v in kwargs.items()
                   if isinstance(v, jax.Array | np.ndarray)}
         fixed = {k: v for k, v in kwargs.items() if k not in arrays}
-        shape = jax.eval_shape(lambda x, a: like(x, **fixed, **a), x, arrays)
+        shape = jax.eval_shape(lambda x, a: jax_nn(x, **fixed, **a), x, arrays)
 
-        def host(compute: Callable[..., Any], like: Any) -> Callable[..., Any]:
+        def on_host(compute: Callable[..., Any], out: Any, x: Any, a: Any) -> Any:
+            """``compute(x, **fixed, **a)`` in NumPy, its result in ``out``'s dtypes."""
             def run(x: np.ndarray, a: dict[str, np.ndarray]) -> Any:
                 with np.errstate(all="ignore"):  # NaN in, NaN out: the checks judge values
                     result = compute(np.asarray(x), **fixed,
                                      **{k: np.asarray(v) for k, v in a.items()})
-                return jax.tree.map(lambda r, s: np.asarray(r).astype(s.dtype), result, like)
-            return run
+                return jax.tree.map(lambda r, s: np.asarray(r).astype(s.dtype), result, out)
+            return jax.pure_callback(run, out, x, a, vmap_method="sequential")
 
         @jax.custom_jvp
         def value(x: Any, a: dict[str, Any]) -> Any:
-            return jax.pure_callback(host(fn, shape), shape, x, a, vmap_method="sequential")
+            return on_host(fn, shape, x, a)
 
         @functools.partial(value.defjvp, symbolic_zeros=True)
         def _jvp(primals: Any, tangents: Any) -> Any:
@@ -88,13 +99,10 @@ def on_host(fn: Callable[..., Any], like: Callable[..., Any], library: str,
             if isinstance(t, jax.custom_derivatives.SymbolicZero):
                 return y, jnp.zeros(y.shape, y.dtype)
             if elementwise:
-                d = jax.pure_callback(host(derivative, shape), shape, x, a,
-                                      vmap_method="sequential")
+                d = on_host(derivative, shape, x, a)
                 return y, d * t.astype(d.dtype)
             return y, _slice_tangent(x, t, kwargs["axis"], y.shape, library,
-                                     lambda jac: jax.pure_callback(
-                                         host(derivative, jac), jac, x, a,
-                                         vmap_method="sequential"))
+                                     lambda jac: on_host(derivative, jac, x, a))
 
         return value(x, arrays)
 

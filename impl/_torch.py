@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import jax.nn
 import ml_dtypes
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import catalog
 from ._host import on_host
 
 Lacks = Callable[[dict[str, Any]], str | None]
@@ -40,23 +40,24 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.numpy()
 
 
-def _scalar(v: Any) -> Any:
-    """A parameter given as a 0-d array, as the Python number torch takes."""
-    return v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v
+def _params(kw: dict[str, Any]) -> dict[str, Any]:
+    """Parameters given as 0-d arrays, as the Python numbers torch takes."""
+    return {k: v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v
+            for k, v in kw.items()}
 
 
 def _on_numpy(fn: Callable[..., torch.Tensor]) -> Callable[..., np.ndarray]:
     def run(x: np.ndarray, **kw: Any) -> np.ndarray:
         with torch.no_grad():
-            return to_numpy(fn(to_torch(x), **{k: _scalar(v) for k, v in kw.items()}))
+            return to_numpy(fn(to_torch(x), **_params(kw)))
     return run
 
 
 def _derivative(fn: Callable[..., torch.Tensor]) -> Callable[..., np.ndarray]:
     """dy/dx by torch's backward pass, for a cotangent of ones."""
     def run(x: np.ndarray, **kw: Any) -> np.ndarray:
-        xt = to_torch(x).clone().requires_grad_(True)
-        y = fn(xt, **{k: _scalar(v) for k, v in kw.items()})
+        xt = to_torch(x).requires_grad_(True)
+        y = fn(xt, **_params(kw))
         (g,) = torch.autograd.grad(y, xt, torch.ones_like(y))
         return to_numpy(g)
     return run
@@ -66,7 +67,7 @@ def _jacobian(fn: Callable[..., torch.Tensor]) -> Callable[..., np.ndarray]:
     """Each slice's Jacobian along ``axis``, (batch..., m, n), by torch's reverse mode
     (torch.func.jacrev, vmapped over the slices)."""
     def run(x: np.ndarray, axis: int | None, **kw: Any) -> np.ndarray:
-        kw = {k: _scalar(v) for k, v in kw.items()}
+        kw = _params(kw)
         xt = to_torch(x)
         moved = xt.reshape(-1) if axis is None else torch.movedim(xt, axis, -1)
         rows = moved.reshape(-1, moved.shape[-1])
@@ -79,18 +80,18 @@ def _jacobian(fn: Callable[..., torch.Tensor]) -> Callable[..., np.ndarray]:
     return run
 
 
-def _dims(axis: Any, ndim: int) -> Any:
-    return tuple(range(ndim)) if axis is None else axis
-
-
 def _none(*names: str) -> Lacks:
     """What torch lacks: any of ``names`` given (not None)."""
     return lambda kw: next((f"{n}=" for n in names if kw.get(n) is not None), None)
 
 
-def _int_axis(kw: dict[str, Any]) -> str | None:
-    axis = kw.get("axis", -1)
-    return None if isinstance(axis, int) else f"axis={axis!r} (one int dim only)"
+def _one_axis(none_is_all: bool = False) -> Lacks:
+    """What torch lacks: an axis that is not one int dim (nor None, where that means all)."""
+    def lacks(kw: dict[str, Any]) -> str | None:
+        axis = kw["axis"]
+        ok = isinstance(axis, int) or (none_is_all and axis is None)
+        return None if ok else f"axis={axis!r} (one int dim only)"
+    return lacks
 
 
 def _all(*checks: Lacks) -> Lacks:
@@ -107,7 +108,8 @@ def _gelu(x: torch.Tensor, approximate: bool = True) -> torch.Tensor:
 
 def _logsumexp(a: torch.Tensor, axis: Any = None, b: Any = None, keepdims: bool = False,
                return_sign: bool = False, where: Any = None) -> torch.Tensor:
-    return torch.logsumexp(a, dim=_dims(axis, a.ndim), keepdim=keepdims)
+    return torch.logsumexp(a, dim=tuple(range(a.ndim)) if axis is None else axis,
+                           keepdim=keepdims)
 
 
 def _standardize(x: torch.Tensor, axis: int = -1, mean: Any = None, variance: Any = None,
@@ -150,31 +152,27 @@ ELEMENTWISE: dict[str, Callable[..., torch.Tensor]] = {
 # the functions of slices: (torch's function, what torch lacks of jax.nn's parameters)
 VECTOR: dict[str, tuple[Callable[..., torch.Tensor], Lacks | None]] = {
     "softmax": (lambda x, axis=-1, where=None: F.softmax(x, dim=axis),
-                _all(_int_axis, _none("where"))),
+                _all(_one_axis(), _none("where"))),
     "log_softmax": (lambda x, axis=-1, where=None: F.log_softmax(x, dim=axis),
-                    _all(_int_axis, _none("where"))),
+                    _all(_one_axis(), _none("where"))),
     "logsumexp": (_logsumexp, _all(
-        _none("b", "where"),
+        _one_axis(none_is_all=True), _none("b", "where"),
         lambda kw: "return_sign=True" if kw.get("return_sign") else None)),
     "glu": (lambda x, axis=-1: F.glu(x, dim=axis), None),
-    "standardize": (_standardize, _all(_int_axis, _none("mean", "variance", "where"))),
-    "one_hot": (_one_hot, lambda kw: None if kw.get("axis", -1) == -1
+    "standardize": (_standardize, _all(_one_axis(), _none("mean", "variance", "where"))),
+    "one_hot": (_one_hot, lambda kw: None if kw["axis"] == -1
                 else f"axis={kw['axis']!r} (one_hot's classes are last)"),
 }
 
 
-def _like(name: str) -> Callable[..., Any]:
-    """jax.nn's function of the same shapes and dtypes (Flax's PReLU is leaky_relu's)."""
-    return getattr(jax.nn, "leaky_relu" if name == "prelu" else name)
-
-
 def functions() -> dict[str, Callable[..., Any]]:
-    """jax.nn's names, each as a JAX function computed by torch."""
+    """jax.nn's names, each as a JAX function computed by torch, with torch.autograd's
+    derivative where the catalog has one (one_hot has none)."""
+    table = {**{name: (fn, None) for name, fn in ELEMENTWISE.items()}, **VECTOR}
     out = {}
-    for name, fn in ELEMENTWISE.items():
-        out[name] = on_host(_on_numpy(fn), _like(name), "torch", derivative=_derivative(fn))
-    for name, (fn, lacks) in VECTOR.items():
-        grad = None if name == "one_hot" else _jacobian(fn)
-        out[name] = on_host(_on_numpy(fn), _like(name), "torch",
-                            lacks or (lambda kw: None), grad, elementwise=False)
+    for name, (fn, lacks) in table.items():
+        act = catalog.get(name)
+        grad = _derivative if act.kind is catalog.Kind.ELEMENTWISE else _jacobian
+        out[name] = on_host(_on_numpy(fn), name, "torch", lacks,
+                            None if act.grad is None else grad(fn))
     return out
