@@ -12,7 +12,8 @@ from typing import Any
 
 from . import __version__
 
-PACKAGES = ("jax", "jaxlib", "ml_dtypes", "numpy", "mpmath", "python-flint", "flax", "scipy")
+PACKAGES = ("jax", "jaxlib", "ml_dtypes", "numpy", "mpmath", "python-flint", "flax", "scipy",
+            "torch", "pandas")
 
 
 @cache

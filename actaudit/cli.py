@@ -9,7 +9,10 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -27,12 +30,37 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_float(text: str) -> float:
-    """A float64 literal: decimal, hex float (0x1.8p-3), inf, -inf or nan."""
+    """A float64 literal: decimal, hex float (0x1.8p-3), inf, -inf or nan. A number past
+    float64's range (1e999) or nonzero below half its smallest subnormal (1e-400) is not
+    one: it would silently become inf or 0."""
     t = text.strip()
+    past = (f"{text!r} is past float64's range (its largest finite number is "
+            "1.7976931348623157e+308); write inf for infinity")
     try:
-        return float.fromhex(t) if "0x" in t.lower() else float(t)
+        value = float.fromhex(t) if "0x" in t.lower() else float(t)
+    except OverflowError:  # a hex float past the range
+        raise UsageError(past) from None
     except ValueError:
         raise UsageError(f"not a float64 literal: {text!r}") from None
+    if math.isinf(value) and t.lower().lstrip("+-") not in ("inf", "infinity"):
+        raise UsageError(past)
+    if value == 0 and _nonzero(t):
+        raise UsageError(f"{text!r} is below half of float64's smallest subnormal "
+                         "(5e-324): it would round to 0")
+    return value
+
+
+def _nonzero(t: str) -> bool:
+    """Whether a literal that parsed as 0.0 writes a nonzero number."""
+    from decimal import Decimal, InvalidOperation
+
+    if "0x" in t.lower():
+        mantissa = t.lower().split("0x", 1)[1].split("p", 1)[0]
+        return any(c not in "0." for c in mantissa)
+    try:
+        return Decimal(t) != 0
+    except InvalidOperation:
+        return False
 
 
 def parse_param(act: Activation, item: str) -> tuple[str, Any]:
@@ -76,20 +104,27 @@ def _typed(spec: Param, raw: str) -> Any:
     return raw
 
 
-def _list(_: argparse.Namespace) -> int:
-    from . import impl
+def _list(args: argparse.Namespace) -> int:
+    """Each activation as a short block: its name, kind, signature and source on the first
+    line, then its variants and the implementations installed that provide it, wrapped to
+    the terminal's width."""
+    import shutil
+    import textwrap
 
-    impls = impl.available()
-    rows = [("activation", "kind", "signature", "variants", "defined by", "provided by")]
+    from . import impl
+    from .oracles.tables import cache_dir
+
+    width = min(shutil.get_terminal_size((100, 24)).columns, 120)
+    providers = impl.providers(cache_dir(args.cache_dir))
     for act in catalog.CATALOG.values():
-        variants = "; ".join(catalog.variant_id(v) or "(defaults)" for v in act.variants())
         alias = f" (= {act.same_as})" if act.same_as else ""
-        providers = ", ".join(im.name for im in impls if im.get(act.name) is not None)
-        rows.append((act.name + alias, act.kind.value, act.signature, variants, act.source,
-                     providers or "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)), r[5])
+        variants = "; ".join(catalog.variant_id(v) or "(defaults)" for v in act.variants())
+        by = ", ".join(name for name, names in providers.items() if act.name in names)
+        print(textwrap.fill(f"{act.name}{alias}  {act.kind.value}  {act.signature}  "
+                            f"[{act.source}]", width, subsequent_indent=" " * 8))
+        for label, text in (("variants", variants), ("provided by", by or "-")):
+            print(textwrap.fill(text, width, initial_indent=f"    {label}: ",
+                                subsequent_indent=" " * 8, break_on_hyphens=False))
     return 0
 
 
@@ -101,6 +136,9 @@ def _oracle(args: argparse.Namespace) -> int:
     except KeyError as e:
         raise UsageError(e.args[0]) from None
     params = dict(parse_param(act, p) for p in args.param)
+    for p in act.params:
+        if p.required and p.name not in params:
+            raise UsageError(f"{act.name} needs --param {p.name}=... ({p.doc or p.kind})")
     if act.kind is Kind.ELEMENTWISE:
         if "," in args.x:
             raise UsageError(f"{act.name} is elementwise: give one number, got {args.x!r}")
@@ -132,7 +170,9 @@ def _map(fn: Any, tree: Any) -> Any:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="actaudit", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("list", help="every activation in the catalog, its parameters and variants")
+    p = sub.add_parser("list", help="every activation in the catalog, its parameters and "
+                       "variants, and the implementations installed that provide each")
+    p.add_argument("--cache-dir", help="where what the implementations provide is kept")
     p.set_defaults(run=_list)
     p = sub.add_parser("oracle", help="the exact value of an activation at X")
     p.add_argument("name")
@@ -145,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", default="", help="comma-separated activations")
     p.add_argument("--dtypes", default="float16,bfloat16")
     p.add_argument("--cache-dir")
-    p.add_argument("--workers", type=int, default=0, help="processes (0: one per core)")
+    p.add_argument("--workers", type=_count, default=0, help="processes (0: one per core)")
     p.add_argument("--scheduler", help="a dask.distributed scheduler address")
     p.set_defaults(run=_tables)
     p = sub.add_parser("audit", help="every check on each implementation: summary.csv")
@@ -157,10 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checks", default="", help="comma-separated categories (default: all)")
     p.add_argument("--tolerances", metavar="FILE", help="TOML tolerance overrides")
     p.add_argument("--cache-dir")
-    p.add_argument("--out", default="reports/out/audit", help="where summary.csv goes")
+    p.add_argument("--out", default="reports/out/audit",
+                   help="where summary.csv goes (a folder; an interrupted audit resumes from it)")
+    p.add_argument("--force", action="store_true",
+                   help="write into --out even where it holds files actaudit did not write")
     p.add_argument("--strict-subnormals", action="store_true",
                    help="flushing subnormals to zero fails instead of warning")
-    p.add_argument("--workers", type=int, default=0, help="oracle processes (0: one per core)")
+    p.add_argument("--workers", type=_count, default=0,
+                   help="oracle processes (0: one per core)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="a call into an implementation running longer is stopped: error rows "
@@ -183,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="a case whose compilation and first call take longer is an error")
     p.add_argument("--out", default="reports/out/bench", help="one folder per device in it")
+    p.add_argument("--force", action="store_true",
+                   help="write into --out even where it holds files actaudit did not write")
     p.add_argument("--exit-zero", action="store_true",
                    help="exit 0 even where a case errors (bad usage still exits 2)")
     p.set_defaults(run=_bench)
@@ -192,37 +238,79 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folders written by `actaudit audit` or `actaudit bench` (or holding "
                    "such folders, as reports/out does)")
     p.add_argument("--out", default="reports/out/report",
-                   help="the report's folder (replaced whole)")
+                   help="the report's folder, replaced whole: refused where it holds "
+                   "anything an actaudit report did not write")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out even where it holds files actaudit did not write")
     p.set_defaults(run=_report)
     p = sub.add_parser("bench-compare", help=argparse.SUPPRESS)
     p.add_argument("a", metavar="A", help="a saved run: a folder or a bench.parquet")
     p.add_argument("b", metavar="B")
-    p.add_argument("--out", metavar="FILE", help="also write the comparison as CSV")
+    p.add_argument("--out", metavar="FILE", help="also write the comparison as CSV (a file "
+                   "that is not an earlier comparison is refused)")
     p.set_defaults(run=_bench_compare)
     return parser
+
+
+def _cases(n: int) -> str:
+    return f"{n} case" if n == 1 else f"{n} cases"
+
+
+def _count(text: str) -> int:
+    """A number of processes: 0 (one per core) or more."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"a number of processes, 0 or more: {text!r}")
+    return n
 
 
 def _split(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+def _dtypes(text: str) -> list[str]:
+    found = _split(text)
+    if not found:
+        raise UsageError("--dtypes names no dtype; known: float16, bfloat16, float32, float64")
+    return found
+
+
+def _cache_dir(given: str | None) -> None:
+    """The oracle cache, checked to be a folder that can be written before work starts."""
+    from ._files import writable
+    from .oracles.tables import cache_dir
+
+    writable(cache_dir(given), "--cache-dir")
+
+
 def _audit(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from . import checks
+    from ._files import claim
+    from .checks._journal import FOLDER
 
-    from . import checks, impl
-
-    try:
+    try:  # every setting, SPEC and path is checked before any work starts
         tol = checks.load_tolerances(args.tolerances)
-        for spec in args.impl:  # every SPEC is resolved before any work starts
-            impl.load(spec)
-        result = checks.audit(
-            args.impl, _split(args.only) or None, _split(args.dtypes), checks=_split(args.checks),
-            tolerances=tol, cache_dir=args.cache_dir, strict_subnormals=args.strict_subnormals,
-            workers=args.workers or None, progress=not args.quiet, timeout=args.timeout)
+        plan = checks.Plan.of(
+            args.impl, _split(args.only) or None, _dtypes(args.dtypes),
+            checks=_split(args.checks), tolerances=tol,
+            strict_subnormals=args.strict_subnormals, timeout=args.timeout)
+        _cache_dir(args.cache_dir)
+        out = claim(args.out, checks.KIND, names=[*checks.FILES.values()], force=args.force)
     except (KeyError, ValueError) as e:
         raise UsageError(e.args[0]) from None
-    out = Path(args.out)
+    journal = plan.journal(out / FOLDER)
+    try:
+        result = plan.run(cache_dir=args.cache_dir, workers=args.workers or None,
+                          progress=not args.quiet, journal=journal)
+    except KeyboardInterrupt:
+        print(f"actaudit: interrupted; {_cases(journal.finished())} finished kept in "
+              f"{journal.root}: the same command resumes from them", file=sys.stderr)
+        return 130
     checks.write(out, result)
+    journal.close()
     print(checks.overview(result.summary))
     print(f"\nsummary: {out / checks.FILES['summary']}  "
           f"details: {out / checks.FILES['details']}")
@@ -244,11 +332,12 @@ def _bench(args: argparse.Namespace) -> int:
     from . import bench
 
     sizes = [parse_size(s) for s in _split(args.sizes)]
-    try:  # every choice and SPEC is checked before any work starts
+    try:  # every choice, SPEC and path is checked before any work starts
         table, folders = bench.run(
             args.impl, args.out, only=_split(args.only) or None,
             dtypes=_split(args.dtypes) or None, sizes=sizes or None,
-            modes=_split(args.modes), profile=args.profile, timeout=args.timeout)
+            modes=_split(args.modes), profile=args.profile, timeout=args.timeout,
+            force=args.force)
     except (KeyError, ValueError, RuntimeError) as e:
         raise UsageError(e.args[0]) from None
     for platform, folder in folders.items():
@@ -262,16 +351,19 @@ def _bench_compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from . import bench
-    from .oracles.tables import atomic
+    from ._files import atomic
 
     try:
+        if args.out:
+            bench.claim_comparison(Path(args.out))
         diff = bench.compare(bench.load(args.a), bench.load(args.b))
     except (ValueError, OSError) as e:
         raise UsageError(str(e).splitlines()[0]) from None
     print(f"median of B over median of A (below 1: B is faster); A = {args.a}, B = {args.b}")
+    print("ratio_low..ratio_high: the ratio within each run's spread (its quartiles); "
+          "where it holds 1, the difference is within noise")
     print(diff.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"\ngeometric mean: {bench.geometric_mean(diff['ratio_b_over_a']):.3f} "
-          f"over {len(diff)} cases")
+    print("\n" + bench.comparison_summary(diff))
     if args.out:
         atomic(Path(args.out), lambda p: diff.to_csv(p, index=False))
     return 0
@@ -281,8 +373,8 @@ def _report(args: argparse.Namespace) -> int:
     from . import reports
 
     try:
-        made = reports.build(args.runs, args.out)
-    except reports.RunError as e:
+        made = reports.build(args.runs, args.out, force=args.force)
+    except (reports.RunError, ValueError) as e:
         raise UsageError(str(e)) from None
     print(f"report: {made.index.resolve()} ({made.plots} plots)")
     print(f"summary: {made.markdown}, {made.summary}")
@@ -293,8 +385,9 @@ def _tables(args: argparse.Namespace) -> int:
     from .oracles import tables
 
     names = [n for n in args.only.split(",") if n] or None
-    dtypes = [d for d in args.dtypes.split(",") if d]
+    dtypes = _dtypes(args.dtypes)
     try:
+        _cache_dir(args.cache_dir)
         summary = tables.build_tables(
             names, dtypes, cache_dir=args.cache_dir, workers=args.workers or None,
             scheduler=args.scheduler)
@@ -304,8 +397,31 @@ def _tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop(signum: int, _frame: Any) -> None:
+    """SIGTERM (a CI job's time limit, `kill`) ends a run as Ctrl-C does: workers stopped,
+    finished cases kept."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _one_line_warnings() -> None:
+    """actaudit's own warnings (a damaged cache table rebuilt) as one line on stderr."""
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        if category.__module__.startswith("actaudit."):
+            print(f"actaudit: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+    _one_line_warnings()
     if args_list[:2] == ["bench", "compare"]:  # `bench compare A B`, a command of its own
         args_list = ["bench-compare", *args_list[2:]]
     # `oracle NAME -- -1.5`: argparse reads what follows `--` as positionals already.

@@ -15,9 +15,9 @@ import pytest
 
 from .. import catalog, impl
 from .._environment import processor
+from .._files import Folder, claim
 from ..checks._call import TIMEOUT_S
 from ..checks._tolerances import DTYPES
-from ..oracles.tables import atomic
 from . import _suite
 from ._cases import MODES, PROFILES, cases, platforms
 from ._plugin import Selection, jobs
@@ -27,7 +27,8 @@ from ._tables import TABLE, device_dir, frame, summary, with_shared
 def run(specs: Sequence[str], out: str | Path, *, only: Sequence[str] | None = None,
         dtypes: Sequence[str] | None = None, sizes: Sequence[int] | None = None,
         modes: Sequence[str] = MODES, profile: str = "short", timeout: float = TIMEOUT_S,
-        pytest_args: Sequence[str] = ()) -> tuple[pd.DataFrame, dict[str, Path]]:
+        pytest_args: Sequence[str] = (), force: bool = False,
+        ) -> tuple[pd.DataFrame, dict[str, Path]]:
     """Time ``specs`` (jax.nn is always timed too: every ratio is to it, measured in the
     same run) and write one report per device under ``out``. A case whose compilation or
     first call raises, or takes over ``timeout`` seconds, is an ``error`` row. Returns the
@@ -54,6 +55,9 @@ def run(specs: Sequence[str], out: str | Path, *, only: Sequence[str] | None = N
     names = list(dict.fromkeys([*specs, "jax.nn"]))
     impls = [impl.load(s) for s in names]
     on = platforms()
+    kinds = {p: jax.devices(p)[0].device_kind for p in on}
+    claim(out, KIND, force=force, names=[f"{device_dir(p, kinds[p], processor())}/{f}"
+                                         for p in on for f in FILES])
     same = impl.shared(impls, [a.name for a in acts])
     chosen = [c for c in cases(impls, acts, dtypes, sizes, modes, on)
               if (c.impl, c.activation) not in same]
@@ -75,25 +79,29 @@ def run(specs: Sequence[str], out: str | Path, *, only: Sequence[str] | None = N
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             raise RuntimeError(f"pytest stopped with exit status {int(code)}")
         raw = json.loads(raw_path.read_text()) if raw_path.exists() else {"benchmarks": []}
-    kinds = {p: jax.devices(p)[0].device_kind for p in on}
     table = with_shared(frame(raw, selection.problems, kinds), same)
     return table, write(table, raw, out)
 
 
+KIND = "bench"  # what a bench run's folder says it holds (`_files.claim`)
+FILES = ("benchmarks.json", TABLE, "bench.csv", "summary.md")  # in each device's folder
+
+
 def write(table: pd.DataFrame, raw: dict, out: str | Path) -> dict[str, Path]:
     """Per device, under ``out``: benchmarks.json (pytest-benchmark's, that device's
-    timings), bench.parquet, bench.csv and summary.md."""
-    folders = {}
+    timings), bench.parquet, bench.csv and summary.md, with the folder's manifest."""
+    folders, files = {}, {}
     for (platform, kind), part in table.groupby(["platform", "device_kind"], sort=False):
-        folder = Path(out) / device_dir(platform, kind, processor())
+        device = device_dir(platform, kind, processor())
         mine = [b for b in raw.get("benchmarks", [])
                 if (b["extra_info"]["platform"], b["extra_info"]["device_kind"])
                 == (platform, kind)]
-        text = json.dumps({**raw, "benchmarks": mine}, indent=1)
-        atomic(folder / "benchmarks.json", lambda p, t=text: Path(p).write_text(t))
-        atomic(folder / TABLE, lambda p, d=part: d.to_parquet(p, index=False))
-        atomic(folder / "bench.csv", lambda p, d=part: d.to_csv(p, index=False))
-        md = summary(part)
-        atomic(folder / "summary.md", lambda p, t=md: Path(p).write_text(t))
-        folders[platform] = folder
+        text, md = json.dumps({**raw, "benchmarks": mine}, indent=1), summary(part)
+        files.update({
+            f"{device}/benchmarks.json": lambda p, t=text: Path(p).write_text(t),
+            f"{device}/{TABLE}": lambda p, d=part: d.to_parquet(p, index=False),
+            f"{device}/bench.csv": lambda p, d=part: d.to_csv(p, index=False),
+            f"{device}/summary.md": lambda p, t=md: Path(p).write_text(t)})
+        folders[platform] = Path(out) / device
+    Folder(out, KIND).write(files)
     return folders

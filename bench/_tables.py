@@ -149,18 +149,65 @@ def load(path: str | Path) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
+COMPARISON = [*[k for k in KEY if k != "device_kind"], "device_kind_a", "median_s_a",
+              "iqr_s_a", "device_kind_b", "median_s_b", "iqr_s_b", "ratio_b_over_a",
+              "ratio_low", "ratio_high", "verdict"]
+
+
 def compare(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     """For each case timed in both runs (same implementation, activation, variant, dtype,
-    size, mode and platform), B's median over A's: below 1, B is faster."""
+    size, mode and platform), B's median over A's (below 1, B is faster), and how far the
+    ratio could move within each run's own spread: ``ratio_low`` is B's lower quartile
+    over A's upper one, ``ratio_high`` B's upper over A's lower (quartiles as median ∓
+    IQR/2). Where that range holds 1 the runs' rounds overlap: ``verdict`` is "within
+    noise", else "faster" or "slower"."""
     key = [k for k in KEY if k != "device_kind"]  # runs on two machines compare too
-    cols = [*key, "device_kind", "median_s"]
+    cols = [*key, "device_kind", "median_s", "iqr_s"]
     both = a.loc[a["status"] == "pass", cols].merge(
         b.loc[b["status"] == "pass", cols], on=key, suffixes=("_a", "_b"))
     if both.empty:
         raise ValueError("the two runs have no timed case in common")
     both["ratio_b_over_a"] = both["median_s_b"] / both["median_s_a"]
-    return both.sort_values("ratio_b_over_a", ascending=False, kind="stable",
-                            ignore_index=True)
+    half_a, half_b = both["iqr_s_a"].fillna(0) / 2, both["iqr_s_b"].fillna(0) / 2
+    both["ratio_low"] = (both["median_s_b"] - half_b) / (both["median_s_a"] + half_a)
+    low_a = (both["median_s_a"] - half_a).where(lambda v: v > 0, np.nan)
+    both["ratio_high"] = ((both["median_s_b"] + half_b) / low_a).fillna(np.inf)
+    both["verdict"] = np.select(
+        [both["ratio_low"] > 1, both["ratio_high"] < 1], ["slower", "faster"], "within noise")
+    return both[COMPARISON].sort_values("ratio_b_over_a", ascending=False, kind="stable",
+                                        ignore_index=True)
+
+
+def comparison_summary(diff: pd.DataFrame) -> str:
+    """One line: how many cases got faster or slower beyond their spread, and the
+    geometric mean of the ratios, all of them and those beyond the spread."""
+    counts = diff["verdict"].value_counts()
+    beyond = diff[diff["verdict"] != "within noise"]
+    line = (f"{len(diff)} cases: {counts.get('faster', 0)} faster and "
+            f"{counts.get('slower', 0)} slower beyond both runs' spread, "
+            f"{counts.get('within noise', 0)} within it; geometric mean of B over A "
+            f"{geometric_mean(diff['ratio_b_over_a']):.3f}")
+    if len(beyond):
+        line += f" ({geometric_mean(beyond['ratio_b_over_a']):.3f} beyond the spread)"
+    return line
+
+
+def claim_comparison(path: Path) -> None:
+    """``bench compare --out FILE``: a file that is there already must be an earlier
+    comparison (its header is ours), or it is refused (`_files.OutputError`)."""
+    from .._files import OutputError
+
+    if path.is_dir():
+        raise OutputError(f"--out {str(path)!r} is a folder: name a CSV file")
+    if path.exists():
+        try:
+            with path.open() as f:
+                header = f.readline().strip()
+        except (OSError, UnicodeDecodeError):
+            header = ""
+        if header != ",".join(COMPARISON):
+            raise OutputError(f"refusing to replace --out {str(path)!r}: it is not a "
+                              "comparison actaudit wrote; choose another file")
 
 
 def geometric_mean(ratios: pd.Series) -> float:

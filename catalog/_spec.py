@@ -48,7 +48,9 @@ class Param:
     "with_zeros", "mixed_sign"). Parameters with ``affects_value=False`` (axis, keepdims,
     dtype, algorithm) place results or choose a method, not the mathematical value: the
     oracle, working on one 1-D slice, never sees them. A ``required`` parameter has no
-    default; its first variant stands in for one. ``bench``: its values take different code
+    default; its first variant stands in for one where the suites need a default, and the
+    command line asks for it. ``minimum``: the smallest valid value (one_hot's
+    num_classes is at least 1). ``bench``: its values take different code
     paths (a mask, a method, an approximation), so the benchmarks time each variant; a
     parameter that only changes a number (alpha, beta) is timed at its default. It is
     left out of ``repr``, and so of the oracle tables' cache keys: it changes no value.
@@ -62,6 +64,7 @@ class Param:
     keyword_only: bool = False
     required: bool = False
     type: str = ""
+    minimum: float | None = None
     bench: bool = field(default=False, repr=False)
 
     @property
@@ -181,6 +184,12 @@ class Activation:
             raise ValueError(
                 f"{self.name} has no parameter {', '.join(sorted(unknown))} (parameters: {known})"
             )
+        for p in self.params:
+            v = overrides.get(p.name)
+            if (p.minimum is not None and isinstance(v, int | float)
+                    and not isinstance(v, bool) and not v >= p.minimum):
+                raise ValueError(f"{self.name}: {p.name} must be at least {p.minimum:g}, "
+                                 f"got {v!r}")
         return {**self.defaults, **overrides}
 
     def math_params(self, params: Mapping[str, Any]) -> dict[str, Any]:

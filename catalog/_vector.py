@@ -316,7 +316,7 @@ VECTOR: tuple[Activation, ...] = (
         "one_hot", Kind.INDEX, "row i: 1 at column x_i, else 0", _one_hot, None,
         params=(
             Param("num_classes", None, (1, 3, 10), "width of each row", required=True,
-                  type="int", bench=True),
+                  type="int", minimum=1, bench=True),
             Param("dtype", None, ("float32", "bfloat16"), keyword_only=True,
                   affects_value=False, type="dtype"),
             Param("axis", -1, (0,), keyword_only=True, affects_value=False),

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import math
 import os
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -22,7 +23,7 @@ from .._environment import describe
 from .._progress import progress as progress_bar
 from ..catalog import Activation, Kind, variant_id
 from ..oracles import tables
-from . import _curves, _elementwise, _vector, _worker
+from . import _curves, _elementwise, _journal, _vector, _worker
 from ._call import TIMEOUT_S
 from ._results import CATEGORIES, COLUMNS, Audit, Finding, frame
 from ._tolerances import DTYPES, Tolerances
@@ -67,33 +68,121 @@ def audit(
     workers: int | None = None,
     progress: bool = True,
     timeout: float = TIMEOUT_S,
+    journal: str | os.PathLike | None = None,
 ) -> Audit:
     """Every check of every (implementation, activation, variant, dtype) in ``specs`` ×
     ``names`` × variants × ``dtypes``, each implementation in a worker process of its own
     (`_worker`); a call into an implementation that runs over ``timeout`` seconds is
-    stopped."""
-    tol = tolerances or Tolerances()
-    for d in dtypes:
-        if d not in DTYPES:
-            raise ValueError(f"unknown dtype {d!r}; known: {', '.join(DTYPES)}")
-    if not 0 < timeout < math.inf:
-        raise ValueError(f"the timeout must be a positive number of seconds, got {timeout!r}")
-    wanted = frozenset(checks) if checks else None
-    for c in wanted or ():
-        if c not in CATEGORIES:
-            raise ValueError(f"unknown check {c!r}; known: {', '.join(CATEGORIES)}")
-    impls = [impl.load(s) for s in specs]
-    acts = select(names)
-    elementwise = [a.name for a in acts if a.kind is Kind.ELEMENTWISE]
-    if elementwise:  # build what the cache lacks first, on every core
-        tables.build_tables(elementwise, list(dtypes), cache_dir=cache_dir, workers=workers,
-                            progress=progress)
-    cases = [(a, p, d) for a in acts for p in a.variants() for d in dtypes]
-    same = impl.shared(impls, [a.name for a in acts])
-    summary, details, curves = [], [], []
-    bar = progress_bar(cases, desc="audit", unit="case", enabled=progress)
-    for act, params, dtype in bar:
-        bar.set_postfix_str(f"{act.name} {dtype}", refresh=False)
+    stopped. With a ``journal`` folder, each finished case is kept there at once, and the
+    cases an interrupted audit with the same settings finished are taken from it
+    (`_journal`). Bad arguments raise ValueError before any work starts."""
+    plan = Plan.of(specs, names, dtypes, checks=checks, tolerances=tolerances,
+                   strict_subnormals=strict_subnormals, timeout=timeout)
+    book = plan.journal(journal) if journal is not None else None
+    result = plan.run(cache_dir=cache_dir, workers=workers, progress=progress, journal=book)
+    if book is not None:
+        book.close()
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """An audit's settings, checked: what `audit` runs."""
+
+    specs: tuple[str, ...]
+    acts: tuple[Activation, ...]
+    dtypes: tuple[str, ...]
+    checks: frozenset[str] | None
+    tolerances: Tolerances
+    strict_subnormals: bool
+    timeout: float
+
+    @classmethod
+    def of(cls, specs: Sequence[str], names: Iterable[str] | None = None,
+           dtypes: Sequence[str] = DTYPES, *, checks: Iterable[str] | None = None,
+           tolerances: Tolerances | None = None, strict_subnormals: bool = False,
+           timeout: float = TIMEOUT_S) -> Plan:
+        """The settings, or ValueError (KeyError for an unknown activation) saying which
+        one is wrong; every SPEC is loaded once, here."""
+        if not specs:
+            raise ValueError("no implementation given")
+        if not dtypes:
+            raise ValueError(f"no dtype given; known: {', '.join(DTYPES)}")
+        for d in dtypes:
+            if d not in DTYPES:
+                raise ValueError(f"unknown dtype {d!r}; known: {', '.join(DTYPES)}")
+        if not 0 < timeout < math.inf:
+            raise ValueError(f"the timeout must be a positive number of seconds, got "
+                             f"{timeout!r}")
+        wanted = frozenset(checks) if checks else None
+        for c in wanted or ():
+            if c not in CATEGORIES:
+                raise ValueError(f"unknown check {c!r}; known: {', '.join(CATEGORIES)}")
+        for s in specs:
+            impl.load(s)
+        return cls(tuple(specs), tuple(select(names)), tuple(dict.fromkeys(dtypes)), wanted,
+                   tolerances or Tolerances(), strict_subnormals, timeout)
+
+    def settings(self) -> dict[str, Any]:
+        """What the results depend on, for the journal's key."""
+        return {"acts": [a.name for a in self.acts], "dtypes": list(self.dtypes),
+                "checks": sorted(self.checks or ()), "strict": self.strict_subnormals,
+                "timeout": self.timeout, "tolerances": [dict(self.tolerances.table),
+                                                        dict(self.tolerances.activations)]}
+
+    def journal(self, folder: str | os.PathLike) -> _journal.Journal:
+        """The journal of this audit's finished cases in ``folder``."""
+        return _journal.Journal(folder, self.settings(), self.specs)
+
+    def run(self, *, cache_dir: str | os.PathLike | None = None, workers: int | None = None,
+            progress: bool = True, journal: _journal.Journal | None = None) -> Audit:
+        """Every case, those in ``journal`` taken from it and the others recorded in it
+        as each is done (the journal is left for the caller to close once the results
+        are saved)."""
+        impls = [impl.load(s) for s in self.specs]
+        acts = self.acts
+        elementwise = [a.name for a in acts if a.kind is Kind.ELEMENTWISE]
+        if elementwise:  # build what the cache lacks first, on every core
+            tables.build_tables(elementwise, list(self.dtypes), cache_dir=cache_dir,
+                                workers=workers, progress=progress)
+        if journal is not None and journal.finished():
+            n = journal.finished()
+            print(f"actaudit: resuming: {n} case{'s' if n != 1 else ''} finished by an "
+                  f"interrupted run of the same audit (kept in {journal.root})",
+                  file=sys.stderr)
+        cases = [(a, p, d) for a in acts for p in a.variants() for d in self.dtypes]
+        same = impl.shared(impls, [a.name for a in acts])
+        details: list[dict[str, Any]] = []
+        curves: list[pd.DataFrame] = []
+        bar = progress_bar(cases, desc="audit", unit="case", enabled=progress)
+        for act, params, dtype in bar:
+            bar.set_postfix_str(f"{act.name} {dtype}", refresh=False)
+            case = (act.name, variant_id(params), dtype)
+            kept = journal.done(case) if journal is not None else None
+            if kept is None:
+                rows, curve = self._case(impls, same, act, params, dtype, cache_dir)
+                if journal is not None:
+                    journal.record(case, rows, curve)
+            else:
+                rows, curve = kept
+            details += rows
+            curves.append(curve)
+        detail_frame = pd.DataFrame(details)
+        for col in COLUMNS:
+            if col not in detail_frame:
+                detail_frame[col] = pd.Series(dtype=object)
+        curves = [c for c in curves if len(c)]
+        curve_frame = pd.concat(curves, ignore_index=True) if curves else _curves.empty()
+        summary = frame([{k: row[k] for k in COLUMNS} for row in details])
+        return Audit(summary, detail_frame, curve_frame, describe())
+
+    def _case(self, impls: list[impl.Implementation], same: dict[tuple[str, str], str],
+              act: Activation, params: dict[str, Any], dtype: str,
+              cache_dir: str | os.PathLike | None) -> tuple[list[dict[str, Any]],
+                                                            pd.DataFrame]:
+        """One (activation, variant, dtype) for every implementation: the detailed rows,
+        in the order the SPECs were given, and the curves."""
+        wanted = self.checks
         found: dict[str, tuple[list[Finding], float]] = {}
         jobs = {}
         for im in impls:
@@ -101,9 +190,10 @@ def audit(
                 found[im.name] = (_skips(act, f"{im.name} does not provide {act.name}",
                                          wanted), 0.0)
             elif (im.name, act.name) not in same:
-                jobs[im.name] = _worker.Job(act.name, params, dtype, tol, strict_subnormals,
-                                            wanted, None if cache_dir is None
-                                            else str(cache_dir), timeout)
+                jobs[im.name] = _worker.Job(act.name, params, dtype, self.tolerances,
+                                            self.strict_subnormals, wanted,
+                                            None if cache_dir is None else str(cache_dir),
+                                            self.timeout)
         for name, outcome in _worker.run(jobs).items():  # a str: the worker was lost
             found[name] = ((_skips(act, outcome, wanted, "error"), 0.0)
                            if isinstance(outcome, str) else outcome)
@@ -111,24 +201,19 @@ def audit(
             owner = same.get((im.name, act.name))
             if owner is not None:
                 found[im.name] = (_as_owner(found[owner][0], owner), 0.0)
-        for im in impls:  # rows in the order the SPECs were given
+        rows, curves = [], []
+        for im in impls:
             key = {"impl": im.name, "activation": act.name, "variant": variant_id(params),
                    "dtype": dtype}
             out, seconds = found[im.name]
             for f in out:
-                row = {**key, "check": f.check, "status": f.status, "max_ulp": f.max_ulp,
-                       "worst_input": f.worst_input, "expected": f.expected, "got": f.got,
-                       "detail": f.detail}
-                summary.append(row)
-                details.append({**row, "seconds": seconds, **_extra(f.extra)})
+                rows.append({**key, "check": f.check, "status": f.status,
+                             "max_ulp": f.max_ulp, "worst_input": f.worst_input,
+                             "expected": f.expected, "got": f.got, "detail": f.detail,
+                             "seconds": seconds, **_extra(f.extra)})
                 if "curve" in f.extra:
                     curves.append(_curves.frame(key, f.check, *f.extra["curve"]))
-    detail_frame = pd.DataFrame(details)
-    for col in COLUMNS:
-        if col not in detail_frame:
-            detail_frame[col] = pd.Series(dtype=object)
-    curve_frame = pd.concat(curves, ignore_index=True) if curves else _curves.empty()
-    return Audit(frame(summary), detail_frame, curve_frame, describe())
+        return rows, (pd.concat(curves, ignore_index=True) if curves else _curves.empty())
 
 
 def run_case(im: impl.Implementation, act: Activation, params: dict[str, Any], dtype: str,
@@ -148,10 +233,11 @@ def run_case(im: impl.Implementation, act: Activation, params: dict[str, Any], d
 def _as_owner(findings: list[Finding], owner: str) -> list[Finding]:
     """``owner``'s findings, for an implementation whose function is the same object."""
     note = f"the same function as {owner}'s: its results"
-    return [dataclasses.replace(f, detail=f"{f.detail}; {note}" if f.detail else note)
-            for f in findings]
+    return [dataclasses.replace(f, detail=f"{f.detail}; {note}" if f.detail else note,
+                                extra={**f.extra, "same_as": owner}) for f in findings]
 
 
 def _extra(extra: dict[str, Any]) -> dict[str, Any]:
-    keep = ("histogram", "n", "correctly_rounded", "tolerance", "repro", "vjp_jvp_disagree")
+    keep = ("histogram", "n", "correctly_rounded", "tolerance", "repro", "vjp_jvp_disagree",
+            "same_as")
     return {k: extra.get(k) for k in keep}

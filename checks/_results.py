@@ -10,9 +10,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from tabulate import tabulate
 
+from .._files import Folder
 from ..oracles.formats import float_text
-from ..oracles.tables import atomic
 
 COLUMNS = ["impl", "activation", "variant", "dtype", "check", "status", "max_ulp",
            "worst_input", "expected", "got", "detail"]
@@ -84,13 +85,19 @@ def status_code(summary: pd.DataFrame) -> int:
     return int(summary["status"].isin(["fail", "error"]).any())
 
 
+KIND = "audit"  # what an audit's folder says it holds (`_files.claim`)
+
+
 def write(out: Path, result: Audit) -> None:
-    """Each table of ``result`` under ``out`` (`FILES`), atomically."""
-    atomic(out / FILES["summary"], lambda p: result.summary.to_csv(p, index=False, na_rep=""))
-    atomic(out / FILES["details"], lambda p: result.details.to_parquet(p, index=False))
-    atomic(out / FILES["curves"], lambda p: result.curves.to_parquet(p, index=False))
+    """Each table of ``result`` under ``out`` (`FILES`), atomically, with the folder's
+    manifest. Claim ``out`` first (`_files.claim`), before the audit runs."""
     text = json.dumps(result.environment, indent=1)
-    atomic(out / FILES["environment"], lambda p: Path(p).write_text(text))
+    Folder(out, KIND).write({
+        FILES["summary"]: lambda p: result.summary.to_csv(p, index=False, na_rep=""),
+        FILES["details"]: lambda p: result.details.to_parquet(p, index=False),
+        FILES["curves"]: lambda p: result.curves.to_parquet(p, index=False),
+        FILES["environment"]: lambda p: Path(p).write_text(text),
+    })
 
 
 def fmt_ulp(v: float | None) -> str:
@@ -109,6 +116,16 @@ def overview(summary: pd.DataFrame, worst: int = 15) -> str:
         bad = bad.assign(_u=bad["max_ulp"].fillna(-1)).sort_values("_u", ascending=False)
         cols = ["impl", "activation", "variant", "dtype", "check", "status", "max_ulp",
                 "worst_input", "expected", "got"]
-        lines += ["", f"failures and errors ({len(bad)}; the {min(worst, len(bad))} largest):",
-                  bad[cols].head(worst).to_string(index=False, max_colwidth=28)]
+        shown = bad.head(worst)
+        table = shown[cols].map(lambda v: _clip(v, 24) if isinstance(v, str) else v)
+        table["max_ulp"] = shown["max_ulp"].map(fmt_ulp)
+        table["detail"] = shown["detail"].map(lambda v: _clip(str(v), 70))
+        lines += ["", f"failures and errors ({len(bad)}; the {min(worst, len(bad))} largest; "
+                  "every one, whole, in summary.csv):",
+                  tabulate(table, headers="keys", showindex=False, tablefmt="simple",
+                           disable_numparse=True)]
     return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -57,7 +57,9 @@ Outcome = tuple[list[Finding], float] | str  # (findings, seconds), or why there
 
 
 def _serve(spec: str, conn: Connection) -> None:
-    """The worker process: load the SPEC, then answer jobs until told to stop."""
+    """The worker process: load the SPEC, then answer jobs until told to stop. Ctrl-C is
+    the parent's to handle (it ends its workers): no traceback from here."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .. import catalog, impl
     from . import _audit, _call  # here, not at import: _audit imports this module
 

@@ -5,8 +5,18 @@
 <function softplus at ...>
 """
 
-from ._plugins import BUILTINS, GROUP, Implementation, SpecError, available, load, shared
+from ._plugins import (
+    BUILTINS,
+    GROUP,
+    Implementation,
+    SpecError,
+    available,
+    load,
+    providers,
+    shared,
+)
 
 __all__ = [
-    "BUILTINS", "GROUP", "Implementation", "SpecError", "available", "load", "shared",
+    "BUILTINS", "GROUP", "Implementation", "SpecError", "available", "load", "providers",
+    "shared",
 ]

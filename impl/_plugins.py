@@ -8,8 +8,10 @@ lacks are simply not provided (the audit gives them `skip` rows).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
+import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,6 +148,55 @@ def available() -> list[Implementation]:
             found.append(load(spec))
         except SpecError:
             continue
+    return found
+
+
+LIBRARIES = ("jax", "jaxlib", "flax", "torch", "scipy", "numpy")
+
+
+def _providers_key() -> str:
+    """A hash of what `available` finds: actaudit's version and adapters' source, the
+    libraries' versions, and the installed plug-ins (entry points, their versions)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .. import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return ""
+
+    here = Path(__file__).parent
+    sources = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(here.rglob("*.py"))))
+    plugins = sorted((ep.name, ep.value, ep.dist.version if ep.dist else "")
+                     for ep in entry_points(group=GROUP))
+    blob = json.dumps({"actaudit": __version__, "adapters": sources.hexdigest(),
+                       "libraries": {n: installed(n) for n in LIBRARIES}, "plugins": plugins,
+                       "catalog": sorted(catalog.CATALOG), "python": sys.version},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def providers(cache: Path | None = None) -> dict[str, list[str]]:
+    """Each available implementation's name -> the activations it provides. Finding out
+    imports every library (seconds: torch alone takes several), so the answer is kept in
+    ``cache`` under a key that changes with anything that could change it."""
+    path = None if cache is None else cache / f"providers-{_providers_key()}.json"
+    if path is not None and path.is_file():
+        try:
+            return dict(json.loads(path.read_text()))
+        except ValueError:
+            pass
+    found = {im.name: im.provides for im in available()}
+    if path is not None:
+        from .._files import atomic
+
+        text = json.dumps(found)
+        try:
+            atomic(path, lambda p: Path(p).write_text(text))
+        except OSError:  # a cache that cannot be written only costs the time
+            pass
     return found
 
 

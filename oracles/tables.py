@@ -4,9 +4,17 @@ format's inputs (`samples.inputs`), cached on disk and reused by every later run
 A table is a DataFrame, one row per input: ``x`` (float64), then for the value and the
 derivative the exact double-double (``value_hi``, ``value_lo``) and the correctly rounded
 result in the table's format (``value``). Tables are written as parquet, atomically (a
-temporary file renamed into place), never with pickle; the file name carries a key over
-the catalog entry's definition, the sample set and the versions of mpmath, python-flint
-and actaudit, so a change to any of them builds a new table.
+temporary file renamed into place), never with pickle.
+
+The file name carries a key over what the values are a function of: the catalog entry's
+definition, the variant, the sample set, the table's layout and the oracle's version.
+Not the versions of mpmath and python-flint: a certified, correctly rounded value is a
+fact about the definition, which no library version changes (Arb certifies it and mpmath
+must agree, or the oracle raises); the versions that built a table are recorded in it.
+
+Each file also records the SHA-256 of its columns, checked whenever it is read: a table
+that is truncated, corrupt or edited is rebuilt, with a warning that names it
+(`DamagedTable`), never used.
 
 Work is split into chunks run by worker processes: a local process pool by default, or a
 dask.distributed cluster given its scheduler address.
@@ -19,9 +27,10 @@ import json
 import multiprocessing
 import os
 import re
-import tempfile
+import signal
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -30,15 +39,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import platformdirs
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .. import catalog
+from .._files import atomic
 from .._progress import progress as progress_bar
 from ..catalog import Activation, Kind, variant_id
 from . import samples
 from .exact import evaluate
 from .formats import FORMATS
 
-SCHEMA = 1
+SCHEMA = 2  # 2: a checksum in every file, no library versions in the key
 # The oracle's own version, in every cache key: bump it when what `evaluate` returns
 # changes (a fixed formula, another backend). SCHEMA is the table's layout; a catalog
 # entry's definition is in its fingerprint. (Not the package's version: that changes with
@@ -60,7 +72,7 @@ def table_key(act: Activation, params: dict, dtype: str) -> str:
     blob = json.dumps({
         "schema": SCHEMA, "samples": samples.version(FORMATS[dtype]), "entry": act.fingerprint(),
         "params": variant_id(act.math_params(act.resolve(params))), "dtype": dtype,
-        "mpmath": version("mpmath"), "flint": version("python-flint"), "actaudit": ORACLE,
+        "actaudit": ORACLE,
     }, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
@@ -83,23 +95,62 @@ def compute_chunk(name: str, params: dict, dtype: str, xs: np.ndarray) -> np.nda
     return out
 
 
-def atomic(path: Path, write: Callable[[str], object]) -> None:
-    """``write(tmp)`` to a temporary file beside ``path``, then rename it into place: a
-    reader never sees a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+class DamagedTable(UserWarning):
+    """A cached table that could not be read, or whose contents do not match the checksum
+    written with it: it is rebuilt."""
+
+
+META = b"actaudit"
+
+
+def checksum(df: pd.DataFrame) -> str:
+    """SHA-256 over the table's columns, names and float64 bytes, in order (every NaN as
+    one NaN: parquet keeps no payloads)."""
+    digest = hashlib.sha256()
+    for col in ("x", *COLUMNS):
+        values = df[col].to_numpy(np.float64)
+        values = np.where(np.isnan(values), np.nan, values).astype("<f8")
+        digest.update(col.encode() + b"\0" + values.tobytes())
+    return digest.hexdigest()
+
+
+def write_table(df: pd.DataFrame, path: Path) -> None:
+    """``df`` as parquet, atomically, with its checksum and the versions that built it."""
+    meta = {"sha256": checksum(df), "rows": len(df), "schema": SCHEMA, "oracle": ORACLE,
+            "mpmath": version("mpmath"), "python-flint": version("python-flint")}
+    arrow = pa.Table.from_pandas(df, preserve_index=False)
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
+                                           META: json.dumps(meta).encode()})
+    atomic(path, lambda tmp: pq.write_table(arrow, tmp))
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A cached table, checked against its checksum; `DamagedTable` (raised, as an
+    exception) naming what is wrong where it cannot be read or does not match."""
     try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        arrow = pq.read_table(path)
+        meta = json.loads((arrow.schema.metadata or {}).get(META, b"{}"))
+        df = arrow.to_pandas()
+    except (OSError, ValueError, pa.ArrowException) as e:  # truncated, corrupt, not parquet
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DamagedTable(f"{path}: unreadable ({first})") from None
+    if list(df.columns) != ["x", *COLUMNS] or "sha256" not in meta:
+        raise DamagedTable(f"{path}: not an oracle table of this layout")
+    if checksum(df) != meta["sha256"]:
+        raise DamagedTable(f"{path}: its contents do not match the checksum written with it")
+    return df
 
 
-def write_atomic(df: pd.DataFrame, path: Path) -> None:
-    """Write ``df`` as parquet, atomically."""
-    atomic(path, lambda tmp: df.to_parquet(tmp, index=False))
+def _cached(path: Path) -> pd.DataFrame | None:
+    """The table at ``path`` if it is there and sound; a damaged one is reported (a
+    `DamagedTable` warning) and None returned, so that it is rebuilt."""
+    if not path.exists():
+        return None
+    try:
+        return read_table(path)
+    except DamagedTable as e:
+        warnings.warn(DamagedTable(f"the oracle table {e}; rebuilding it"), stacklevel=3)
+        return None
 
 
 def _frame(xs: np.ndarray, results: np.ndarray) -> pd.DataFrame:
@@ -125,8 +176,20 @@ def _executor(workers: int | None, scheduler: str | None) -> Iterator[Executor |
         return
     # spawned, not forked: forking a process that has started JAX's threads can deadlock
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=n, mp_context=spawn) as pool:
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=spawn, initializer=_quiet_worker)
+    try:
         yield pool
+    except BaseException:  # Ctrl-C, an error: the chunks not begun are dropped, and the
+        pool.shutdown(wait=False, cancel_futures=True)  # workers end now, not after them
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        raise
+    pool.shutdown()
+
+
+def _quiet_worker() -> None:
+    """A pool worker leaves Ctrl-C to its parent, which ends it: no traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def elementwise_variants(names: Iterable[str] | None = None) -> list[tuple[Activation, dict]]:
@@ -166,14 +229,17 @@ def build_tables(
     for act, params in elementwise_variants(names):
         for dtype in dtypes:
             path = table_path(act, params, dtype, root)
+            found = _cached(path)
             summary.append({"activation": act.name, "variant": variant_id(params),
-                            "dtype": dtype, "path": str(path), "cached": path.exists()})
-            if not path.exists():
+                            "dtype": dtype, "path": str(path), "cached": found is not None,
+                            "rows": None if found is None else len(found)})
+            if found is None:
                 jobs.append((act, params, dtype, path))
     start = time.perf_counter()
     _run(jobs, workers, scheduler, progress)
     for row in summary:
-        row["rows"] = len(pd.read_parquet(row["path"], columns=["x"]))
+        if row["rows"] is None:
+            row["rows"] = len(read_table(Path(row["path"])))
     out = pd.DataFrame(summary, columns=["activation", "variant", "dtype", "rows", "cached",
                                          "path"])
     out.attrs["seconds"] = time.perf_counter() - start
@@ -202,7 +268,7 @@ def _run(jobs: list, workers: int | None, scheduler: str | None, progress: bool)
             if len(parts[j]) == expected[j]:  # the table is complete: save it now
                 path = jobs[j][3]
                 xs = np.concatenate([chunks[(j, s)][3] for s in sorted(parts[j])])
-                write_atomic(_frame(xs, np.concatenate(
+                write_table(_frame(xs, np.concatenate(
                     [parts[j][s] for s in sorted(parts[j])])), path)
                 parts[j].clear()
 
@@ -231,6 +297,8 @@ def table(
     act.resolve(params)
     root = _cache(cache_dir)
     path = table_path(act, params, dtype, root)
-    if not path.exists():
+    found = _cached(path)
+    if found is None:
         _run([(catalog.canonical(act), params, dtype, path)], workers, None, progress=False)
-    return pd.read_parquet(path)
+        found = read_table(path)
+    return found

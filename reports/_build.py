@@ -2,7 +2,9 @@
 summary.md and summary.csv, all from the same DataFrames.
 
 The folder is built beside ``out`` and moved into place whole, so that a report is never
-half written and an older one never keeps stale plots.
+half written and an older one never keeps stale plots. It replaces only a report: an
+``out`` that holds anything an actaudit report did not write (or changed since), or that
+is or holds one of the runs read, is refused before any work (`_files.claim`).
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from .._files import claim, manifest_of, replace_folder
 from ..bench import MODES
 from ..bench._tables import device_dir
 from ..checks import FILES
 from . import _html, _markdown, _tables
 from ._figures import colours, error_curves, throughput
-from ._runs import Runs, load
+from ._runs import RunError, Runs, load
 
 TITLE = "actaudit report"
+KIND = "report"  # what a report's folder says it holds (`_files.claim`)
 
 
 @dataclass(frozen=True)
@@ -143,16 +147,23 @@ def _markdown_page(runs: Runs, when: str) -> str:
     return "\n".join(lines)
 
 
-def build(paths: list[str | Path], out: str | Path) -> Report:
-    """The report of the runs under ``paths``, in the folder ``out`` (replaced whole)."""
-    runs = load(paths)
+def build(paths: list[str | Path], out: str | Path, *, force: bool = False) -> Report:
+    """The report of the runs under ``paths``, in the folder ``out`` (replaced whole,
+    where it is an earlier report). `RunError` for runs that cannot be read,
+    `_files.OutputError` for an ``out`` that cannot be used, both before any work."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    target = out.resolve()
+    for given in paths:
+        run = Path(given).resolve()
+        if target == run or target in run.parents:
+            raise RunError(f"--out {str(out)!r} is or holds the run {str(given)!r} it would "
+                           "be built from: choose another folder")
+    runs = load(paths)
+    claim(out, KIND, force=force)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     impls = list(dict.fromkeys([*runs.results["impl"], *runs.bench["impl"]]))
     colour = colours(impls)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp's is 0700: the report is for reading
     try:
         sections = _accuracy_sections(runs, staging, colour)
         sections["bench"] = ("Benchmarks", _bench_section(runs, staging, colour))
@@ -165,21 +176,9 @@ def build(paths: list[str | Path], out: str | Path) -> Report:
         (staging / "summary.md").write_text(_markdown_page(runs, when))
         runs.summary.to_csv(staging / FILES["summary"], index=False, na_rep="")
         plots = len(list(staging.rglob("*.png")))
-        _replace(out, staging)
+        manifest_of(staging, KIND)
+        replace_folder(out, staging, KIND, force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return Report(out, out / "index.html", out / "summary.md", out / FILES["summary"], plots)
-
-
-def _replace(out: Path, staging: Path) -> None:
-    """Move the finished folder into place; the old one, if any, goes only once the new
-    one is there."""
-    old = None
-    if out.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out.name}-old-", dir=out.parent))
-        out.rename(old / out.name)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-

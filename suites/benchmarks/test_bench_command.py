@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from actaudit.bench import COLUMNS, compare
+from actaudit.bench import COLUMNS, compare, comparison_summary
 
 REQUIRED = ["impl", "activation", "variant", "dtype", "size", "mode", "platform",
             "device_kind", "median_s", "iqr_s", "min_s", "elements_per_s", "gb_per_s",
@@ -33,7 +33,7 @@ def saved(tmp_path_factory):
     done = run("bench", "--impl", "reference", "--only", "relu,gelu,softmax", "--sizes",
                "2^10", "--dtypes", "float32", "--out", str(out / "run"), cwd=out)
     assert done.returncode == 0, done.stderr[-2000:]
-    (folder,) = (out / "run").iterdir()
+    (folder,) = (out / "run").glob("cpu-*")
     return done, folder
 
 
@@ -95,17 +95,36 @@ def test_figures_follow_from_the_raw_timings(saved):
 def test_compare_gives_b_over_a_per_common_case(saved, tmp_path):
     _, folder = saved
     a = pd.read_parquet(folder / "bench.parquet")
+    a = a.assign(iqr_s=a["median_s"] * 0.1)  # a spread of 10%: twice as slow is beyond it
+    a.to_parquet(tmp_path / "a.parquet")
     slower = a.assign(median_s=a["median_s"] * 2)[a["impl"] != "baseline"]
     slower.to_parquet(tmp_path / "b.parquet")
-    done = run("bench", "compare", str(folder.parent), str(tmp_path / "b.parquet"), "--out",
-               str(tmp_path / "diff.csv"), cwd=tmp_path)
+    done = run("bench", "compare", str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet"),
+               "--out", str(tmp_path / "diff.csv"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     diff = pd.read_csv(tmp_path / "diff.csv")
     assert len(diff) == len(slower)
     assert np.allclose(diff["ratio_b_over_a"], 2.0)
-    assert "geometric mean: 2.000" in done.stdout
+    assert (diff["verdict"] == "slower").all() and (diff["ratio_low"] > 1).all()
+    assert f"{len(diff)} cases: 0 faster and {len(diff)} slower beyond" in done.stdout
+    assert "geometric mean of B over A 2.000" in done.stdout
+    # the same file written again is ours to replace; someone else's is not
+    assert run("bench", "compare", str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet"),
+               "--out", str(tmp_path / "diff.csv"), cwd=tmp_path).returncode == 0
     with pytest.raises(ValueError, match="no timed case in common"):
         compare(a, a[a["impl"] == "nobody"])
+
+
+def test_compare_of_a_run_with_itself_is_all_within_noise(saved):
+    """Two runs of the same code differ by noise alone: every ratio's spread holds 1, and
+    the summary line says so, however large a single ratio of medians may look."""
+    _, folder = saved
+    a = pd.read_parquet(folder / "bench.parquet")
+    noisy = a.assign(median_s=a["median_s"] * 1.3, iqr_s=a["median_s"])  # a wide spread
+    diff = compare(a, noisy)
+    assert (diff["verdict"] == "within noise").all()
+    assert (diff["ratio_low"] <= 1).all() and (diff["ratio_high"] >= 1).all()
+    assert comparison_summary(diff).startswith(f"{len(diff)} cases: 0 faster and 0 slower")
 
 
 def test_a_plugin_that_raises_or_hangs_gives_error_rows_and_the_run_goes_on(tmp_path):
@@ -129,7 +148,7 @@ def test_a_plugin_that_raises_or_hangs_gives_error_rows_and_the_run_goes_on(tmp_
                "1024", "--dtypes", "float32", "--modes", "fwd", "--timeout", "3",
                "--out", str(tmp_path / "run"), cwd=tmp_path)
     assert done.returncode == 1, done.stderr[-2000:]
-    (folder,) = (tmp_path / "run").iterdir()
+    (folder,) = (tmp_path / "run").glob("cpu-*")
     df = pd.read_parquet(folder / "bench.parquet").set_index(["impl", "activation"])
     mine = str(plugin)
     assert df.loc[(mine, "relu"), "status"] == "error"
@@ -150,7 +169,7 @@ def test_what_an_implementation_does_not_support_is_a_skip_row(tmp_path):
     done = run("bench", "--impl", "scipy", "--only", "softmax", "--sizes", "1024", "--dtypes",
                "float32", "--out", str(tmp_path / "run"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    (folder,) = (tmp_path / "run").iterdir()
+    (folder,) = (tmp_path / "run").glob("cpu-*")
     df = pd.read_parquet(folder / "bench.parquet")
     mine = df[df["impl"] == "scipy"].set_index(["variant", "mode"])
     assert mine.loc[("", "fwd"), "status"] == "pass"

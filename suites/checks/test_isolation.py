@@ -73,6 +73,10 @@ def test_raise_hang_and_crash_are_error_rows_and_the_audit_goes_on(misbehaving, 
     theirs = summary[summary["impl"] == "jax.nn"]
     assert set(theirs["activation"]) == set(names)
     assert "error" not in set(theirs["status"])
+    # the table printed on stdout says why each error happened
+    printed = checks.overview(summary, worst=len(summary))
+    assert "raised RuntimeError: kernel not built" in printed
+    assert "died of SIGSEGV" in printed
 
 
 def test_a_worker_that_cannot_load_its_spec_gives_error_rows(tmp_path):

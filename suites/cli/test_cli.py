@@ -17,12 +17,31 @@ def run(*args):
                           text=True, timeout=120, cwd=tempfile.gettempdir())
 
 
-def test_list_shows_every_activation_and_its_variants():
-    out = run("list")
+def test_list_shows_every_activation_and_its_variants(tmp_path):
+    out = run("list", "--cache-dir", str(tmp_path))
     assert out.returncode == 0
     for text in ("softplus", "prelu", "beta_swish", "swish (= silu)", "alpha=0.5",
                  "approximate=False", "flax.nnx.PReLU"):
         assert text in out.stdout
+    assert max(len(line) for line in out.stdout.splitlines()) <= 120  # no 300-column rows
+    again = run("list", "--cache-dir", str(tmp_path))  # what each provides, from the cache
+    assert again.stdout == out.stdout
+
+
+def test_list_keeps_what_implementations_provide_and_imports_no_library_again(tmp_path):
+    """Finding what every implementation provides imports torch, flax and the rest (most
+    of `list`'s time); a second `list` takes it from the cache, importing none of them."""
+    from actaudit import impl
+
+    first = impl.providers(tmp_path)
+    assert "reference" in first and "softplus" in first["jax.nn"]
+    probe = ("import sys; from pathlib import Path; from actaudit import impl; "
+             f"impl.providers(Path({str(tmp_path)!r})); "
+             "print(sorted(m for m in ('torch', 'flax', 'scipy.special') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, cwd=tempfile.gettempdir())
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_oracle_json_sigmoid_float16_tail():
@@ -55,6 +74,13 @@ def test_oracle_values(args, want):
     assert {k: got[k] for k in want} == want
 
 
+def test_oracle_keeps_subnormal_literals_and_spelled_out_infinities():
+    for x, want in (("1e-310", "1e-310"), ("-inf", "-inf"), ("0x1p-1074", "5e-324")):
+        out = run("oracle", "identity", "--json", "--", x)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["float64"] == want
+
+
 def test_oracle_on_a_vector():
     out = run("oracle", "softmax", "--json", "--", "1,2,3")
     assert out.returncode == 0, out.stderr
@@ -70,7 +96,16 @@ def test_oracle_on_a_vector():
         (("oracle", "elu", "--param", "beta=1", "--", "1"), "elu has no parameter 'beta'"),
         (("oracle", "gelu", "--param", "approximate=maybe", "--", "1"), "not a boolean"),
         (("oracle", "glu", "--", "1,2,3"), "even axis size"),
-        (("oracle", "one_hot", "--grad", "--", "1"), "no derivative"),
+        (("oracle", "one_hot", "--grad", "--param", "num_classes=3", "--", "1"),
+         "no derivative"),
+        (("oracle", "sigmoid", "--", "1e999"), "past float64's range"),
+        (("oracle", "sigmoid", "--", "-0x1p2000"), "past float64's range"),
+        (("oracle", "sigmoid", "--", "1e-400"), "would round to 0"),
+        (("oracle", "one_hot", "--param", "num_classes=-3", "--", "1"),
+         "num_classes must be at least 1"),
+        (("oracle", "one_hot", "--", "1"), "one_hot needs --param num_classes="),
+        (("tables", "--workers", "-3"), "a number of processes, 0 or more"),
+        (("tables", "--dtypes", ""), "--dtypes names no dtype"),
         (("frobnicate",), "invalid choice"),
     ],
 )
@@ -87,6 +122,9 @@ def test_bad_usage_is_one_line_and_exit_2(args, message):
     (["audit", "--impl", "reference", "--dtypes", "float8"], "unknown dtype"),
     (["audit", "--impl", "reference", "--checks", "speed"], "unknown check"),
     (["audit", "--impl", "reference", "--tolerances", "/no/such.toml"], "no such tolerance"),
+    (["audit", "--impl", "reference", "--dtypes", ""], "--dtypes names no dtype"),
+    (["audit", "--impl", "reference", "--dtypes", ","], "--dtypes names no dtype"),
+    (["audit", "--impl", "reference", "--workers", "-3"], "a number of processes"),
 ])
 def test_audit_bad_usage_is_one_line_exit_2(args, want):
     out = run(*args)

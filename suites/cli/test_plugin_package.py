@@ -54,9 +54,14 @@ def test_the_installed_plugin_is_listed_as_a_provider(installed):
     env, cwd = installed
     done = actaudit("list", env=env, cwd=cwd)
     assert done.returncode == 0, done.stderr
-    rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
-    assert NAME in rows["softplus"] and NAME in rows["leaky_relu"]
-    assert NAME not in rows["gelu"]
+    by = {}  # each activation's block: a line with its name, then indented lines
+    for line in done.stdout.splitlines():
+        if not line.startswith(" "):
+            name = line.split()[0]
+        elif "provided by:" in line:
+            by[name] = line.partition("provided by:")[2].replace(",", " ").split()
+    assert NAME in by["softplus"] and NAME in by["leaky_relu"]
+    assert NAME not in by["gelu"]
 
 
 def test_the_installed_plugin_is_audited_by_its_name(installed):

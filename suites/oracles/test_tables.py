@@ -93,3 +93,52 @@ def test_parallel_build_of_a_sample_table(tmp_path):
 def test_vector_kinds_have_no_table(tmp_path):
     with pytest.raises(ValueError, match="softmax is not elementwise"):
         tables.build_tables(["softmax"], cache_dir=tmp_path, progress=False)
+
+
+def test_the_key_is_the_definition_not_the_library_versions(monkeypatch):
+    """A certified, correctly rounded value does not depend on which mpmath or
+    python-flint computed it: environments with other versions share the cache."""
+    elu = catalog.get("elu")
+    before = tables.table_key(elu, {}, "float16")
+    monkeypatch.setattr(tables, "version", lambda name: "999.0")
+    assert tables.table_key(elu, {}, "float16") == before
+
+
+def _damage(path, how):
+    data = bytearray(path.read_bytes())
+    if how == "truncated":
+        path.write_bytes(bytes(data[: len(data) // 2]))
+    elif how == "bit flipped":
+        data[len(data) // 3] ^= 0x10
+        path.write_bytes(bytes(data))
+    else:  # a value edited by hand, the file otherwise sound, its old checksum kept
+        import pyarrow.parquet as pq
+
+        arrow = pq.read_table(path)
+        df = arrow.to_pandas()
+        df.loc[df["x"] == 1.0, "value_hi"] = 1.5
+        pq.write_table(arrow.from_pandas(df, preserve_index=False).replace_schema_metadata(
+            arrow.schema.metadata), path)
+
+
+@pytest.mark.parametrize("how", ["truncated", "bit flipped", "edited"])
+def test_a_damaged_table_is_rebuilt_with_a_warning_naming_it(tmp_path, how):
+    good = tables.table("relu", {}, "float16", cache_dir=tmp_path, workers=1)
+    path = tables.table_path(catalog.get("relu"), {}, "float16", tmp_path)
+    _damage(path, how)
+    with pytest.raises(tables.DamagedTable, match=str(path.name)):
+        tables.read_table(path)
+    with pytest.warns(tables.DamagedTable, match=f"{path.name}.*rebuilding it"):
+        again = tables.table("relu", {}, "float16", cache_dir=tmp_path, workers=1)
+    pd.testing.assert_frame_equal(again, good)
+    assert tables.read_table(path).equals(good)  # and it is sound on disk again
+
+
+def test_tables_and_results_are_readable_by_others(tmp_path):
+    """Files are written through a temporary file, but with the mode a plain open()
+    gives (0644 under the usual umask), not mkstemp's 0600: a shared cache works."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    tables.table("relu", {}, "float16", cache_dir=tmp_path, workers=1)
+    (path,) = tmp_path.glob("*.parquet")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
