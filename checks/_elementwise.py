@@ -30,7 +30,6 @@ from ..catalog import Activation, Bounds, Monotone, ZeroSign, variant_id
 from ..oracles.formats import FORMATS, Format, ulp_error
 from . import _repro
 from ._call import CallError, array, call
-from ._repro import repro
 from ._results import Finding, fmt_ulp, literal
 from ._tolerances import Tolerances
 
@@ -155,7 +154,6 @@ def _value_findings(spec, act, params, dtype, ev, table, got, tol, want, strict)
     if want["accuracy"]:
         err = ulp_error(got[acc], hi[acc], lo[acc], fmt)
         f = _worst("accuracy", x[acc], err, rounded[acc], got[acc], limit, "inputs")
-        f.extra["repro"] = repro(spec, act, params, dtype, x[acc][f.extra["worst_index"]])
         f.extra["curve"] = (x[acc], err)
         out.append(f)
     if want["subnormal"]:
@@ -195,7 +193,8 @@ def _property_findings(act: Activation, x: np.ndarray, got: np.ndarray, fmt: For
                     float(size[k]), literal(xs[i + 1]), literal(ys[i]), literal(ys[i + 1]),
                     f"decreases at {len(drops)} of {len(xs) - 1} steps, by up to "
                     f"{fmt_ulp(float(size[k]))} ULP: f({literal(xs[i])}) = {literal(ys[i])} > "
-                    f"f({literal(xs[i + 1])}) = {literal(ys[i + 1])}"))
+                    f"f({literal(xs[i + 1])}) = {literal(ys[i + 1])}",
+                    {"via": "monotone", "inputs": [float(xs[i]), float(xs[i + 1])]}))
             else:
                 out.append(Finding("property:monotone", "pass",
                                    detail=f"non-decreasing over {len(xs)} inputs"))
@@ -252,18 +251,18 @@ def _subnormal(name, x, sub, got, hi, lo, rounded, fmt, limit, strict, at_zero) 
         status = "fail" if strict else "warn"
         what = f"flushes subnormals to zero: {int(bad.sum())} of {int(sub.sum())} cases"
     return Finding(name, status, float(err[pick].max()), literal(xs[i]), literal(want_[i]),
-                   literal(got_[i]), what)
+                   literal(got_[i]), what, {"worst_index": i})
 
 
 def _exact(name, x, want, got, ok, what) -> Finding:
     if ok.all():
         return Finding(name, "pass", detail=f"{len(x)} {what}")
     bad = np.flatnonzero(~ok)
-    i = bad[0]
+    i = int(bad[0])
     cases = "; ".join(f"x={literal(x[j])}: {literal(got[j])} not {literal(want[j])}"
                       for j in bad[:4])
     return Finding(name, "fail", None, literal(x[i]), literal(want[i]), literal(got[i]),
-                   f"{len(bad)} of {len(x)} wrong: {cases}")
+                   f"{len(bad)} of {len(x)} wrong: {cases}", {"worst_index": i})
 
 
 def _gradient_findings(spec, act, params, dtype, ev, table, tol, want, strict):
@@ -285,33 +284,40 @@ def _gradient_findings(spec, act, params, dtype, ev, table, tol, want, strict):
     acc = ~special & ~sub & ~kink & ~np.isnan(x)
     limit = tol.ulps(act.name, dtype, "gradient")
     out = []
-    worse = np.where(ulp_error(vjp, hi, lo, fmt) >= ulp_error(jvp, hi, lo, fmt), vjp, jvp)
+    # each input's worse of the two, and which one that was (for the repro line)
+    by_vjp = ulp_error(vjp, hi, lo, fmt) >= ulp_error(jvp, hi, lo, fmt)
+    worse = np.where(by_vjp, vjp, jvp)
+
+    def via(f: Finding, mask: np.ndarray) -> Finding:
+        if "worst_index" in f.extra:
+            f.extra["via"] = "vjp" if by_vjp[mask][f.extra["worst_index"]] else "jvp"
+        return f
+
     if "gradient" in names:
         err = ulp_error(worse[acc], hi[acc], lo[acc], fmt)
         disagree = int(np.sum(~_same(vjp, jvp, np.zeros_like(x, bool))))
         f = _worst("gradient", x[acc], err, rounded[acc], worse[acc], limit, "inputs",
                    {"vjp_jvp_disagree": disagree})
         f.detail += f"; jvp and vjp differ at {disagree} inputs"
-        f.extra["repro"] = repro(spec, act, params, dtype, x[acc][f.extra["worst_index"]],
-                                 grad=True)
         f.extra["curve"] = (x[acc], err)
-        out.append(f)
+        out.append(via(f, acc))
     if "gradient:special" in names:
         ok = _same(worse[special], rounded[special], np.zeros(int(special.sum()), bool))
-        out.append(_exact("gradient:special", x[special], rounded[special], worse[special],
-                          ok, "infinite or NaN inputs or derivatives"))
+        out.append(via(_exact("gradient:special", x[special], rounded[special],
+                              worse[special], ok, "infinite or NaN inputs or derivatives"),
+                       special))
     if "gradient:kinks" in names:
         ok = _same(worse[kink], rounded[kink], np.zeros(int(kink.sum()), bool))
-        f = _exact("gradient:kinks", x[kink], rounded[kink], worse[kink], ok,
-                   "kinks with the catalog's subgradient")
+        f = via(_exact("gradient:kinks", x[kink], rounded[kink], worse[kink], ok,
+                       "kinks with the catalog's subgradient"), kink)
         documented = all(k.documented for k in act.kinks)
         if f.status == "fail" and not documented:
             f.status = "warn"
             f.detail += " (jax.nn's convention, undocumented)"
         out.append(f)
     if "subnormal:gradient" in names:
-        out.append(_subnormal("subnormal:gradient", x, sub, worse, hi, lo, rounded, fmt, limit,
-                              strict, _at_zero(x, rounded)))
+        out.append(via(_subnormal("subnormal:gradient", x, sub, worse, hi, lo, rounded, fmt,
+                                  limit, strict, _at_zero(x, rounded)), sub))
     return out
 
 
@@ -386,4 +392,4 @@ def _transform_finding(ev: Evaluation, act: Activation, dtype: str, tol: Toleran
     if status == "pass":
         return Finding("transform", status, worst, detail=detail)
     return Finding("transform", status, worst, literal(xs[i]), literal(b[i]), literal(a[i]),
-                   detail)
+                   detail, {"via": name})

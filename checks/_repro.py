@@ -1,5 +1,21 @@
-"""One line to reproduce a finding by hand: the oracle's answer (``actaudit oracle``) and
-the implementation's, at the input where the check found the worst."""
+"""One line to reproduce a finding by hand: the oracle's answer (``actaudit oracle``), then
+the implementation's, computed the way the check computed it, printing exactly the number
+the row reports as ``got``.
+
+How the check computed the reported number is the finding's ``via`` (in ``extra``):
+
+* ``value``: the function under jit (an elementwise one on a one-element array);
+* ``vjp`` / ``jvp``: the derivative by reverse or forward mode, whichever the row reports
+  (an elementwise check computes both and reports the worse);
+* ``eager vs jit``, ``vmap vs loop``: the two results a `transform` row compares, in the
+  order got, expected;
+* ``monotone``: the function at the two inputs where a `property:monotone` row saw it
+  decrease (``extra["inputs"]``), in the order expected, got.
+
+A vector finding also says where in the output it is (``extra["at"]``): the position in
+the slice's flattened outputs, or (row, column) of the Jacobian. float64 lines switch on
+JAX's 64-bit mode first, as the audit does.
+"""
 
 from __future__ import annotations
 
@@ -33,24 +49,49 @@ def _py_value(v: Any, dtype: str) -> str:
     return repr(v)
 
 
+def _printed(act: Activation, via: str, at: Any, params: Mapping[str, Any]) -> str:
+    """The expression that prints the reported number(s), of ``f`` at the array ``x``."""
+    if act.kind is Kind.ELEMENTWISE:
+        return {
+            "value": "float(jax.jit(f)(x)[0])",
+            "vjp": "float(jax.jit(lambda x: jax.vjp(f, x)[1](jnp.ones_like(x))[0])(x)[0])",
+            "jvp": "float(jax.jit(lambda x: jax.jvp(f, (x,), (jnp.ones_like(x),))[1])(x)[0])",
+            "eager vs jit": "float(f(x)[0]), float(jax.jit(f)(x)[0])",
+            "vmap vs loop": "float(jax.vmap(f)(x[None])[0, 0]), float(f(x)[0])",
+            "monotone": "*[float(v) for v in jax.jit(f)(x)]",
+        }[via]
+    if via in ("jvp", "vjp"):  # the Jacobian of the first output, one row per output
+        mode = "jacfwd" if via == "jvp" else "jacrev"
+        row, col = at
+        return (f"float(jnp.atleast_2d(jax.jit(jax.{mode}(lambda x: jax.tree.leaves(f(x))[0]))"
+                f"(x))[{row}, {col}])")
+    if act.kind is Kind.INDEX and params.get("axis", -1) == 0:  # classes first: as rows
+        return f"float(jnp.ravel(jax.jit(f)(x).T)[{at}])"
+    return (f"float(jnp.concatenate([jnp.ravel(o) for o in jax.tree.leaves(jax.jit(f)(x))])"
+            f"[{at}])")
+
+
 def repro(spec: str, act: Activation, params: Mapping[str, Any], dtype: str,
-          x: float | Sequence[float], grad: bool = False) -> str:
-    """``x`` is a number for an elementwise activation, a slice (a list) otherwise;
-    ``params`` are concrete (a mask or a b as a tuple)."""
+          x: float | Sequence[float], via: str = "value", at: Any = 0) -> str:
+    """``x`` is a number for an elementwise activation (two, for ``monotone``), a slice (a
+    list) otherwise; ``params`` are concrete (a mask or a b as a tuple)."""
     p = "".join(f" --param {k}={_cli_value(v)}" for k, v in params.items())
     call_args = ", ".join(["x", *(f"{k}={_py_value(v, dtype)}" for k, v in params.items())])
-    f = f"lambda x: load({spec!r}).get({act.name!r})({call_args})"
-    if grad:
-        f = f"jax.jacfwd({f})" if act.kind is not Kind.ELEMENTWISE else f"jax.grad({f})"
-    else:
-        f = f"({f})"
-    vector = not isinstance(x, int | float)
-    arg = ",".join(literal(v) for v in x) if vector else literal(x)
-    py = f"[{', '.join(_py_float(v) for v in x)}]" if vector else _py_float(x)
+    vector = act.kind is not Kind.ELEMENTWISE
+    xs = list(x) if isinstance(x, list | tuple) else [x]
     where = "int32" if act.kind is Kind.INDEX else dtype
-    return (f"actaudit oracle {act.name}{p}{' --grad' if grad else ''} -- {arg}; "
-            f"python -c \"import jax, jax.numpy as jnp; from actaudit.impl import load; "
-            f"print({f}(jnp.asarray({py}, jnp.{where})))\"")
+    x64 = "jax.config.update('jax_enable_x64', True); " if dtype == "float64" else ""
+    python = (f"import jax, jax.numpy as jnp; {x64}from actaudit.impl import load; "
+              f"f = lambda x: load({spec!r}).get({act.name!r})({call_args}); "
+              f"x = jnp.asarray([{', '.join(_py_float(v) for v in xs)}], jnp.{where}); "
+              f"print({_printed(act, via, at, params)})")
+    grad = " --grad" if via in ("vjp", "jvp") else ""
+    if via == "monotone":  # a property's expected value is the function's own, not the truth
+        oracle = ""
+    else:
+        arg = ",".join(literal(v) for v in xs) if vector else literal(xs[0])
+        oracle = f"actaudit oracle {act.name}{p}{grad} -- {arg}; "
+    return f"{oracle}python -c \"{python}\""
 
 
 def _parse(text: str, vector: bool) -> float | list[float] | None:
@@ -68,13 +109,13 @@ def _parse(text: str, vector: bool) -> float | list[float] | None:
 
 def add(spec: str, act: Activation, params: Mapping[str, Any], dtype: str,
         found: list[Finding]) -> list[Finding]:
-    """``found``, with a repro line on each finding that did not pass, has an input and
-    lacks one. ``params`` are concrete (a vector check's mask or b as a tuple)."""
+    """``found``, with a repro line on each finding that did not pass and has an input.
+    ``params`` are concrete (a vector check's mask or b as a tuple)."""
     for f in found:
         if f.extra.get("repro") or f.status == "pass" or not f.worst_input:
             continue
-        x = _parse(f.worst_input, act.kind is not Kind.ELEMENTWISE)
+        via = f.extra.get("via") or ("vjp" if f.check in GRADIENT_CHECKS else "value")
+        x = f.extra.get("inputs") or _parse(f.worst_input, act.kind is not Kind.ELEMENTWISE)
         if x is not None:
-            f.extra["repro"] = repro(spec, act, params, dtype, x,
-                                     grad=f.check in GRADIENT_CHECKS)
+            f.extra["repro"] = repro(spec, act, params, dtype, x, via, f.extra.get("at", 0))
     return found

@@ -135,7 +135,7 @@ def check(
     if act.grad is None:
         want["gradient"] = False
     rows: dict[str, list] = {"x": [], "hi": [], "lo": [], "want": [], "got": [], "scale": [],
-                             "case": []}
+                             "case": [], "at": []}
     grads: dict[str, list] = {k: [] for k in (*rows, "row_finite")}
     cast = np.dtype(fmt.dtype)
     b = batch(act, params, fmt)
@@ -170,12 +170,12 @@ def check(
             for s, (name, xs) in enumerate(zip(b.names, b.xs, strict=True)):
                 exact = _oracle(act, xs, b.oracle, fmt, grad=True)
                 exact = exact[:1] if act.name == "logsumexp" else exact
-                _collect_rows(grads, name, xs, jac["jvp"][s], exact, fmt)
+                _collect_rows(grads, name, xs, jac["jvp"][s], exact, fmt, "jvp")
                 # reverse mode multiplies each row's cotangent, zeros included, by every
                 # entry: an infinite or NaN entry spoils all rows, so it is held to the
                 # truth only where the Jacobian is finite
                 if all(math.isfinite(e.hi) for e in _exact_flat(exact)):
-                    _collect_rows(grads, f"{name} (vjp)", xs, jac["vjp"][s], exact, fmt)
+                    _collect_rows(grads, f"{name} (vjp)", xs, jac["vjp"][s], exact, fmt, "vjp")
     # repro lines with the slices' concrete mask or b
     return _repro.add(spec, act, b.oracle, dtype, _findings(
         spec, act, dtype, tol, want, rows, grads, dtype_problems, transform, fmt))
@@ -188,13 +188,16 @@ def _expected_dtype(act, params, cast) -> np.dtype:
     return cast
 
 
-def _collect(rows, name, xs, got, exact, fmt, scale: float) -> None:
-    """One row per output; ``scale`` > 0: errors count in ulps of it where it is larger."""
+def _collect(rows, name, xs, got, exact, fmt, scale: float, at: list | None = None) -> None:
+    """One row per output; ``scale`` > 0: errors count in ulps of it where it is larger.
+    ``at``: where each output is, for the repro line (its position in the slice's
+    outputs by default)."""
     hi = np.array([e.hi for e in exact])
     lo = np.array([e.lo for e in exact])
     want = np.array([e.rounded[fmt.name] for e in exact])
     for k, v in (("x", [literal(xs)] * len(got)), ("hi", hi), ("lo", lo), ("want", want),
-                 ("got", got), ("scale", [scale] * len(got)), ("case", [name] * len(got))):
+                 ("got", got), ("scale", [scale] * len(got)), ("case", [name] * len(got)),
+                 ("at", at if at is not None else [("value", j) for j in range(len(got))])):
         rows[k].extend(list(v))
 
 
@@ -219,12 +222,14 @@ def _jacobians(f: Callable[[Any], Any], xs: Any) -> dict[str, list[np.ndarray]] 
     return found
 
 
-def _collect_rows(grads, name, xs, g, jac, fmt) -> None:
+def _collect_rows(grads, name, xs, g, jac, fmt, mode: str) -> None:
+    """Each row of one slice's Jacobian by ``mode`` (jvp: forward, vjp: reverse)."""
     for i, row in enumerate(jac):
         hi = np.array([e.hi for e in row])
         finite = hi[np.isfinite(hi)]
         scale = np.max(np.abs(finite)) if len(finite) else 0.0
-        _collect(grads, f"{name}[{i}]", xs, g[i], row, fmt, scale)
+        _collect(grads, f"{name}[{i}]", xs, g[i], row, fmt, scale,
+                 [(mode, (i, j)) for j in range(len(row))])
         grads["row_finite"].extend([len(finite) == len(hi)] * len(hi))
 
 
@@ -252,13 +257,12 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
         acc = ~special
         f = _worst("accuracy", labels[acc], err[acc], wanted[acc], got[acc],
                    tol.ulps(act.name, dtype, "value"), "outputs")
-        f.worst_input = x[acc][f.extra["worst_index"]] if acc.any() else ""
-        out.append(f)
+        out.append(_located(f, x, rows["at"], acc))
     if want["special"]:
         ok = (np.isnan(got) & np.isnan(wanted)) | (got == wanted)
         f = _exact("special", labels[special], wanted[special], got[special], ok[special],
                    "outputs whose truth is infinite or NaN")
-        out.append(f)
+        out.append(_located(f, x, rows["at"], special))
     if want["gradient"] == "error":
         out.append(Finding("gradient", grads["error"][1], detail=grads["error"][0]))
     elif want["gradient"]:
@@ -275,9 +279,8 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
         gerr = np.where(spoiled, 0.0, gerr)
         f = _worst("gradient", glabels, gerr, gw, gg, tol.ulps(act.name, dtype, "gradient"),
                    "Jacobian entries")
-        f.worst_input = gx[f.extra["worst_index"]]
         f.detail += " (in ulps of each Jacobian row's largest entry)"
-        out.append(f)
+        out.append(_located(f, gx, grads["at"], np.ones(len(gx), bool)))
     if want["dtype"]:
         if dtype_problems:
             out.append(Finding("dtype", "fail", detail=f"{dtype} input gave "
@@ -296,6 +299,16 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
                                "eager and jit agree"))
     return out
 
+
+
+def _located(f: Finding, slices: np.ndarray, at: list, mask: np.ndarray) -> Finding:
+    """``f`` with its worst input the slice (a list literal) and, for the repro line,
+    how the reported number was computed and where in the output it is."""
+    if "worst_index" in f.extra and mask.any():
+        k = int(np.flatnonzero(mask)[f.extra["worst_index"]])
+        f.worst_input = slices[k]
+        f.extra["via"], f.extra["at"] = at[k]
+    return f
 
 
 def _agree(a: np.ndarray, b: np.ndarray, fmt: Format, ulps: float) -> bool:

@@ -180,8 +180,9 @@ def _executor(workers: int | None, scheduler: str | None) -> Iterator[Executor |
     try:
         yield pool
     except BaseException:  # Ctrl-C, an error: the chunks not begun are dropped, and the
-        pool.shutdown(wait=False, cancel_futures=True)  # workers end now, not after them
-        for process in list(getattr(pool, "_processes", {}).values()):
+        processes = list((getattr(pool, "_processes", None) or {}).values())  # workers end
+        pool.shutdown(wait=False, cancel_futures=True)  # now, not after the chunks
+        for process in processes:
             process.terminate()
         raise
     pool.shutdown()
