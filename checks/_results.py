@@ -73,6 +73,49 @@ def literal(v: Any) -> str:
     return float_text(float(v))
 
 
+# The kinds of defect a finding shows, most severe first: how the report ranks findings.
+DEFECTS = (
+    "NaN or ∞ where the truth is finite",
+    "wrong value",
+    "wrong derivative",
+    "crashed or raised",
+    "wrong special value",
+    "broken property",
+    "jit or vmap disagree",
+    "wrong subnormals",
+    "wrong dtype",
+    "convention broken",
+)
+_BY_CHECK = {"accuracy": "wrong value", "gradient": "wrong derivative",
+             "special": "wrong special value", "gradient:special": "wrong special value",
+             "gradient:kinks": "convention broken", "transform": "jit or vmap disagree",
+             "subnormal": "wrong subnormals", "subnormal:gradient": "wrong subnormals",
+             "dtype": "wrong dtype", "property": "broken property"}
+
+
+def _number(text: Any) -> float | None:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def defect(check: str, status: str, expected: Any, got: Any) -> str:
+    """The kind of defect a finding that did not pass shows (one of `DEFECTS`), from
+    its check and what it found: a NaN or ∞ where the truth is a finite number outranks
+    the check's own kind, and a zero of the wrong sign is a convention broken."""
+    if status == "error":
+        return "crashed or raised"
+    want, have = _number(expected), _number(got)
+    if want is not None and have is not None:
+        if math.isfinite(want) and not math.isfinite(have):
+            return "NaN or ∞ where the truth is finite"
+        if want == have == 0:  # equal but for the sign of zero
+            return "convention broken"
+    kind = _BY_CHECK.get(check) or _BY_CHECK.get(check.partition(":")[0], "wrong value")
+    return kind
+
+
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The summary table: the INTERFACE columns, in order; max_ulp numeric or empty."""
     df = pd.DataFrame(rows, columns=COLUMNS)

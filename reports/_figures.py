@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,18 +20,30 @@ from matplotlib.figure import Figure
 
 from ..bench import BASELINE
 from ..checks._tolerances import DTYPES
-from ..oracles.formats import FORMATS
+from ..oracles.formats import FORMATS, Format
 from ._tables import name
 
 FLOOR = 0.1  # an error of 0 (exact) is drawn here, on the log scale
 CEILING = 1e20  # and infinite errors, or larger than this, at the top
 LINESTYLES = ("-", "--", ":", "-.")
+DASHES = ((), (5, 2), (1.5, 1.5), (6, 2, 1.5, 2), (3, 1, 1, 1, 1, 1))
 
 
-def colours(impls: Sequence[str]) -> dict[str, str]:
-    """One colour per implementation, the same in every plot of a report."""
-    palette = [f"C{i}" for i in range(10)]
-    return {name: palette[i % len(palette)] for i, name in enumerate(impls)}
+@dataclass(frozen=True)
+class Style:
+    """How one implementation is drawn, the same in every plot of a report: its own
+    colour, dash pattern and width, so that curves that coincide (two libraries with the
+    same error) still show each one, the later drawn thinner over the earlier."""
+
+    colour: str
+    dashes: tuple[float, ...]
+    width: float
+
+
+def styles(impls: Sequence[str]) -> dict[str, Style]:
+    """A distinct style per implementation, in the order given."""
+    return {name: Style(f"C{i % 10}", DASHES[i % len(DASHES)], max(0.7, 2.4 - 0.45 * i))
+            for i, name in enumerate(impls)}
 
 
 def _top(errors: np.ndarray) -> float:
@@ -42,28 +55,34 @@ def _top(errors: np.ndarray) -> float:
 
 
 def error_curves(curves: pd.DataFrame, tolerances: Mapping[tuple[str, str], float],
-                 colour: Mapping[str, str], title: str) -> Figure:
+                 style: Mapping[str, Style], title: str) -> Figure:
     """One activation variant's curves (rows of the curves table): a row of panels per
     what (value, gradient), a column per dtype. ``tolerances`` maps (dtype, what) to the
     audit's tolerance, drawn as a dashed line."""
     whats = [w for w in ("value", "gradient") if (curves["what"] == w).any()]
     dtypes = [d for d in DTYPES if (curves["dtype"] == d).any()]
-    fig = Figure(figsize=(3.6 * len(dtypes) + 0.6, 2.7 * len(whats) + 0.7),
+    fig = Figure(figsize=(3.6 * len(dtypes) + 0.6, 2.7 * len(whats) + 0.8),
                  layout="constrained")
     axes = fig.subplots(len(whats), len(dtypes), squeeze=False)
     top = _top(curves["max_ulp"].to_numpy(np.float64))
     for r, what in enumerate(whats):
         for c, dtype in enumerate(dtypes):
-            ax = axes[r][c]
+            ax, fmt = axes[r][c], FORMATS[dtype]
             part = curves[(curves["what"] == what) & (curves["dtype"] == dtype)]
-            for names, (x, err) in _distinct(part).items():
-                ax.plot(_position(x, FORMATS[dtype].tiny), np.clip(err, FLOOR, top), lw=0.9,
-                        color=colour[names[0]], label=" = ".join(names),
+            core = _position(np.array([CORE[0], CORE[1]]), fmt)
+            for sign in (-1, 1):  # the stretched core, shaded
+                ax.axvspan(sign * core[0], sign * core[1], color="0.94", lw=0, zorder=0)
+            for impl_name, line in part.groupby("impl", sort=False):
+                line = line.sort_values("x", kind="stable")
+                s = style[impl_name]
+                ax.plot(_position(line["x"].to_numpy(np.float64), fmt),
+                        np.clip(line["max_ulp"].to_numpy(np.float64), FLOOR, top),
+                        color=s.colour, dashes=s.dashes, lw=s.width, label=impl_name,
                         drawstyle="steps-mid")
             tol = tolerances.get((dtype, what))
             if tol is not None:
                 ax.axhline(tol, color="0.4", lw=0.8, ls="--")
-            _decade_ticks(ax, part["x"].to_numpy(np.float64), FORMATS[dtype].tiny)
+            _ticks(ax, part["x"].to_numpy(np.float64), fmt)
             ax.set_yscale("log")
             ax.set_ylim(FLOOR / 1.5, top * 1.5)
             ax.set_title(f"{dtype} {'derivative' if what == 'gradient' else 'value'}",
@@ -73,27 +92,11 @@ def error_curves(curves: pd.DataFrame, tolerances: Mapping[tuple[str, str], floa
             if c == 0:
                 ax.set_ylabel("max ULP error\n(∞ at the top, 0 at the bottom)", fontsize=7)
             if r == len(whats) - 1:
-                ax.set_xlabel("input x (log scale each side of 0)", fontsize=7)
+                ax.set_xlabel("input x (log each side of 0; shaded: 1/8 to 16, stretched)",
+                              fontsize=7)
     fig.suptitle(title, fontsize=11)
     _legend(fig, axes)
     return fig
-
-
-def _distinct(part: pd.DataFrame) -> dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]]:
-    """Each implementation's curve (x, error) in order of x, implementations with the
-    same curve (flax.nnx and jax.nn share functions) drawn once, under both names."""
-    found: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
-    for impl_name, line in part.groupby("impl", sort=False):
-        line = line.sort_values("x", kind="stable")
-        curve = (line["x"].to_numpy(np.float64), line["max_ulp"].to_numpy(np.float64))
-        same = next((k for k, (x, e) in found.items()
-                     if np.array_equal(x, curve[0]) and np.array_equal(e, curve[1],
-                                                                       equal_nan=True)), None)
-        if same is None:
-            found[(impl_name,)] = curve
-        else:
-            found[(*same, impl_name)] = found.pop(same)
-    return found
 
 
 def _legend(fig: Figure, axes: np.ndarray) -> None:
@@ -104,43 +107,65 @@ def _legend(fig: Figure, axes: np.ndarray) -> None:
             handles.setdefault(label, h)
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                   ncols=min(6, len(handles)), fontsize=8)
+                   ncols=min(6, len(handles)), fontsize=8, handlelength=4)
 
 
-def _position(x: np.ndarray, tiny: float) -> np.ndarray:
-    """Where an input goes on the x axis: a symmetric log scale, linear below the smallest
-    normal number ``tiny`` (one unit wide) and a unit per decade above it. Computed here
-    rather than by matplotlib's symlog, whose limits overflow across float64's range."""
-    a = np.abs(x)
-    far = np.sign(x) * (1.0 + np.log10(np.maximum(a, tiny)) - math.log10(tiny))
-    return np.where(a >= tiny, far, np.clip(x, -tiny, tiny) / tiny)
+# The x axis, per side of 0: below the smallest normal number a linear sliver; then the
+# small magnitudes' decades, the core [1/8, 16] (where activations bend: a bump near 1 is
+# easy to place), and the large magnitudes' decades up to the format's largest number,
+# each part a fixed width, whatever the format's range.
+CORE = (0.125, 16.0)
+WIDTHS = (0.5, 2.0, 6.0, 2.0)  # subnormal, small, core, large
 
 
-def _decade_ticks(ax, x: np.ndarray, tiny: float, per_side: int = 2) -> None:
-    """A few powers of ten on each side that the inputs reach, and 0 (every decade would
-    be unreadable across float32's 76)."""
+def _position(x: np.ndarray, fmt: Format) -> np.ndarray:
+    """Where each input goes on the x axis (see `CORE` and `WIDTHS`), 0 in the middle."""
+    a = np.abs(np.asarray(x, np.float64))
+    sub, small, core, large = WIDTHS
+    lo, hi = CORE
+    with np.errstate(all="ignore"):  # each branch is computed everywhere, then chosen
+        p = np.select(
+            [a < fmt.tiny, a < lo, a <= hi],
+            [a / fmt.tiny * sub,
+             sub + np.log(np.maximum(a, fmt.tiny) / fmt.tiny) / math.log(lo / fmt.tiny) * small,
+             sub + small + np.log(np.clip(a, lo, hi) / lo) / math.log(hi / lo) * core],
+            sub + small + core
+            + np.log(np.minimum(a, fmt.max) / hi) / math.log(fmt.max / hi) * large)
+    return np.where(np.isinf(a), sub + small + core + large, p) * np.sign(x)
+
+
+def _ticks(ax: Any, x: np.ndarray, fmt: Format) -> None:
+    """0, the core's powers of two (1/8, 1, 4, 16) and the largest decade reached, on the
+    sides that the inputs reach (the small magnitudes between 0 and 1/8 are too narrow a
+    band to label)."""
     ticks = [0.0]
     for sign in (-1.0, 1.0):
         side = np.abs(x[np.isfinite(x) & (sign * x > 0)])
-        if not len(side) or side.max() < tiny:
+        if not len(side):
             continue
-        lo, hi = math.ceil(math.log10(tiny)), math.floor(math.log10(side.max()))
-        # not the smallest decade, whose label would sit on 0's
-        decades = ({round(e) for e in np.linspace(lo, hi, per_side + 1)[1:]} if hi > lo
-                   else {hi})
-        ticks += [sign * 10.0 ** e for e in decades]
-    ticks.sort()
-    ax.set_xticks(_position(np.array(ticks), tiny), [_power(t) for t in ticks])
+        mine = [0.125, 1.0, 4.0, 16.0]
+        if side.max() > 1000:
+            mine.append(10.0 ** math.floor(math.log10(min(side.max(), fmt.max))))
+        ticks += [sign * t for t in mine]
+    ticks = sorted(set(ticks))
+    end = float(_position(np.array([np.inf]), fmt)[0])
+    ax.set_xticks(_position(np.array(ticks), fmt), [_label(t) for t in ticks])
+    ax.set_xlim(-end * 1.01, end * 1.01)
 
 
-def _power(t: float) -> str:
-    if t == 0:
+def _label(t: float) -> str:
+    a = abs(t)
+    sign = "−" if t < 0 else ""
+    if a == 0:
         return "0"
-    e = round(math.log10(abs(t)))
-    return f"{'−' if t < 0 else ''}$10^{{{e}}}$"
+    if a == 0.125:
+        return f"{sign}⅛"
+    if 1 <= a <= 16:
+        return f"{sign}{a:g}"
+    return f"{sign}$10^{{{round(math.log10(a))}}}$"
 
 
-def throughput(bench: pd.DataFrame, colour: Mapping[str, str], title: str) -> Figure:
+def throughput(bench: pd.DataFrame, styles: Mapping[str, Style], title: str) -> Figure:
     """One device and mode (rows of the bench table): elements per second against size,
     a panel per activation variant; colour for the implementation, line style for the
     dtype; the bandwidth baseline (x + 1) in grey."""
@@ -166,7 +191,7 @@ def throughput(bench: pd.DataFrame, colour: Mapping[str, str], title: str) -> Fi
             for impl_name, line in named[(named["name"] == panel) & (named["dtype"] == dtype)
                                          ].groupby("impl", sort=False):
                 line = line.sort_values("size")
-                ax.plot(line["size"], line["elements_per_s"], color=colour[impl_name],
+                ax.plot(line["size"], line["elements_per_s"], color=styles[impl_name].colour,
                         ls=style[dtype], marker=".", ms=3, lw=1,
                         label=f"{impl_name} {dtype}")
         ax.set_title(panel, fontsize=8)

@@ -9,12 +9,19 @@ from html import escape
 
 import pandas as pd
 
-from ._tables import SEVERITY
-
 GLYPH = {"pass": "✓", "warn": "!", "fail": "✗", "error": "E", "skip": "–"}
-# max ULP error: correctly rounded, within 1, within 4, 16, 256, 65536, beyond (or ∞)
-ULP_SCALE = ((0.5, "#1a9850"), (1, "#66bd63"), (4, "#a6d96a"), (16, "#fee08b"),
-             (256, "#fdae61"), (65536, "#f46d43"), (math.inf, "#d73027"))
+# An overview cell's colour is its verdict (the worst status of its checks); its shade,
+# the max ULP error: greens for a pass (darker: correctly rounded), amber for a warning,
+# orange to red for a failure (redder: larger), purple for an error, grey for a skip.
+VERDICT_SCALE: dict[str, tuple[tuple[float, str, str], ...]] = {
+    "pass": ((0.5, "#1a9850", "correctly rounded"), (1, "#66bd63", "≤ 1 ULP"),
+             (math.inf, "#a6d96a", "more")),
+    "warn": ((math.inf, "#fee08b", ""),),
+    "fail": ((16, "#fdae61", "≤ 16 ULP, or another check"), (65536, "#f46d43", "≤ 65536"),
+             (math.inf, "#d73027", "more, or ∞")),
+    "error": ((math.inf, "#b8a9d9", ""),),
+    "skip": ((math.inf, "#eeeeee", ""),),
+}
 RATIO_SCALE = ((1.0, "#66bd63"), (1.25, "#d9ef8b"), (2.0, "#fee08b"), (math.inf, "#fdae61"))
 NONE = "#eeeeee"
 
@@ -26,11 +33,21 @@ nav a { margin-right: 1em; }
 table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 12px; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
 th { background: #f4f4f4; } td.l, th.l { text-align: left; }
-td.wrap { white-space: normal; max-width: 38em; text-align: left; }
-code { font-size: 11px; word-break: break-all; }
+td.wrap { white-space: normal; min-width: 14em; max-width: 34em; text-align: left; }
+table.overview td, table.overview th { padding: 1px 3px; font-size: 11px; }
+table.overview th.v { writing-mode: vertical-rl; transform: rotate(180deg);
+                      text-align: left; padding: 4px 1px; }
+code { font-size: 11px; overflow-wrap: anywhere; }
+pre.repro { white-space: pre; overflow-x: auto; font-size: 11px; background: #f6f8fa;
+            border: 1px solid #e1e4e8; padding: 3px 6px; margin: 2px 0 6px; max-width: 100%; }
+.scroll { overflow-x: auto; max-width: 100%; }
+details { margin: 0.3em 0; } details > summary { cursor: pointer; }
+details[open] > summary { margin-bottom: 0.4em; }
 figure { margin: 0.8em 0 1.6em; } figure img { max-width: 100%; border: 1px solid #ddd; }
-.legend span { display: inline-block; padding: 1px 8px; margin-right: 4px; }
-.muted { color: #666; }
+.legend span { display: inline-block; padding: 1px 8px; margin: 0 4px 2px 0; }
+.muted { color: #666; } .fail { color: #b2182b; } .error { color: #5e3c99; }
+.warn { color: #8c6d00; }
+tr.group th { background: #fbeaea; color: #67001f; text-align: left; }
 """
 
 
@@ -40,14 +57,36 @@ def colour(value: float, scale: Sequence[tuple[float, str]]) -> str:
     return next(c for edge, c in scale if value <= edge)
 
 
+def verdict_colour(status: str, ulp: float) -> str:
+    """An overview cell's background: its verdict's hue, shaded by the max ULP error."""
+    scale = VERDICT_SCALE[status]
+    if ulp is None or (isinstance(ulp, float) and math.isnan(ulp)):
+        return scale[0][1]
+    return next(c for edge, c, _ in scale if ulp <= edge)
+
+
 def number(v: float, spec: str = ".3g") -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
     return "∞" if math.isinf(v) else format(v, spec)
 
 
-def _header(columns: pd.Index) -> str:
-    """Header rows for (possibly multi-level) columns, equal neighbours merged."""
+def compact(v: float) -> str:
+    """A ULP error in at most five characters: 0.5, 1.91, 12.5, 256, 2.0e3, 1.5e7."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if math.isinf(v):
+        return "∞"
+    if v < 1000:
+        return format(v, ".3g")
+    mantissa, exponent = f"{v:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _header(columns: pd.Index, vertical_last: bool = False) -> str:
+    """Header rows for (possibly multi-level) columns, equal neighbours merged; with
+    ``vertical_last`` the last level's labels are set vertically, so that a column is as
+    narrow as its numbers."""
     if not isinstance(columns, pd.MultiIndex):
         return "<tr><th></th>" + "".join(f"<th>{escape(str(c))}</th>" for c in columns) + "</tr>"
     rows = []
@@ -58,7 +97,8 @@ def _header(columns: pd.Index) -> str:
             j = i
             while j < len(labels) and labels[j] == labels[i]:
                 j += 1
-            cells.append(f'<th colspan="{j - i}">{escape(str(labels[i][-1]))}</th>')
+            cls = ' class="v"' if vertical_last and level == columns.nlevels - 1 else ""
+            cells.append(f'<th colspan="{j - i}"{cls}>{escape(str(labels[i][-1]))}</th>')
             i = j
         rows.append("<tr><th></th>" + "".join(cells) + "</tr>")
     return "".join(rows)
@@ -66,8 +106,9 @@ def _header(columns: pd.Index) -> str:
 
 def overview_table(ulp: pd.DataFrame, worst: pd.DataFrame, notes: pd.DataFrame,
                    what: str) -> str:
-    """Cells coloured by max ULP error, with the worst status's mark; the checks that did
-    not pass in the tooltip."""
+    """Cells coloured by their verdict (the worst status of their checks) and shaded by
+    the max ULP error, with the verdict's mark; the checks that did not pass in the
+    tooltip."""
     body = []
     for name in ulp.index:
         cells = []
@@ -76,16 +117,15 @@ def overview_table(ulp: pd.DataFrame, worst: pd.DataFrame, notes: pd.DataFrame,
             status = status if isinstance(status, str) else "skip"
             note = notes.at[name, col]
             tip = escape(note if isinstance(note, str) else status, quote=True)
-            bg = NONE if status == "skip" else colour(v, ULP_SCALE)
             dtype, impl = col
-            cells.append(f'<td style="background:{bg}" title="{tip}" data-status="{status}" '
-                         f'data-dtype="{escape(dtype, quote=True)}" '
-                         f'data-impl="{escape(impl, quote=True)}">{number(v)} {GLYPH[status]}'
-                         "</td>")
+            cells.append(f'<td style="background:{verdict_colour(status, v)}" title="{tip}" '
+                         f'data-status="{status}" data-dtype="{escape(dtype, quote=True)}" '
+                         f'data-impl="{escape(impl, quote=True)}">'
+                         f"{compact(v)} {GLYPH[status]}</td>")
         body.append(f'<tr data-name="{escape(name, quote=True)}"><th class="l">'
                     f'{escape(name)}</th>{"".join(cells)}</tr>')
-    return (f'<table data-overview="{what}">{_header(ulp.columns)}{"".join(body)}'
-            "</table>")
+    return (f'<div class="scroll"><table class="overview" data-overview="{what}">'
+            f'{_header(ulp.columns, vertical_last=True)}{"".join(body)}</table></div>')
 
 
 def ratio_table(table: pd.DataFrame, scale: Sequence[tuple[float, str]] | None) -> str:
@@ -99,7 +139,9 @@ def ratio_table(table: pd.DataFrame, scale: Sequence[tuple[float, str]] | None) 
 
 
 def plain_table(df: pd.DataFrame, code: Sequence[str] = (), wrap: Sequence[str] = (),
-                index: bool = False, table_id: str = "") -> str:
+                index: bool = False, table_id: str = "", pre: Sequence[str] = ()) -> str:
+    """A table of ``df``: ``code`` columns as inline code, ``wrap`` columns wrapped
+    (prose), ``pre`` columns as a block that keeps its line and scrolls (a command)."""
     head = "".join(f'<th class="l">{escape(str(c))}</th>' for c in df.columns)
     head = ("<th></th>" if index else "") + head
     body = []
@@ -108,24 +150,58 @@ def plain_table(df: pd.DataFrame, code: Sequence[str] = (), wrap: Sequence[str] 
         for col in df.columns:
             v = row[col]
             text = number(v) if isinstance(v, float) else escape(str(v))
-            if col in code and text:
+            if col in pre and text:
+                text = f'<pre class="repro">{text}</pre>'
+            elif col in code and text:
                 text = f"<code>{text}</code>"
-            cls = "wrap" if col in wrap or col in code else "l"
+            cls = "wrap" if col in wrap or col in pre else "l"
             cells.append(f'<td class="{cls}">{text}</td>')
         body.append(f"<tr>{''.join(cells)}</tr>")
     ident = f' id="{table_id}"' if table_id else ""
-    return f"<table{ident}><tr>{head}</tr>{''.join(body)}</table>"
+    return f'<div class="scroll"><table{ident}><tr>{head}</tr>{"".join(body)}</table></div>'
+
+
+def grouped_table(df: pd.DataFrame, by: str, code: Sequence[str] = (),
+                  table_id: str = "") -> str:
+    """A numbered table of ``df`` in runs of equal ``by``, each run under a header row
+    that names it (the column itself is not repeated on every row)."""
+    cols = [c for c in df.columns if c != by]
+    head = "<th></th>" + "".join(f'<th class="l">{escape(str(c))}</th>' for c in cols)
+    body, last = [], None
+    for key, row in df.iterrows():
+        if row[by] != last:
+            last = row[by]
+            body.append(f'<tr class="group"><th class="l" colspan="{len(cols) + 1}">'
+                        f"{escape(str(last))}</th></tr>")
+        cells = [f'<th class="l">{escape(str(key))}</th>']
+        for col in cols:
+            v = row[col]
+            text = number(v) if isinstance(v, float) else escape(str(v))
+            if col in code and text:
+                text = f"<code>{text}</code>"
+            cells.append(f'<td class="l">{text}</td>')
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    ident = f' id="{table_id}"' if table_id else ""
+    return f'<div class="scroll"><table{ident}><tr>{head}</tr>{"".join(body)}</table></div>'
+
+
+def details(summary: str, body: str, *, open_: bool = False, attrs: str = "") -> str:
+    """A section the reader opens (no script: the browser's own <details>)."""
+    flag = " open" if open_ else ""
+    return f"<details{flag}{attrs}><summary>{summary}</summary>{body}</details>"
 
 
 def legend() -> str:
-    labels = ["≤ 0.5 (correctly rounded)", "≤ 1", "≤ 4", "≤ 16", "≤ 256", "≤ 65536",
-              "more, or ∞"]
-    spans = "".join(f'<span style="background:{c}">{escape(t)}</span>'
-                    for (_, c), t in zip(ULP_SCALE, labels, strict=True))
-    marks = ", ".join(f"{GLYPH[s]} {s}" for s in reversed(SEVERITY))
-    return (f'<p class="legend">Max ULP error: {spans}</p><p class="muted">Mark: the worst '
-            f"status among the cell's checks ({escape(marks)}); hover a cell for the checks "
-            "that did not pass.</p>")
+    spans = []
+    for status in ("pass", "warn", "fail", "error", "skip"):
+        for _, c, label in VERDICT_SCALE[status]:
+            text = f"{GLYPH[status]} {status}" + (f": {label}" if label else "")
+            spans.append(f'<span style="background:{c}">{escape(text)}</span>')
+    return (f'<p class="legend">{"".join(spans)}</p><p class="muted">A cell\'s colour and '
+            "mark are its verdict: the worst status among its checks (✗ fail, E error, "
+            "! warn, ✓ pass, – skip); its number is the max ULP error of the accuracy (or "
+            "derivative) check, which shades the colour. Hover a cell for the checks that "
+            "did not pass.</p>")
 
 
 def figure(src: str, alt: str, caption: str = "") -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._html import GLYPH, number
+from . import _tables
+from ._html import GLYPH, compact, number
 
-WORST = 40  # failures listed here; every one is in index.html and summary.csv
+WORST = 40  # findings listed here; every one is in index.html
 
 
 def _flat(columns: pd.Index) -> list[str]:
@@ -16,7 +17,7 @@ def _flat(columns: pd.Index) -> list[str]:
 
 
 def _cell(v: float, status: object) -> str:
-    return f"{number(v)} {GLYPH[status if isinstance(status, str) else 'skip']}"
+    return f"{compact(v)} {GLYPH[status if isinstance(status, str) else 'skip']}"
 
 
 def overview(ulp: pd.DataFrame, worst: pd.DataFrame) -> str:
@@ -34,15 +35,11 @@ def numbers(table: pd.DataFrame, spec: str = ".2f") -> str:
     return out.to_markdown()
 
 
-def failures(bad: pd.DataFrame) -> str:
-    if bad.empty:
+def findings(groups: pd.DataFrame) -> str:
+    if groups.empty:
         return "None."
-    first = bad.assign(_e=bad["status"] == "error").sort_values(
-        ["_e", "max_ulp"], ascending=False, na_position="last", kind="stable")
-    shown = first.head(WORST).assign(max_ulp=lambda d: d["max_ulp"].map(number))
-    cols = ["impl", "activation", "variant", "dtype", "check", "max_ulp", "worst_input",
-            "expected", "got"]
-    more = (f"\n\nThe first {WORST} of {len(bad)} (errors, then the largest ULP errors); "
-            "every one, with its repro line, is in index.html and summary.csv."
-            ) if len(bad) > WORST else ""
-    return shown[cols].to_markdown(index=False) + more
+    shown = _tables.headline(groups.head(WORST))
+    shown["max ULP"] = shown["max ULP"].map(number)
+    more = (f"\n\nThe first {WORST} of {len(groups)}; every one, with its rows and repro "
+            "lines, is in index.html (and each row in summary.csv).") if len(groups) > WORST else ""
+    return shown.to_markdown() + more

@@ -7,7 +7,10 @@ from typing import Any
 
 import pandas as pd
 
+from .. import catalog
 from ..bench import BASELINE
+from ..catalog import variant_id
+from ..checks._results import DEFECTS, defect
 from ..checks._tolerances import DTYPES
 
 # the checks summed up in each overview, and the one whose max_ulp colours it
@@ -62,16 +65,110 @@ def counts(results: pd.DataFrame) -> pd.DataFrame:
             .reindex(columns=list(SEVERITY[1:] + SEVERITY[:1]), fill_value=0))
 
 
-def failures(results: pd.DataFrame) -> pd.DataFrame:
-    """Every check that failed or errored, largest error first within an implementation."""
-    bad = results[results["status"].isin(["fail", "error"])].copy()
-    if "repro" not in bad:
-        bad["repro"] = ""
+def failures(results: pd.DataFrame, statuses: tuple[str, ...] = ("fail", "error")
+             ) -> pd.DataFrame:
+    """Every check with one of ``statuses``, each with its kind of defect (`defect`) and
+    the implementations whose results are copies of its own (flax.nnx's of jax.nn's:
+    ``copies``; the copies' own rows left out), ranked as `findings` ranks them."""
+    bad = results[results["status"].isin(statuses)].copy()
+    for col in ("repro", "same_as"):
+        if col not in bad:
+            bad[col] = None
     bad["repro"] = bad["repro"].fillna("")
-    bad = bad.assign(_u=bad["max_ulp"].fillna(-1.0)).sort_values(
-        ["impl", "_u", "activation", "variant", "dtype"], ascending=[True, False, True, True,
-                                                                     True], kind="stable")
-    return bad[FAILURE_COLUMNS].reset_index(drop=True)
+    said = bad["detail"].astype(str).str.extract(r"the same function as (\S+)'s: its results")[0]
+    bad["same_as"] = bad["same_as"].fillna(said)  # (runs before same_as was a column)
+    copies = (bad.dropna(subset=["same_as"]).groupby(["same_as", "activation"])["impl"]
+              .agg(lambda v: ", ".join(dict.fromkeys(v))))
+    bad = bad[bad["same_as"].isna()]
+    bad["copies"] = [copies.get((i, a), "") for i, a in zip(bad["impl"], bad["activation"],
+                                                              strict=True)]
+    bad["defect"] = [defect(*r) for r in zip(bad["check"], bad["status"], bad["expected"],
+                                             bad["got"], strict=True)]
+    return _ranked(bad)[[*FAILURE_COLUMNS, "defect", "copies"]].reset_index(drop=True)
+
+
+def _ranked(rows: pd.DataFrame) -> pd.DataFrame:
+    """Fails and errors before warnings, then by kind of defect (`DEFECTS`, most severe
+    first), then the largest error first."""
+    return rows.assign(
+        _w=rows["status"].eq("warn"), _d=rows["defect"].map(DEFECTS.index),
+        _u=-rows["max_ulp"].fillna(-1.0).astype(float),
+    ).sort_values(["_w", "_d", "_u", "activation", "impl", "variant", "dtype"],
+                  kind="stable").drop(columns=["_w", "_d", "_u"])
+
+
+def _variants(activation: str, variants: pd.Series) -> str:
+    """The variants of a finding: "every variant", or those it holds (defaults first)."""
+    found = list(dict.fromkeys(variants))
+    try:
+        known = [variant_id(v) for v in catalog.get(activation).variants()]
+    except KeyError:
+        known = found
+    if len(known) > 1 and set(known) <= set(found):
+        return "every variant"
+    if len(found) > 2:
+        return f"{len(found)} of {len(known)} variants"
+    return "; ".join(v or "defaults" for v in found)
+
+
+def impl_label(impl: str, copies: str) -> str:
+    return f"{impl} (= {copies})" if copies else impl
+
+
+HEADLINE = ["kind of defect", "implementation", "activation", "check", "dtypes", "max ULP",
+            "worst input", "expected", "got"]
+
+
+def dtype_list(dtypes: list[str]) -> str:
+    return "every dtype" if set(DTYPES) <= set(dtypes) else ", ".join(dtypes)
+
+
+def _short(text: Any, width: int = 28) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def headline(groups: pd.DataFrame) -> pd.DataFrame:
+    """The findings as the first screen shows them, numbered: the kind of defect, the
+    implementation with its copies, the activation with the variants affected, and the
+    worst row's input (shortened), expected value and result."""
+    table = pd.DataFrame({
+        "kind of defect": groups["defect"],
+        "implementation": [impl_label(i, c) for i, c in zip(groups["impl"], groups["copies"],
+                                                             strict=True)],
+        "activation": [a if v == "defaults" else f"{a} ({v})"
+                       for a, v in zip(groups["activation"], groups["variants"], strict=True)],
+        "check": [c if s == "fail" else f"{c} ({s})"
+                  for c, s in zip(groups["check"], groups["status"], strict=True)],
+        "dtypes": groups["dtypes"], "max ULP": groups["max_ulp"],
+        "worst input": groups["worst_input"].map(_short),
+        "expected": groups["expected"].map(_short),
+        "got": [_short(d, 60) if s == "error" else _short(g)  # an error: what happened
+                for g, d, s in zip(groups["got"], groups["detail"], groups["status"],
+                                   strict=True)],
+    }, columns=HEADLINE)
+    table.index = range(1, len(table) + 1)
+    return table
+
+
+def findings(bad: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `failures` grouped: one finding per (implementation, activation,
+    check, status, kind of defect) across its dtypes and variants, its worst row standing
+    for it (``variant``, ``dtype``, ``worst_input``, ``expected``, ``got``, ``repro``
+    are that row's), ``rows`` holding the group's rows; ranked as the rows are."""
+    if bad.empty:
+        return pd.DataFrame(columns=[*FAILURE_COLUMNS, "defect", "copies", "dtypes",
+                                     "variants", "n", "rows"])
+    keys = ["impl", "activation", "check", "status", "defect", "copies"]
+    groups = []
+    for _, part in bad.groupby(keys, sort=False):
+        first = part.iloc[0].to_dict()  # ranked: the worst of the group
+        first["dtypes"] = dtype_list(ordered(part["dtype"], DTYPES))
+        first["variants"] = _variants(first["activation"], part["variant"])
+        first["n"] = len(part)
+        first["rows"] = part
+        groups.append(first)
+    return _ranked(pd.DataFrame(groups)).reset_index(drop=True)
 
 
 def tolerances(results: pd.DataFrame) -> dict[tuple[str, str, str, str], float]:

@@ -44,32 +44,43 @@ def made(tmp_path_factory):
 
 
 class Page(HTMLParser):
-    """The parts of index.html a test looks at: images, overview cells, failure rows."""
+    """The parts of index.html a test looks at: images, overview cells, and the findings
+    (each with the rows it groups: variant, dtype, max_ulp, worst_input, expected, got,
+    detail, repro)."""
 
     def __init__(self, text: str):
         super().__init__()
-        self.images, self.cells, self.failures = [], [], []
+        self.images, self.cells, self.findings, self.colours = [], [], [], {}
         self._overview = self._row = self._cell = None
-        self._in_failures = False
+        self._finding: dict | None = None
         self._text: list[str] = []
+        self._depth = 0
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "img":
             self.images.append(a)
+        elif tag == "div" and a.get("class") == "finding":
+            self._finding = {k.removeprefix("data-"): v for k, v in a.items()
+                             if k.startswith("data-")}
+            self._finding["rows"] = []
+            self.findings.append(self._finding)
+            self._depth = 1
+        elif tag == "div" and self._finding is not None:
+            self._depth += 1
         elif tag == "table":
             self._overview = a.get("data-overview")
-            self._in_failures = a.get("id") == "failures"
         elif tag == "tr":
             self._row = a.get("data-name")
-            if self._in_failures:
-                self.failures.append([])
+            if self._finding is not None:
+                self._finding["rows"].append([])
         elif tag == "td":
             self._text = []
             if self._overview and "data-status" in a:
                 self._cell = (self._overview, self._row, a["data-dtype"], a["data-impl"],
                               a["data-status"])
+                self.colours[self._cell[:4]] = a["style"].removeprefix("background:")
 
     def handle_data(self, data):
         self._text.append(data)
@@ -80,10 +91,14 @@ class Page(HTMLParser):
             if self._cell:
                 self.cells.append((*self._cell, text.split(" ")[0]))
                 self._cell = None
-            elif self._in_failures and self.failures:
-                self.failures[-1].append(text)
+            elif self._finding is not None and self._finding["rows"]:
+                self._finding["rows"][-1].append(text)
         elif tag == "table":
-            self._overview, self._in_failures = None, False
+            self._overview = None
+        elif tag == "div" and self._finding is not None:
+            self._depth -= 1
+            if self._depth == 0:
+                self._finding = None
 
 
 def test_report_folder_has_page_plots_markdown_and_summary(made):
@@ -126,9 +141,16 @@ def _expected_cells(summary: pd.DataFrame) -> dict:
 
 
 def _as_shown(v: float) -> str:
+    """A max ULP error as the overview writes it: three digits, or one and an exponent
+    from 1000 on (2.0e3), ∞, or nothing."""
     if isinstance(v, float) and math.isnan(v):
         return ""
-    return "∞" if math.isinf(v) else format(v, ".3g")
+    if math.isinf(v):
+        return "∞"
+    if v < 1000:
+        return format(v, ".3g")
+    mantissa, exponent = f"{v:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 def test_overview_shows_what_summary_csv_says(made):
@@ -143,34 +165,62 @@ def test_overview_shows_what_summary_csv_says(made):
         text, status = shown[key]
         assert status == worst, key
         assert text in (_as_shown(ulp), ""), (key, text, ulp)
+    # a cell's colour is its verdict's: a failure is never drawn green, a pass never red
+    from actaudit.reports._html import VERDICT_SCALE
+
+    for key, (_, worst) in expected.items():
+        assert page.colours[key] in [c for _, c, _ in VERDICT_SCALE[worst]], (key, worst)
     # the brief's defect is on the page: jax.nn's float16 sigmoid fails, ours passes
     assert shown[("value", "sigmoid", "float16", "jax.nn")][1] == "fail"
     assert shown[("value", "sigmoid", "float16", "reference")][1] == "pass"
 
 
 def test_every_failure_is_listed_with_input_expected_got_and_repro(made):
+    """Every row that failed or errored is on the page, in the finding of its
+    implementation, activation and check, with its input, expected value, result and a
+    repro line."""
     root, _ = made
     summary = pd.read_csv(root / "report" / "summary.csv", keep_default_na=False)
     bad = summary[summary["status"].isin(["fail", "error"])]
     assert len(bad) > 0
     page = Page((root / "report" / "index.html").read_text())
-    header = ["impl", "activation", "variant", "dtype", "check", "status", "max_ulp",
-              "worst_input", "expected", "got", "detail", "repro"]
-    rows = [r for r in page.failures if r]
-    assert len(rows) == len(bad)
-    listed = {tuple(r[:5]) for r in rows}
-    assert listed == set(bad[header[:5]].itertuples(index=False, name=None))
-    for r in rows:
-        row = dict(zip(header, r, strict=True))
-        match = bad[(bad["impl"] == row["impl"]) & (bad["activation"] == row["activation"])
-                    & (bad["variant"] == row["variant"]) & (bad["dtype"] == row["dtype"])
-                    & (bad["check"] == row["check"])].iloc[0]
+    listed = {}
+    columns = ["variant", "dtype", "max_ulp", "worst_input", "expected", "got", "detail",
+               "repro"]
+    for finding in page.findings:
+        if finding["status"] == "warn":  # (the warnings' blocks)
+            continue
+        for cells in finding["rows"][1:]:  # after the header row
+            row = dict(zip(columns, cells, strict=True))
+            key = (finding["impl"], finding["activation"], row["variant"], row["dtype"],
+                   finding["check"])
+            listed[key] = (finding["status"], row)
+    assert set(listed) == set(bad[["impl", "activation", "variant", "dtype", "check"]]
+                              .itertuples(index=False, name=None))
+    for key, (status, row) in listed.items():
+        match = bad.set_index(["impl", "activation", "variant", "dtype", "check"]).loc[key]
+        assert status == match["status"]
         assert (row["worst_input"], row["expected"], row["got"]) == (
             match["worst_input"], match["expected"], match["got"])
-        has_input = row["worst_input"] and (row["activation"] != "softmax"
+        has_input = row["worst_input"] and (key[1] != "softmax"
                                             or row["worst_input"].startswith("["))
         if has_input:  # (a softmax transform row names its slice instead)
-            assert row["repro"].startswith(f"actaudit oracle {row['activation']}"), row
+            assert row["repro"].startswith(f"actaudit oracle {key[1]}"), row
+
+
+def test_the_first_screen_ranks_findings_by_kind_of_defect(made):
+    """The verdict leads with the most severe kind of defect, and each finding's row
+    names what is wrong, where and how badly."""
+    from actaudit.checks._results import DEFECTS
+
+    root, _ = made
+    html = (root / "report" / "index.html").read_text()
+    top = html[html.index('id="top"'):]
+    top = top[: top.index("</table>")]
+    kinds = [k for k in DEFECTS if f">{k}: " in top]
+    assert kinds, top[:500]
+    assert [top.index(f">{k}: ") for k in kinds] == sorted(top.index(f">{k}: ") for k in kinds)
+    assert "jax.nn" in top and "sigmoid" in top
 
 
 def test_a_repro_line_reproduces_the_failure(made):
@@ -193,6 +243,43 @@ def test_a_repro_line_reproduces_the_failure(made):
                          text=True, timeout=300, cwd=root)
     assert got.returncode == 0, got.stderr
     assert float(got.stdout) == float(row["got"])
+
+
+def test_each_implementation_is_drawn_in_a_style_of_its_own():
+    """Five implementations, five colours and dash patterns: curves that coincide (jax.nn
+    and flax.nnx share functions) still show both, one drawn over the other."""
+    from actaudit.reports._figures import error_curves, styles
+
+    names = ["reference", "jax.nn", "flax.nnx", "torch", "scipy"]
+    drawn = styles(names)
+    assert len({(s.colour, s.dashes) for s in drawn.values()}) == len(names)
+    x = np.linspace(-20, 20, 64)
+    curves = pd.DataFrame([{"impl": n, "activation": "a", "variant": "", "dtype": "float32",
+                            "what": "value", "x": v, "max_ulp": 1.0 + (n == "torch"),
+                            "x_lo": v, "x_hi": v, "n": 1} for n in names for v in x])
+    fig = error_curves(curves, {}, drawn, "a")
+    lines = [ln for ln in fig.axes[0].get_lines() if not ln.get_label().startswith("_")]
+    assert [ln.get_label() for ln in lines] == names  # one entry each, never "a = b"
+    assert len({ln.get_color() for ln in lines}) == len(names)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_the_x_axis_gives_the_inputs_near_1_room(dtype):
+    """Inputs from 1/2 to 2, where activations bend, take at least a tenth of each side
+    of the axis in every format (on a log axis over float32's 76 decades they took 1%);
+    0 is in the middle, the order of finite inputs is kept, and ±inf are the ends."""
+    from actaudit.oracles import FORMATS
+    from actaudit.reports._figures import _position
+
+    fmt = FORMATS[dtype]
+    end = float(_position(np.array([np.inf]), fmt)[0])
+    at = _position(np.array([0.5, 2.0]), fmt)
+    assert (at[1] - at[0]) / end >= 0.1
+    xs = np.array([-np.inf, -fmt.max, -3.0, -1.0, -fmt.tiny, -fmt.true_min, 0.0,
+                   fmt.true_min, fmt.tiny, 1e-3, 1.0, 3.0, 1e3, fmt.max, np.inf])
+    where = _position(xs, fmt)
+    assert np.all(np.diff(where[1:-1]) > 0) and where[6] == 0
+    assert where[0] == -end and where[-1] == end  # ±inf at the ends (with ±max)
 
 
 def test_curves_keep_each_checks_worst_error(made):
@@ -278,44 +365,140 @@ def _browser() -> str | None:
     return None
 
 
-@pytest.mark.skipif(_browser() is None, reason="no Chromium installed (Debian: apt-get "
-                    "install chromium) to render the report in")
-def test_report_renders_in_headless_chromium(made):
-    """Open index.html from disk, as a reader would: every plot loads and has pixels, no
-    request leaves the disk, nothing is logged as an error, and the tables are visible."""
+WIDTH, HEIGHT = 1400, 900  # a laptop's window
+TALLEST = 25_000  # px: a page a reader can scroll through (the main job's was 374,000)
+LAYOUT = """() => ({
+    height: document.documentElement.scrollHeight,
+    width: document.documentElement.scrollWidth,
+    nav: [...document.querySelectorAll('nav a')].map(a => a.getAttribute('href')),
+    sections: [...document.querySelectorAll('section')].map(s => s.id),
+})"""
+
+
+def _open(index, look):
+    """``look(page)`` on index.html in headless Chromium, as a reader opens it from disk;
+    the requests it made and the errors it logged."""
     from playwright.sync_api import sync_playwright
 
-    root, _ = made
-    index = (root / "report" / "index.html").resolve()
-    pngs = sorted(str(p.relative_to(index.parent)) for p in index.parent.rglob("*.png"))
     requests, errors = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=_browser(), args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--no-first-run"])
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page = browser.new_page(viewport={"width": WIDTH, "height": HEIGHT})
             page.on("request", lambda r: requests.append(r.url))
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(index.as_uri(), wait_until="load")
-            images = page.eval_on_selector_all(
-                "img", "els => els.map(e => [e.getAttribute('src'), e.complete, "
-                "e.naturalWidth, e.naturalHeight, e.getBoundingClientRect().width])")
-            visible = page.locator("table[data-overview='value']").is_visible()
-            shot = page.screenshot(full_page=True)
+            seen = look(page)
         finally:
             browser.close()
-    assert sorted(src for src, *_ in images) == pngs
-    for src, complete, width, height, shown in images:
-        assert complete and width > 300 and height > 150 and shown > 100, src
-    assert visible
     assert all(url.startswith("file://") for url in requests), requests
     assert not errors, errors
+    return seen
+
+
+def _every_section_reachable(page) -> dict:
+    """The page's size, and for each link of its navigation where its section's heading
+    lands in the window once the link is followed (0: at its top)."""
+    layout = page.evaluate(LAYOUT)
+    landed = {}
+    for href in layout["nav"]:
+        page.evaluate(f"location.hash = '{href}'")
+        landed[href] = page.evaluate(
+            f"document.querySelector('{href} h2').getBoundingClientRect().top")
+    return {**layout, "landed": landed}
+
+
+def _check_layout(seen) -> None:
+    assert seen["width"] <= WIDTH, f"the page is {seen['width']} px wide in a {WIDTH} px window"
+    assert seen["height"] <= TALLEST, f"the page is {seen['height']} px tall"
+    assert [h.lstrip("#") for h in seen["nav"]] == seen["sections"]
+    for href, top in seen["landed"].items():  # followed, a link shows its section's heading
+        assert -2 <= top < HEIGHT - 40, (href, top)
+
+
+@pytest.mark.skipif(_browser() is None, reason="no Chromium installed (Debian: apt-get "
+                    "install chromium) to render the report in")
+def test_report_renders_in_headless_chromium(made):
+    """Open index.html from disk, as a reader would: every plot loads and has pixels once
+    its block is opened, no request leaves the disk, nothing is logged as an error, the
+    tables are visible, nothing spills past the window's width, and every section is
+    reached from the navigation."""
+    root, _ = made
+    index = (root / "report" / "index.html").resolve()
+    pngs = sorted(str(p.relative_to(index.parent)) for p in index.parent.rglob("*.png"))
+
+    def look(page):
+        seen = _every_section_reachable(page)
+        seen["visible"] = page.locator("table[data-overview='value']").is_visible()
+        page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+        seen["images"] = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.getAttribute('src'), e.complete, "
+            "e.naturalWidth, e.naturalHeight, e.getBoundingClientRect().width])")
+        seen["shot"] = page.screenshot(full_page=True)
+        return seen
+
+    seen = _open(index, look)
+    _check_layout(seen)
+    assert sorted(src for src, *_ in seen["images"]) == pngs
+    for src, complete, width, height, shown in seen["images"]:
+        assert complete and width > 300 and height > 150 and shown > 100, src
+    assert seen["visible"]
     # the screenshot is the page, not a blank: many distinct colours
     import io
 
     from matplotlib.image import imread
 
-    pixels = imread(io.BytesIO(shot), format="png")
+    pixels = imread(io.BytesIO(seen["shot"]), format="png")
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1])[::97], axis=0)) > 50
+
+
+def _as_the_main_job(made, folder):
+    """An audit the size of the main job's, from the small real one: its rows under five
+    implementations (flax.nnx's the copies of jax.nn's, as they are there) and every
+    activation in two variants, thousands of rows and over a thousand failures."""
+    import json as json_
+
+    from actaudit import catalog
+
+    root, _ = made
+    details = pd.read_parquet(root / "runs" / "audit" / FILES["details"])
+    real = [details[details["activation"] == a] for a in ACTIVATIONS.split(",")]
+    parts = []
+    for k, name in enumerate(catalog.CATALOG):
+        for extra in ("", "alpha=0.5"):
+            base = real[k % len(real)].assign(activation=name)
+            base["variant"] = [", ".join(p for p in (v, extra) if p) for v in base["variant"]]
+            theirs = base[base["impl"] == "jax.nn"]
+            parts += [base, theirs.assign(impl="flax.nnx", same_as="jax.nn"),
+                      *(theirs.assign(impl=lib) for lib in ("torch", "scipy"))]
+    big = pd.concat(parts, ignore_index=True)
+    folder.mkdir(parents=True)
+    big.to_parquet(folder / FILES["details"])
+    (folder / FILES["environment"]).write_text(json_.dumps({"jax": "x"}))
+    return big
+
+
+@pytest.mark.skipif(_browser() is None, reason="no Chromium installed (Debian: apt-get "
+                    "install chromium) to render the report in")
+def test_a_report_the_size_of_the_main_jobs_stays_readable(made, tmp_path):
+    """The main job's report was 374,000 px tall, its failures table 1,246 rows of which
+    385 were flax.nnx's copies of jax.nn's. At that size the page stays within a few
+    screens: findings grouped and folded, long blocks closed, nothing wider than the
+    window, every section reachable; and the copies are named, not repeated."""
+    big = _as_the_main_job(made, tmp_path / "runs" / "audit")
+    failed = big["status"].isin(["fail", "error"])
+    assert len(big) > 4000 and failed.sum() > 1000, (len(big), failed.sum())
+    done = run("report", str(tmp_path / "runs"), "--out", str(tmp_path / "report"),
+               cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    index = (tmp_path / "report" / "index.html").resolve()
+    seen = _open(index, _every_section_reachable)
+    _check_layout(seen)
+    page = Page(index.read_text())
+    assert page.findings and not any(f["impl"] == "flax.nnx" for f in page.findings)
+    assert any(f["impl"] == "jax.nn" and f["copies"] == "flax.nnx" for f in page.findings)
+    listed = sum(len(f["rows"]) - 1 for f in page.findings if f["status"] != "warn")
+    assert listed == (failed & big["same_as"].isna()).sum()
