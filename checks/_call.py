@@ -3,6 +3,7 @@ become `CallError`s with a one-line reason, never a crash of the audit."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -11,6 +12,18 @@ import jax
 import numpy as np
 
 TIMEOUT_S = 120.0
+
+
+class _QuietCallbacks(logging.Filter):
+    """JAX logs the whole traceback of an exception raised in a host callback before it
+    raises it again; under audit, that exception is the row's `error` detail (`reason`),
+    and the log's copy only looks like a crash of the audit."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).endswith("_callback failed")
+
+
+logging.getLogger("jax._src.callback").addFilter(_QuietCallbacks())
 
 # Set in a worker process (`_worker`): told ``what`` at the start of each call into the
 # implementation and None at its end, so that the parent can stop a call that hangs.
@@ -60,11 +73,22 @@ def call(fn: Callable[[], Any], timeout: float | None = None, what: str = "the f
         raise CallError(f"timed out after {timeout:g} s in {what}")
     if "err" in box:
         e = box["err"]
-        text = str(e).strip().splitlines()[0] if str(e).strip() else ""
         if isinstance(e, NotImplementedError):
+            text = str(e).strip().splitlines()[0] if str(e).strip() else ""
             raise CallError(f"not supported: {text}"[:300], "skip")
-        raise CallError(f"raised {type(e).__name__}: {text}"[:300])
+        raise CallError(reason(e)[:300])
     return box["out"]
+
+
+def reason(e: BaseException) -> str:
+    """What an exception says, in one line. An exception raised in a host callback
+    (jax.pure_callback: the SciPy and PyTorch adapters, a plug-in's own) reaches the
+    caller as an XLA runtime error whose text ends with the original exception's last
+    line: that line is the reason."""
+    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
+    if len(lines) > 1 and "callback error calling callback" in lines[0].lower():
+        return f"raised {lines[-1]} (in a host callback)"
+    return f"raised {type(e).__name__}: {lines[0] if lines else ''}"
 
 
 def array(out: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.ndarray:

@@ -162,7 +162,7 @@ def overview(summary: pd.DataFrame, worst: int = 15) -> str:
         shown = bad.head(worst)
         table = shown[cols].map(lambda v: _clip(v, 24) if isinstance(v, str) else v)
         table["max_ulp"] = shown["max_ulp"].map(fmt_ulp)
-        table["detail"] = shown["detail"].map(lambda v: _clip(str(v), 70))
+        table["detail"] = shown["detail"].map(lambda v: _clip(str(v), 100))
         lines += ["", f"failures and errors ({len(bad)}; the {min(worst, len(bad))} largest; "
                   "every one, whole, in summary.csv):",
                   tabulate(table, headers="keys", showindex=False, tablefmt="simple",

@@ -147,7 +147,8 @@ def check(
                  else out)
         got_all, eager_all = _per_slice(out), _per_slice(eager)
     except (CallError, ValueError, TypeError) as e:
-        return [Finding(c, e.status, detail=f"called on {b.xs.shape} slices: {e}")
+        return [Finding(c, getattr(e, "status", "error"),
+                        detail=f"called on {b.xs.shape} slices: {e}")
                 for c, w in want.items() if w]
     leaves = out if isinstance(out, tuple | list) else (out,)
     expected_dtype = _expected_dtype(act, params, cast)

@@ -8,6 +8,7 @@ belongs to, and the reference must pass.
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 import textwrap
 
@@ -233,6 +234,25 @@ def test_torch_is_audited_with_its_own_autodiff(cache):
     where = row("softmax", "accuracy", "where='random'")
     assert where["status"] == "skip" and "torch has no where=" in where["detail"]
     assert set(summary["status"]) <= {"pass", "fail", "warn", "skip"}  # no error rows
+
+
+def test_an_exception_in_a_host_callback_is_its_own_one_line_reason(tmp_path):
+    """torch's one_hot raises on a negative class, inside jax.pure_callback: the error
+    rows say what torch said, not XLA's wrapper, and the log shows no traceback (JAX's
+    "jax.pure_callback failed" copy of it looked like a crash of the audit)."""
+    pytest.importorskip("torch")
+    done = subprocess.run(
+        [sys.executable, "-m", "actaudit.cli", "audit", "--impl", "torch", "--only", "one_hot",
+         "--dtypes", "float32", "--out", str(tmp_path / "run"), "--quiet"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and "pure_callback failed" not in done.stderr
+    summary = pd.read_csv(tmp_path / "run" / "summary.csv", keep_default_na=False)
+    errors = summary[summary["status"] == "error"]
+    assert len(errors) and errors["detail"].str.contains(
+        "raised RuntimeError: Class values must be non-negative. (in a host callback)",
+        regex=False).all(), errors["detail"].tolist()
+    assert "raised RuntimeError: Class values must be non-negative" in done.stdout
 
 
 def test_torch_derivatives_reach_every_jax_transform():
