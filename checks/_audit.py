@@ -89,7 +89,7 @@ def audit(
 class Plan:
     """An audit's settings, checked: what `audit` runs."""
 
-    specs: tuple[str, ...]
+    impls: tuple[impl.Implementation, ...]
     acts: tuple[Activation, ...]
     dtypes: tuple[str, ...]
     checks: frozenset[str] | None
@@ -118,10 +118,9 @@ class Plan:
         for c in wanted or ():
             if c not in CATEGORIES:
                 raise ValueError(f"unknown check {c!r}; known: {', '.join(CATEGORIES)}")
-        for s in specs:
-            impl.load(s)
-        return cls(tuple(specs), tuple(select(names)), tuple(dict.fromkeys(dtypes)), wanted,
-                   tolerances or Tolerances(), strict_subnormals, timeout)
+        return cls(tuple(impl.load(s) for s in specs), tuple(select(names)),
+                   tuple(dict.fromkeys(dtypes)), wanted, tolerances or Tolerances(),
+                   strict_subnormals, timeout)
 
     def settings(self) -> dict[str, Any]:
         """What the results depend on, for the journal's key."""
@@ -132,15 +131,14 @@ class Plan:
 
     def journal(self, folder: str | os.PathLike) -> _journal.Journal:
         """The journal of this audit's finished cases in ``folder``."""
-        return _journal.Journal(folder, self.settings(), self.specs)
+        return _journal.Journal(folder, self.settings(), [im.name for im in self.impls])
 
     def run(self, *, cache_dir: str | os.PathLike | None = None, workers: int | None = None,
             progress: bool = True, journal: _journal.Journal | None = None) -> Audit:
         """Every case, those in ``journal`` taken from it and the others recorded in it
         as each is done (the journal is left for the caller to close once the results
         are saved)."""
-        impls = [impl.load(s) for s in self.specs]
-        acts = self.acts
+        impls, acts = list(self.impls), self.acts
         elementwise = [a.name for a in acts if a.kind is Kind.ELEMENTWISE]
         if elementwise:  # build what the cache lacks first, on every core
             tables.build_tables(elementwise, list(self.dtypes), cache_dir=cache_dir,

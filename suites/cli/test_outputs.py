@@ -124,11 +124,14 @@ def _interrupted(args, cwd, ready, env):
     """Run ``actaudit args`` in a process group of its own, as a terminal would, and
     press Ctrl-C (SIGINT to the whole group) once ``ready()`` is true."""
     log = cwd / "stderr.txt"
+    # Ctrl-C's default meaning restored first (a background job may have it ignored,
+    # which its children inherit), then the command itself
+    restore = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+               "os.execv(sys.executable, [sys.executable, '-m', 'actaudit.cli', *sys.argv[1:]])")
     with log.open("w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "actaudit.cli", *args], cwd=cwd, env=env,
-            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+            [sys.executable, "-c", restore, *args], cwd=cwd, env=env,
+            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         deadline = time.monotonic() + 300
         while proc.poll() is None and not ready() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -171,3 +174,20 @@ def test_ctrl_c_keeps_the_finished_cases_and_the_same_command_resumes(tmp_path, 
     want = pd.read_csv(tmp_path / "fresh" / "summary.csv", keep_default_na=False)
     pd.testing.assert_frame_equal(got, want)
     assert not journal.exists()
+
+
+def test_ctrl_c_while_tables_build_stops_every_worker_quietly(tmp_path):
+    """The oracle's pool of processes is stopped with the command: no traceback from a
+    worker, none left running, and the tables finished before are kept (a table is
+    written whole or not at all)."""
+    cache = tmp_path / "cache"
+    started = time.monotonic()
+    code, err, left = _interrupted(
+        ["tables", "--only", "elu,selu,celu", "--dtypes", "float16", "--cache-dir",
+         str(cache)], tmp_path, lambda: time.monotonic() - started > 8, dict(os.environ))
+    if code == 0:
+        pytest.skip("the tables were built before Ctrl-C reached the command")
+    assert code == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert left == [], "oracle worker processes outlived the command"
+    assert not list(cache.glob("*.tmp")) and not list(cache.glob(".*.tmp"))
