@@ -138,7 +138,8 @@ def claim(folder: str | os.PathLike, kind: str, *, names: Iterable[str] | None =
         what = "replace" if names is None else "write into"
         raise OutputError(f"refusing to {what} {option} {str(path)!r}: it holds "
                           f"{_listing(theirs)}, which actaudit did not write (or which "
-                          "changed since); choose another folder, or add --force")
+                          "changed since, or which an actaudit without manifests wrote); "
+                          "choose another folder, or add --force")
     return path
 
 

@@ -93,7 +93,7 @@ def _verdict_section(runs: Runs, groups: pd.DataFrame, warnings: pd.DataFrame) -
                      f"errors of each; every finding, with its rows and repro lines, in "
                      '<a href="#findings">Findings by activation</a>.</p>')
         parts.append(_html.grouped_table(top, "kind of defect", code=(
-            "worst input", "expected", "got"), table_id="top"))
+            "worst input", "expected", "got"), wrap=("got",), table_id="top"))
     if not warnings.empty:
         parts.append(f'<p class="muted">And {len(warnings)} warnings (deviations a user may '
                      'accept), in <a href="#warnings">Warnings</a>.</p>')

@@ -33,7 +33,7 @@ nav a { margin-right: 1em; }
 table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 12px; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
 th { background: #f4f4f4; } td.l, th.l { text-align: left; }
-td.wrap { white-space: normal; min-width: 14em; max-width: 34em; text-align: left; }
+td.wrap { white-space: normal; min-width: 12em; max-width: 34em; text-align: left; }
 table.overview td, table.overview th { padding: 1px 3px; font-size: 11px; }
 table.overview th.v { writing-mode: vertical-rl; transform: rotate(180deg);
                       text-align: left; padding: 4px 1px; }
@@ -162,7 +162,7 @@ def plain_table(df: pd.DataFrame, code: Sequence[str] = (), wrap: Sequence[str] 
 
 
 def grouped_table(df: pd.DataFrame, by: str, code: Sequence[str] = (),
-                  table_id: str = "") -> str:
+                  wrap: Sequence[str] = (), table_id: str = "") -> str:
     """A numbered table of ``df`` in runs of equal ``by``, each run under a header row
     that names it (the column itself is not repeated on every row)."""
     cols = [c for c in df.columns if c != by]
@@ -179,7 +179,7 @@ def grouped_table(df: pd.DataFrame, by: str, code: Sequence[str] = (),
             text = number(v) if isinstance(v, float) else escape(str(v))
             if col in code and text:
                 text = f"<code>{text}</code>"
-            cells.append(f'<td class="l">{text}</td>')
+            cells.append(f'<td class="{"wrap" if col in wrap else "l"}">{text}</td>')
         body.append(f"<tr>{''.join(cells)}</tr>")
     ident = f' id="{table_id}"' if table_id else ""
     return f'<div class="scroll"><table{ident}><tr>{head}</tr>{"".join(body)}</table></div>'

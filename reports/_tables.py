@@ -143,7 +143,7 @@ def headline(groups: pd.DataFrame) -> pd.DataFrame:
         "dtypes": groups["dtypes"], "max ULP": groups["max_ulp"],
         "worst input": groups["worst_input"].map(_short),
         "expected": groups["expected"].map(_short),
-        "got": [_short(d, 60) if s == "error" else _short(g)  # an error: what happened
+        "got": [_short(d, 90) if s == "error" else _short(g)  # an error: what happened
                 for g, d, s in zip(groups["got"], groups["detail"], groups["status"],
                                    strict=True)],
     }, columns=HEADLINE)

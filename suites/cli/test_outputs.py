@@ -150,8 +150,8 @@ def test_ctrl_c_keeps_the_finished_cases_and_the_same_command_resumes(tmp_path, 
     process left, the finished cases kept; the same command then resumes, and its table
     is the one an uninterrupted audit writes."""
     args = ["audit", "--impl", "reference", "--impl", "jax.nn", "--only",
-            "relu6,hard_tanh,relu", "--dtypes", "float16",
-            "--cache-dir", cache, "--exit-zero"]
+            "relu6,hard_tanh,relu", "--dtypes", "float16", "--checks",
+            "accuracy,gradient,special", "--cache-dir", cache, "--exit-zero"]
     fresh = run(*args, "--quiet", "--out", str(tmp_path / "fresh"), cwd=tmp_path)
     assert fresh.returncode == 0, fresh.stderr
     out = tmp_path / "run"

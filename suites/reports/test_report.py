@@ -311,6 +311,9 @@ def test_environment_is_recorded_and_shown(made):
     page = (root / "report" / "index.html").read_text()
     for value in (env["jax"], env["jaxlib"], env["processor"], env["actaudit"]):
         assert value in page
+    assert {"torch", "pandas", "mpmath", "python-flint"} <= set(env)  # audited libraries too
+    if env["torch"]:
+        assert f"<td class=\"l\">{env['torch']}</td>" in page
 
 
 def test_summary_md_has_the_same_overview(made):
