@@ -2,7 +2,7 @@
 `actaudit oracle` prints the row's expected value and its Python prints the row's got.
 
 The implementation audited is a plug-in with one planted fault per kind of line: a
-float64 value, a bfloat16 and a float16 value, a derivative that reverse mode gets wrong
+value in float64 (in 64-bit mode), bfloat16 and float16, a derivative that reverse mode gets wrong
 and one that forward mode gets wrong, eager against jit, a step back (monotonicity),
 and slices with a mask, with b and with a wrong Jacobian.
 """
@@ -22,9 +22,6 @@ from actaudit import checks
 PLUGIN = textwrap.dedent('''
     import jax
     import jax.numpy as jnp
-
-    def softplus(x):                  # overflows: inf past x = 709 in float64, 88 in float32
-        return jnp.log(1 + jnp.exp(x))
 
     def relu6(x):                     # the wrong constant
         return jnp.clip(x, 0, 5)
@@ -80,7 +77,7 @@ PLUGIN = textwrap.dedent('''
 
 # (activation, dtype, check, variant, how the repro computes it); every one is run whole
 CASES = [
-    ("softplus", "float64", "accuracy", "", "value"),
+    ("relu6", "float64", "accuracy", "", "value"),
     ("relu6", "bfloat16", "accuracy", "", "value"),
     ("relu6", "float16", "accuracy", "", "value"),
     ("silu", "float32", "gradient", "", "vjp"),

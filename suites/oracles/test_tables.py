@@ -117,19 +117,20 @@ def _damage(path, how):
         arrow = pq.read_table(path)
         df = arrow.to_pandas()
         df.loc[df["x"] == 1.0, "value_hi"] = 1.5
+        assert (df["x"] == 1.0).any()
         pq.write_table(arrow.from_pandas(df, preserve_index=False).replace_schema_metadata(
             arrow.schema.metadata), path)
 
 
 @pytest.mark.parametrize("how", ["truncated", "bit flipped", "edited"])
 def test_a_damaged_table_is_rebuilt_with_a_warning_naming_it(tmp_path, how):
-    good = tables.table("relu", {}, "float16", cache_dir=tmp_path, workers=1)
-    path = tables.table_path(catalog.get("relu"), {}, "float16", tmp_path)
+    good = tables.table("relu", {}, "float32", cache_dir=tmp_path, workers=1)
+    path = tables.table_path(catalog.get("relu"), {}, "float32", tmp_path)
     _damage(path, how)
     with pytest.raises(tables.DamagedTable, match=str(path.name)):
         tables.read_table(path)
     with pytest.warns(tables.DamagedTable, match=f"{path.name}.*rebuilding it"):
-        again = tables.table("relu", {}, "float16", cache_dir=tmp_path, workers=1)
+        again = tables.table("relu", {}, "float32", cache_dir=tmp_path, workers=1)
     pd.testing.assert_frame_equal(again, good)
     assert tables.read_table(path).equals(good)  # and it is sound on disk again
 
@@ -139,6 +140,6 @@ def test_tables_and_results_are_readable_by_others(tmp_path):
     gives (0644 under the usual umask), not mkstemp's 0600: a shared cache works."""
     umask = os.umask(0o022)
     os.umask(umask)
-    tables.table("relu", {}, "float16", cache_dir=tmp_path, workers=1)
+    tables.table("relu", {}, "float32", cache_dir=tmp_path, workers=1)
     (path,) = tmp_path.glob("*.parquet")
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
