@@ -179,9 +179,11 @@ def _executor(workers: int | None, scheduler: str | None) -> Iterator[Executor |
     pool = ProcessPoolExecutor(max_workers=n, mp_context=spawn, initializer=_quiet_worker)
     try:
         yield pool
-    except BaseException:  # Ctrl-C, an error: the chunks not begun are dropped, and the
-        processes = list((getattr(pool, "_processes", None) or {}).values())  # workers end
-        pool.shutdown(wait=False, cancel_futures=True)  # now, not after the chunks
+    except BaseException:
+        # Ctrl-C or an error: the chunks not begun are dropped and the workers end now,
+        # not after every chunk queued (as leaving the executor's `with` would wait for)
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             process.terminate()
         raise
