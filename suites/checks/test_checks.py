@@ -26,8 +26,8 @@ from actaudit.checks._results import COLUMNS
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("oracle-cache")
+def cache(oracle_cache):
+    return oracle_cache
 
 
 def run(specs, names, dtypes, cache, **kw):

@@ -49,9 +49,9 @@ def misbehaving(tmp_path, monkeypatch):
     return str(path)
 
 
-def test_raise_hang_and_crash_are_error_rows_and_the_audit_goes_on(misbehaving, tmp_path):
+def test_raise_hang_and_crash_are_error_rows_and_the_audit_goes_on(misbehaving, oracle_cache):
     names = ["elu", "relu", "selu", "tanh", "sigmoid", "softplus"]
-    summary = checks.audit([misbehaving, "jax.nn"], names, ["float32"], cache_dir=tmp_path,
+    summary = checks.audit([misbehaving, "jax.nn"], names, ["float32"], cache_dir=oracle_cache,
                            workers=2, progress=False, timeout=1.0).summary
     mine = summary[summary["impl"] == misbehaving]
     by = {name: mine[mine["activation"] == name] for name in names}

@@ -91,7 +91,7 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def audited(tmp_path_factory):
+def audited(tmp_path_factory, oracle_cache):
     """The plug-in's audit, and each case's repro line run in a shell as a user pastes it
     (two at a time: each is seconds of interpreter start-up)."""
     root = tmp_path_factory.mktemp("repro")
@@ -100,7 +100,7 @@ def audited(tmp_path_factory):
     results = []
     for dtype in ("float16", "bfloat16", "float32", "float64"):
         names = sorted({c[0] for c in CASES if c[1] == dtype})
-        results.append(checks.audit([str(plugin)], names, [dtype], cache_dir=root / "cache",
+        results.append(checks.audit([str(plugin)], names, [dtype], cache_dir=oracle_cache,
                                     progress=False).details)
     details = pd.concat(results, ignore_index=True)
     lines = {case: _row(details, *case[:4])["repro"] for case in CASES}

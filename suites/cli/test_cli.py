@@ -132,10 +132,10 @@ def test_audit_bad_usage_is_one_line_exit_2(args, want):
     assert want in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
-def test_audit_writes_summary_and_exit_status(tmp_path):
+def test_audit_writes_summary_and_exit_status(tmp_path, oracle_cache):
     import pandas as pd
 
-    cache = str(tmp_path / "cache")
+    cache = str(oracle_cache)
     ok = run("audit", "--impl", "reference", "--only", "relu6", "--dtypes", "float16",
              "--cache-dir", cache, "--out", str(tmp_path / "ok"), "--quiet")
     assert ok.returncode == 0, ok.stdout + ok.stderr

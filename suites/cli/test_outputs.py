@@ -25,8 +25,8 @@ def run(*args, cwd, env=None, timeout=600):
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("cache"))
+def cache(oracle_cache):
+    return str(oracle_cache)
 
 
 @pytest.fixture(scope="module")

@@ -26,13 +26,13 @@ def run(*args, cwd):
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory):
+def made(tmp_path_factory, oracle_cache):
     """reference and jax.nn audited on three activations in two dtypes; relu and softmax
     timed; the report of both."""
     root = tmp_path_factory.mktemp("report")
     audit = run("audit", "--impl", "reference", "--impl", "jax.nn", "--only", ACTIVATIONS,
                 "--dtypes", DTYPES, "--out", str(root / "runs" / "audit"), "--quiet",
-                "--exit-zero", cwd=root)
+                "--exit-zero", "--cache-dir", str(oracle_cache), cwd=root)
     assert audit.returncode == 0, audit.stderr[-2000:]
     bench = run("bench", "--impl", "reference", "--only", "relu,softmax", "--sizes", "2^10",
                 "--dtypes", "float32", "--modes", "fwd", "--out", str(root / "runs" / "bench"),
