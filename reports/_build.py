@@ -133,13 +133,13 @@ def _finding_blocks(groups: pd.DataFrame, kind: str) -> str:
     return "".join(out)
 
 
-def _accuracy_sections(runs: Runs, folder: Path, style: dict[str, Style]
-                       ) -> dict[str, tuple[str, str]]:
+def _accuracy_sections(runs: Runs, folder: Path, style: dict[str, Style],
+                       groups: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """The audit's sections; ``groups``, the findings (`_tables.findings`)."""
     results = runs.results
     if results.empty:
         note = '<p class="muted">No audit among these runs.</p>'
         return {"verdict": ("Verdict", note)}
-    groups = _tables.findings(_tables.failures(results))
     warnings = _tables.findings(_tables.failures(results, ("warn",)))
     parts = [_html.legend()]
     for what, heading in (("value", "Values"), ("gradient", "Derivatives")):
@@ -213,10 +213,9 @@ def _bench_section(runs: Runs, folder: Path, style: dict[str, Style]) -> str:
     return "".join(parts)
 
 
-def _markdown_page(runs: Runs, when: str) -> str:
+def _markdown_page(runs: Runs, when: str, groups: pd.DataFrame) -> str:
     lines = [f"# {TITLE}", "", f"Built {when}. The plots are in index.html.", ""]
     if not runs.results.empty:
-        groups = _tables.findings(_tables.failures(runs.results))
         lines += ["## Checks per status", "", _tables.counts(runs.results).to_markdown(), "",
                   "## Findings, the most severe first", "", _markdown.findings(groups), ""]
         for what, heading in (("value", "Values"), ("gradient", "Derivatives")):
@@ -252,7 +251,8 @@ def build(paths: list[str | Path], out: str | Path, *, force: bool = False) -> R
     style = styles(impls)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        sections = _accuracy_sections(runs, staging, style)
+        groups = _tables.findings(_tables.failures(runs.results))
+        sections = _accuracy_sections(runs, staging, style, groups)
         sections["bench"] = ("Benchmarks", _bench_section(runs, staging, style))
         env = _tables.environment(runs.environments, runs.bench)
         sections["environment"] = ("Environment", _html.plain_table(env, index=True)
@@ -260,7 +260,7 @@ def build(paths: list[str | Path], out: str | Path, *, force: bool = False) -> R
         sources = ", ".join(f"<code>{escape(str(p))}</code>" for p in paths)
         intro = f'<p class="muted">Built {when} from {sources}.</p>'
         (staging / "index.html").write_text(_html.page(TITLE, sections, intro))
-        (staging / "summary.md").write_text(_markdown_page(runs, when))
+        (staging / "summary.md").write_text(_markdown_page(runs, when, groups))
         runs.summary.to_csv(staging / FILES["summary"], index=False, na_rep="")
         plots = len(list(staging.rglob("*.png")))
         manifest_of(staging, KIND)
