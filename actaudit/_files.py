@@ -40,15 +40,26 @@ class OutputError(ValueError):
     """An output path that cannot be used: bad usage, exit status 2, before any work."""
 
 
-def atomic(path: Path, write: Callable[[str], object]) -> None:
-    """``write(tmp)`` to a temporary file beside ``path``, then rename it into place: a
-    reader never sees a half-written file. The file gets the mode a plain open() gives."""
+def _temporary(path: Path) -> str:
+    """An empty temporary file beside ``path`` (its folder made first), to be renamed
+    onto it once written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    return tmp
+
+
+def _written(tmp: str, write: Callable[[str], object]) -> None:
+    write(tmp)
+    os.chmod(tmp, FILE_MODE)
+
+
+def atomic(path: Path, write: Callable[[str], object]) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it into place: a
+    reader never sees a half-written file. The file gets the mode a plain open() gives."""
+    tmp = _temporary(path)
     try:
-        write(tmp)
-        os.chmod(tmp, FILE_MODE)
+        _written(tmp, write)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -157,14 +168,9 @@ class Folder:
         staged: dict[str, tuple[str, str]] = {}
         try:
             for rel, write in files.items():
-                target = self.path / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                           suffix=".tmp")
-                os.close(fd)
+                tmp = _temporary(self.path / rel)
                 staged[rel] = (tmp, "")
-                write(tmp)
-                os.chmod(tmp, FILE_MODE)
+                _written(tmp, write)
                 staged[rel] = (tmp, sha256(Path(tmp)))
             # while they are renamed, a file is ours with its old hash or its new one
             self._save({**known, **{rel: [*known.get(rel, []), h]
