@@ -152,6 +152,9 @@ def _oracle(args: argparse.Namespace) -> int:
         value = oracles.digits(act, x, params, grad=args.grad)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    except oracles.OracleError as e:  # ours, not the user's: one line, status 1
+        print(f"actaudit: oracle error: {e}", file=sys.stderr)
+        return 1
     out = {"value": value}
     for fmt in oracles.FORMATS:
         out[fmt] = _map(lambda e, f=fmt: oracles.formats.float_text(e.rounded[f]), exact)

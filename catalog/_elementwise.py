@@ -54,7 +54,8 @@ def _hard_sigmoid_grad(x, B):
 
 
 def _hard_silu(x, B):
-    return 0 if x <= -3 else (x if x >= 3 else x * (x + 3) / 6)
+    """x·relu6(x + 3)/6: −0.0 for x ≤ −3 (x·0), as at −inf."""
+    return -0.0 if x <= -3 else (x if x >= 3 else x * (x + 3) / 6)
 
 
 def _hard_silu_grad(x, B):
@@ -127,8 +128,13 @@ def _gelu_u(x, B):
 
 
 def _gelu(x, B, approximate):
+    """For x > 0, x minus x·σ(−2u) (x·erfc(x/√2)/2): the value beside x, however close."""
     if approximate:
+        if x > 0:
+            return B.near(x, -x * B.sigmoid(-2 * _gelu_u(x, B)))
         return x * B.sigmoid(2 * _gelu_u(x, B))
+    if x > 0:
+        return B.near(x, -x / 2 * B.erfc(x / B.sqrt(B.lit(2))))
     return x / 2 * B.erfc(-x / B.sqrt(B.lit(2)))
 
 
@@ -141,9 +147,13 @@ def _gelu_grad(x, B, approximate):
 
 
 def _log1mexp(x, B):
+    """log(−expm1(−x)) up to 1, log1p(−exp(−x)) above: each without cancellation, and
+    certainly negative however small (log1mexp(1000) = −e^−1000)."""
     if x < 0:
         return math.nan
-    return -math.inf if x == 0 else B.log(-B.expm1(-x))
+    if x == 0:
+        return -math.inf
+    return B.log(-B.expm1(-x)) if x <= 1 else B.log1p(-B.exp(-x))
 
 
 def _log1mexp_grad(x, B):
@@ -153,7 +163,10 @@ def _log1mexp_grad(x, B):
 
 
 def _log_sigmoid(x, B):
-    return -B.softplus(-x)
+    """−log1p(e^−x); x − log1p(e^x) for x < 0, the value beside x however close."""
+    if x < 0:
+        return B.near(x, -B.log1p(B.exp(x)))
+    return -B.log1p(B.exp(-x))
 
 
 def _log_sigmoid_grad(x, B):
@@ -161,6 +174,9 @@ def _log_sigmoid_grad(x, B):
 
 
 def _mish(x, B):
+    """x·tanh(softplus(x)); for x > 0, x − 2x·σ(−2·softplus(x)) (1 − tanh s = 2σ(−2s))."""
+    if x > 0:
+        return B.near(x, -2 * x * B.sigmoid(-2 * B.softplus(x)))
     return x * B.tanh(B.softplus(x))
 
 
@@ -178,6 +194,9 @@ def _sigmoid_grad(x, B):
 
 
 def _silu(x, B):
+    """x·σ(x); for x > 0, x − x·σ(−x)."""
+    if x > 0:
+        return B.near(x, -x * B.sigmoid(-x))
     return x * B.sigmoid(x)
 
 
@@ -186,6 +205,9 @@ def _silu_grad(x, B):
 
 
 def _beta_swish(x, B, beta):
+    """x·σ(βx); where βx > 0, x − x·σ(−βx)."""
+    if beta * x > 0:
+        return B.near(x, -x * B.sigmoid(-beta * x))
     return x * B.sigmoid(beta * x)
 
 
@@ -202,11 +224,12 @@ def _beta_swish_pos_inf(B, beta):
 
 
 def _beta_swish_grad_neg_inf(B, beta):
-    return 0 if beta > 0 else (B.lit(1) / 2 if beta == 0 else 1)
+    """σ(βx)(1 + βx·σ(−βx)) → −0 for β > 0: (1 + βx) e^(βx) < 0 far out."""
+    return -0.0 if beta > 0 else (B.lit(1) / 2 if beta == 0 else 1)
 
 
 def _beta_swish_grad_pos_inf(B, beta):
-    return 1 if beta > 0 else (B.lit(1) / 2 if beta == 0 else 0)
+    return 1 if beta > 0 else (B.lit(1) / 2 if beta == 0 else -0.0)
 
 
 def _soft_sign(x, B):
@@ -218,7 +241,10 @@ def _soft_sign_grad(x, B):
 
 
 def _softplus(x, B):
-    return B.softplus(x)
+    """log1p(e^x); for x > 0, x + log1p(e^−x), the value beside x however close."""
+    if x > 0:
+        return B.near(x, B.log1p(B.exp(-x)))
+    return B.log1p(B.exp(x))
 
 
 def _sparse_plus(x, B):
@@ -257,6 +283,9 @@ def _tanh_grad(x, B):
 INF = math.inf
 SATURATE = Limits(0.0, 0.0)  # a derivative that vanishes at both ends
 RAMP = Limits(0.0, 1.0)  # a derivative going from 0 to 1
+# From −0 to 1: the derivative of x·g(x) for a gate g rising from 0 (silu, gelu, mish) is
+# g(x) + x·g'(x) < 0 far out on the left (−(|x| − 1)e^x for silu).
+DIP = Limits(-0.0, 1.0)
 
 def _interior_zero(root: str) -> str:
     return (f"tolerance: the derivative crosses zero (x ≈ {root}), where its ulp error grows "
@@ -265,19 +294,23 @@ def _interior_zero(root: str) -> str:
 
 MONOTONE = Monotone()
 
-_SLOPE = Param("negative_slope", 0.01, (0.2,), "slope for x < 0")
+# jax.nn takes a Python float parameter in x's dtype (JAX's weak typing), and so does the
+# truth: a float16 leaky_relu multiplies by float16(0.01) = 0.010002136... (see Param)
+IN_X = ("x",)
+_SLOPE = Param("negative_slope", 0.01, (0.2,), "slope for x < 0", taken_as=IN_X)
+_ALPHA = Param("alpha", 1.0, (0.5, 2.0), taken_as=IN_X)
 
 ELEMENTWISE: tuple[Activation, ...] = (
     Activation(
         "celu", E, "x if x > 0 else α(exp(x/α) − 1)", _celu, _celu_grad,
-        params=(Param("alpha", 1.0, (0.5, 2.0)),),
+        params=(Param("alpha", 1.0, (0.5, 2.0), "as written: XLA divides by it in float32"),),
         limits=Limits(_minus_alpha, INF), grad_limits=RAMP, zero_sign=ODD,
         breakpoints=(0.0,),
         properties=(MONOTONE,),
     ),
     Activation(
         "elu", E, "x if x > 0 else α(exp(x) − 1)", _elu, _elu_grad,
-        params=(Param("alpha", 1.0, (0.5, 2.0)),),
+        params=(_ALPHA,),
         limits=Limits(_minus_alpha, INF), grad_limits=RAMP, zero_sign=ODD,
         kinks=(Kink(0.0, _alpha),), breakpoints=(0.0,),
         properties=(MONOTONE,),
@@ -287,7 +320,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
         "x/2 · erfc(−x/√2); approximate: x/2 · (1 + tanh(√(2/π)(x + 0.044715x³)))",
         _gelu, _gelu_grad,
         params=(Param("approximate", True, (False,), "tanh approximation", bench=True),),
-        limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
+        limits=Limits(-0.0, INF), grad_limits=DIP, zero_sign=ODD,
         conventions=(_interior_zero("−0.75"),
                      "tolerance: values 8 ulps in float32 and 24 in float64, since the "
                      "erf form rests on XLA's erfc, up to 16 ulps off between x = −10 and −3 "
@@ -336,7 +369,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
     ),
     Activation(
         "mish", E, "x · tanh(log(1 + exp(x)))", _mish, _mish_grad,
-        limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
+        limits=Limits(-0.0, INF), grad_limits=DIP, zero_sign=ODD,
         conventions=(_interior_zero("−1.19"),),
     ),
     Activation(
@@ -366,7 +399,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
     ),
     Activation(
         "silu", E, "x · sigmoid(x)", _silu, _silu_grad,
-        limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
+        limits=Limits(-0.0, INF), grad_limits=DIP, zero_sign=ODD,
         conventions=(_interior_zero("−1.28"),),
     ),
     Activation(
@@ -394,7 +427,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
     ),
     Activation(
         "squareplus", E, "(x + √(x² + b)) / 2", _squareplus, _squareplus_grad,
-        params=(Param("b", 4, (1.0, 0.25), "smoothness, b > 0"),),
+        params=(Param("b", 4, (1.0, 0.25), "smoothness, b > 0", taken_as=IN_X),),
         limits=Limits(0.0, INF), grad_limits=RAMP,
         properties=(MONOTONE, Bounds(0.0, INF),),
     ),
@@ -406,7 +439,8 @@ ELEMENTWISE: tuple[Activation, ...] = (
     Activation(
         "prelu", E, "x if x ≥ 0 else negative_slope · x (negative_slope learned)",
         _leaky_relu, _leaky_relu_grad,
-        params=(Param("negative_slope", 0.01, (0.25,), "Flax's negative_slope_init"),),
+        params=(Param("negative_slope", 0.01, (0.25,), "Flax's negative_slope_init: a "
+                      "float32 parameter, cast to x's dtype", taken_as=("float32", "x")),),
         limits=Limits(_leaky_neg_inf, INF),
         grad_limits=Limits(lambda B, negative_slope: negative_slope, 1.0), zero_sign=ODD,
         kinks=(Kink(0.0, 1.0),), breakpoints=(0.0,),

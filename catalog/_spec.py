@@ -6,7 +6,10 @@ with Arb balls to certify the rounding. Inside a formula:
 
 * ``x`` (or each entry of a vector) is exact: a finite input is a backend number, a
   non-finite one a Python float; parameters are backend numbers holding the exact decimal
-  literal (``alpha=0.01`` means 1/100, not the binary float nearest to it);
+  literal (``alpha=0.01`` means 1/100, not the binary float nearest to it), or, for a
+  parameter the library rounds (`Param.taken_as`), the binary number it rounds it to;
+* a value that is an exact number plus a far smaller remainder is returned as
+  ``B.near(base, remainder)`` (see `actaudit.oracles.backends`);
 * comparisons on inputs and parameters are exact, so piecewise definitions are plain ``if``;
 * a formula may return a Python number (an exact value: ``0``, ``math.inf``, ``math.nan``).
 """
@@ -50,10 +53,17 @@ class Param:
     oracle, working on one 1-D slice, never sees them. A ``required`` parameter has no
     default; its first variant stands in for one where the suites need a default, and the
     command line asks for it. ``minimum``: the smallest valid value (one_hot's
-    num_classes is at least 1). ``bench``: its values take different code
-    paths (a mask, a method, an approximation), so the benchmarks time each variant; a
-    parameter that only changes a number (alpha, beta) is timed at its default. It is
-    left out of ``repr``, and so of the oracle tables' cache keys: it changes no value.
+    num_classes is at least 1). ``taken_as``: the formats the library documents rounding
+    the parameter through before it computes with it, in order, ``"x"`` standing for the
+    input's dtype. jax.nn converts a Python float to x's dtype (JAX's weak typing), so its
+    leaky_relu multiplies a float16 input by float16(0.01); Flax's PReLU stores its slope
+    as a float32 parameter and casts that to x's dtype. The oracle's truth uses the
+    parameter so rounded: that rounding is the library's documented choice, not an error
+    of the kernel. Empty: the exact decimal as written (0.01 is 1/100). ``bench``: its
+    values take different code paths (a mask, a method, an approximation), so the
+    benchmarks time each variant; a parameter that only changes a number (alpha, beta) is
+    timed at its default. It is left out of ``repr``, and so of the oracle tables' cache
+    keys: it changes no value.
     """
 
     name: str
@@ -65,14 +75,22 @@ class Param:
     required: bool = False
     type: str = ""
     minimum: float | None = None
+    taken_as: tuple[str, ...] = ()
     bench: bool = field(default=False, repr=False)
 
     @property
     def kind(self) -> str:
-        """float, int, bool, str, mask, floats or dtype."""
+        """float, int, bool, str, mask, floats or dtype: the declared ``type``, else the
+        default's, except that an int default with a float among the variants (squareplus's
+        b = 4, b = 1.0) is a float."""
         if self.type:
             return self.type
-        return type(self.default).__name__ if self.default is not None else "float"
+        if self.default is None:
+            return "float"
+        if (type(self.default) is int
+                and any(isinstance(v, float) for v in self.variants)):
+            return "float"
+        return type(self.default).__name__
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 from ._spec import Activation, Kind, Param
 
 NAN, INF = math.nan, math.inf
 
+_IN_X = ("x",)  # a Python float parameter is taken in x's dtype (JAX's weak typing)
 _AXIS = Param("axis", -1, (0,), "axis of the slice", affects_value=False)
 _WHERE = Param("where", None, ("random",), "elements to include", type="mask", bench=True)
 
@@ -69,18 +71,28 @@ def _softmax_grad(xs, B, where=None):
 
 
 def _log_softmax(xs, B, where=None):
+    """x_i − max − log1p(Σ_{j≠top} e^(x_j − max)): the log1p keeps an entry far below the
+    rest (log_softmax([1000, 0])[0] = −log1p(e^−1000)) accurate, and certainly negative."""
     active = _mask(xs, where)
     w = _weights(xs, B, active)
     if w is None:
         return [NAN if a else -INF for a in active]
     e, top = w
-    log_total = B.log(sum(e))
-    return [(B.num(x) - B.num(top)) - log_total if a and x != -INF else -INF
+    others = _others(e, xs, top)
+    log_total = B.log1p(others) if not isinstance(others, int) else 0
+    return [B.near(Fraction(x) - Fraction(top), -log_total) if a and x != -INF else -INF
             for x, a in zip(xs, active, strict=True)]
 
 
+def _others(e, xs, top):
+    """The sum of the weights but one at the maximum (whose weight is exactly 1)."""
+    i = next(i for i, x in enumerate(xs) if x == top and not isinstance(e[i], int))
+    return sum(w for j, w in enumerate(e) if j != i)
+
+
 def _log_softmax_grad(xs, B, where=None):
-    """J_ij = δ_ij − s_j over the active entries; 1 − s_i as the others over the total."""
+    """J_ij = δ_ij − s_j over the active entries (a −inf x_i included: its output is −inf,
+    its derivative the limit δ_ij − s_j); 1 − s_i as the others over the total."""
     active = _mask(xs, where)
     w = _weights(xs, B, active)
     n = len(xs)
@@ -88,44 +100,62 @@ def _log_softmax_grad(xs, B, where=None):
         return [[NAN if active[i] and active[j] else 0 for j in range(n)] for i in range(n)]
     e, _ = w
     total = sum(e)
-    return [[0 if not (active[i] and active[j] and xs[i] != -INF) else
+    return [[0 if not (active[i] and active[j]) else
              (sum(e[k] for k in range(n) if k != i) / total if i == j else -e[j] / total)
              for j in range(n)] for i in range(n)]
 
 
 def _scaled(xs, B, b, where):
-    """The terms b_i exp(x_i − max) of logsumexp, the max, or a special result."""
+    """The terms of logsumexp: (c_top, rest, max), where the sum is e^max·(c_top + rest),
+    c_top the b's at the maximum (exact) and rest Σ b_i e^(x_i − max) over the others;
+    else a special result (value, sign): NaN, ±inf, or the empty sum's (−inf, 0)."""
     active = _mask(xs, where)
     bs = [1] * len(xs) if b is None else list(b)
     if len(bs) != len(xs):
         raise ValueError(f"b has {len(bs)} entries, the input {len(xs)}")
     live = [(x, c) for x, c, a in zip(xs, bs, active, strict=True) if a and c != 0]
     if any(math.isnan(x) for x, _ in live):
-        return NAN
+        return NAN, NAN
     infs = {c > 0 for x, c in live if x == INF}
-    if infs:
-        return INF if infs == {True} else NAN
+    if infs:  # +inf·b: the sign of b, or inf − inf
+        return (INF, 1 if infs == {True} else -1) if len(infs) == 1 else (NAN, NAN)
     finite = [x for x, _ in live if x != -INF]
     if not finite:
-        return -INF
+        return -INF, 0  # nothing but −inf, or nothing at all: the empty sum, exactly 0
     top = max(finite)
-    return [c * B.exp(B.num(x) - B.num(top)) for x, c in live if x != -INF], top
+    c_top = sum(B.num(float(c)) for x, c in live if x == top)
+    rest = sum(B.num(float(c)) * B.exp(B.num(x) - B.num(top)) for x, c in live
+               if x != top and x != -INF)
+    return c_top, rest, top
+
+
+def _log_abs_sum(xs, B, b, where, count=1):
+    """(log(|Σ b_i e^(x_i)| / count), sign), or the special result of `_scaled`. With a
+    sum of 1 + rest at the maximum the value is max + log1p(rest) exactly (`B.near`:
+    logsumexp([65520, 0]) lies just above float16's overflow threshold)."""
+    t = _scaled(xs, B, b, where)
+    if len(t) == 2:
+        return t
+    c_top, rest, top = t
+    total = c_top + rest
+    sign = B.sign(total)
+    if sign == 0:  # exact cancellation (b with opposite signs on equal terms)
+        return -INF, 0
+    if c_top == sign * count:  # exact: |total| / count = 1 + rest / c_top
+        return B.near(B.num(top), B.log1p(rest / c_top)), sign
+    return B.num(top) + B.log(abs(total) / count), sign
 
 
 def _logsumexp(xs, B, b=None, return_sign=False, where=None):
     """log|Σ b_i exp(x_i)|, and its sign with return_sign (else NaN for a negative sum)."""
-    t = _scaled(xs, B, b, where)
-    if not isinstance(t, tuple):
-        return [t, 1] if return_sign else [t]
-    terms, top = t
-    total = sum(terms)
-    sign = B.sign(total)
-    if sign == 0:  # exact cancellation (b with opposite signs on equal terms)
-        return [-INF, 0] if return_sign else [-INF]
-    value = B.num(top) + B.log(abs(total))
+    value, sign = _log_abs_sum(xs, B, b, where)
     if return_sign:
         return [value, sign]
-    return [value if sign > 0 else NAN]
+    return [value if _positive(sign) else NAN]
+
+
+def _positive(sign):
+    return not (isinstance(sign, float) and math.isnan(sign)) and sign >= 0
 
 
 def _logsumexp_grad(xs, B, b=None, return_sign=False, where=None):
@@ -134,27 +164,27 @@ def _logsumexp_grad(xs, B, b=None, return_sign=False, where=None):
     bs = [1] * len(xs) if b is None else list(b)
     t = _scaled(xs, B, b, where)
     n = len(xs)
-    if not isinstance(t, tuple):  # a +inf sum: 0 for the finite entries, whose weight
-        # vanishes; otherwise (NaN, or 0/0 for nothing but −inf) NaN for the counted ones
+    if len(t) == 2:  # a +inf sum: 0 for the finite entries, whose weight vanishes;
+        # otherwise (NaN, or 0/0 for nothing but −inf) NaN for the counted ones
         live = [a and c != 0 for a, c in zip(active, bs, strict=True)]
-        row = [NAN if v and (t != INF or x == INF) else 0
+        row = [NAN if v and (t[0] != INF or x == INF) else 0
                for x, v in zip(xs, live, strict=True)]
     else:
-        _, top = t
-        terms = [c * B.exp(B.num(x) - B.num(top)) if a and c != 0 and x != -INF else 0
-                 for x, c, a in zip(xs, bs, active, strict=True)]
+        top = t[2]
+        terms = [B.num(float(c)) * B.exp(B.num(x) - B.num(top)) if a and c != 0 and x != -INF
+                 else 0 for x, c, a in zip(xs, bs, active, strict=True)]
         total = sum(terms)
         row = [ti / total for ti in terms]
     return [row, [0] * n] if return_sign else [row]
 
 
 def _logmeanexp(xs, B, where=None):
-    """log(Σ exp(x_i) / n) over the n included entries."""
+    """log(Σ exp(x_i) / n) over the n included entries (exactly x for n equal entries)."""
     count = sum(_mask(xs, where))
-    value = _logsumexp(xs, B, where=where)[0]
-    if isinstance(value, float) or count == 0:
-        return [NAN if count == 0 else value]
-    return [value - B.log(B.lit(count))]
+    if count == 0:
+        return [NAN]
+    value, _ = _log_abs_sum(xs, B, None, where, count)
+    return [value]
 
 
 def _logmeanexp_grad(xs, B, where=None):
@@ -182,8 +212,12 @@ def _glu(xs, B):
             out.append(NAN)
         elif math.isinf(a):
             out.append(NAN if s == 0 else a)
-        else:
-            out.append(0 if s == 0 else B.num(a) * s)
+        elif s == 0:
+            out.append(0)
+        elif isinstance(s, int) or g < 0:
+            out.append(B.num(a) * s)
+        else:  # a − a·σ(−g): the value beside a, however close
+            out.append(B.near(a, -B.num(a) * B.sigmoid(-B.num(g))))
     return out
 
 
@@ -213,9 +247,15 @@ def _one_hot(xs, B, num_classes):
     return [[1 if x == k else 0 for k in range(num_classes)] for x in xs]
 
 
-def _stats(xs, B, mean, variance, epsilon, where):
-    """(mask, n, mean, √(variance + ε)); None where a statistic to compute is undefined:
-    no included entry, or an infinite or NaN one."""
+def _stats(xs, B, mean, variance, epsilon, where, algorithm):
+    """(mask, n, mean, √(variance + ε), c): c is what the variance's derivative in x_j is
+    2(x_j − c)·w_j/n about. None where a statistic to compute is undefined: no included
+    entry, or an infinite or NaN one.
+
+    With the mean given and the variance computed the two algorithms are different
+    functions: "stable" is mean((x − m)²), "fast" mean(x²) − m² clipped at 0, which is
+    mean(d²) + 2m·mean(d) for d = x − m (c = 0, or c = m where the clip holds it at 0).
+    With the mean computed too they agree: mean(d) = 0."""
     active = _mask(xs, where)
     live = [x for x, a in zip(xs, active, strict=True) if a]
     computed = mean is None or variance is None
@@ -223,29 +263,42 @@ def _stats(xs, B, mean, variance, epsilon, where):
         return None
     n = len(live)
     m = sum(B.num(x) for x in live) / n if mean is None else mean
-    v = sum((B.num(x) - m) ** 2 for x in live) / n if variance is None else variance
-    return active, n, m, B.sqrt(v + epsilon)
+    about = m
+    if variance is not None:
+        v = variance
+    else:
+        v = sum((B.num(x) - m) ** 2 for x in live) / n
+        if mean is not None and algorithm == "fast":
+            v = v + 2 * m * sum(B.num(x) - m for x in live) / n
+            if B.sign(v) > 0:
+                about = 0
+            else:
+                v, about = 0, None
+    return active, n, m, B.sqrt(v + epsilon), about
 
 
-def _standardize(xs, B, mean=None, variance=None, epsilon=1e-5, where=None):
+def _standardize(xs, B, mean=None, variance=None, epsilon=1e-5, where=None,
+                 algorithm="fast"):
     """(x − mean) / √(variance + ε), mean and (population) variance over ``where``."""
-    st = _stats(xs, B, mean, variance, epsilon, where)
+    st = _stats(xs, B, mean, variance, epsilon, where, algorithm)
     if st is None:
         return [NAN] * len(xs)
-    _, _, m, sigma = st
+    _, _, m, sigma, _ = st
     return [(B.num(x) - m) / sigma if math.isfinite(x) else (x if math.isinf(x) else NAN)
             for x in xs]
 
 
-def _standardize_grad(xs, B, mean=None, variance=None, epsilon=1e-5, where=None):
-    """J_ij = (δ_ij − w_j/n)/σ − (x_i − m)(x_j − m) w_j / (n σ³), w the mask; the first
-    term's w_j/n is absent for a given mean, the second term for a given variance. An
-    infinite x_i (left out of the statistics) makes the second term ±inf (NaN at x_j = m)."""
-    st = _stats(xs, B, mean, variance, epsilon, where)
+def _standardize_grad(xs, B, mean=None, variance=None, epsilon=1e-5, where=None,
+                      algorithm="fast"):
+    """J_ij = (δ_ij − w_j/n)/σ − (x_i − m)(x_j − c) w_j / (n σ³), w the mask, c as
+    `_stats` gives it; the first term's w_j/n is absent for a given mean, the second term
+    for a given variance (or a clipped one). An infinite x_i (left out of the statistics)
+    makes the second term ±inf (NaN at x_j = c)."""
+    st = _stats(xs, B, mean, variance, epsilon, where, algorithm)
     n_all = len(xs)
     if st is None:
         return [[NAN] * n_all for _ in range(n_all)]
-    active, n, m, sigma = st
+    active, n, m, sigma, about = st
     rows = []
     for i in range(n_all):
         if math.isnan(xs[i]):
@@ -255,8 +308,8 @@ def _standardize_grad(xs, B, mean=None, variance=None, epsilon=1e-5, where=None)
         for j in range(n_all):
             t = (1 if i == j else 0) - (B.lit(1) / n if active[j] and mean is None else 0)
             v = t / sigma
-            if active[j] and variance is None:
-                dj = B.num(xs[j]) - m
+            if active[j] and variance is None and about is not None:
+                dj = B.num(xs[j]) - about
                 if math.isinf(xs[i]):
                     side = B.sign(dj)
                     v = NAN if side == 0 else -math.copysign(INF, xs[i]) * side
@@ -331,16 +384,19 @@ VECTOR: tuple[Activation, ...] = (
         params=(
             _AXIS,
             Param("mean", None, (0.5,), "given mean (None: computed)", type="float",
-                  bench=True),
-            Param("variance", None, (2.0,), "given variance (None: computed)", type="float",
-                  bench=True),
-            Param("epsilon", 1e-5, (1e-3,)),
+                  taken_as=_IN_X, bench=True),
+            Param("variance", None, (2.0,), "given variance (None: computed), as written: "
+                  "jax.nn adds epsilon to it as Python floats", type="float", bench=True),
+            Param("epsilon", 1e-5, (1e-3,), taken_as=_IN_X),
             _WHERE,
             Param("algorithm", "fast", ("stable",), "how the variance is computed: the same "
-                  "value in exact arithmetic", keyword_only=True, affects_value=False,
-                  bench=True),
+                  "value in exact arithmetic, but with a given mean 'fast' is "
+                  "mean(x²) − mean², clipped at 0", keyword_only=True, bench=True),
         ),
         conventions=("the variance is the population variance over the included entries",
+                     "with a given mean m, algorithm='fast' (jax.nn's default) takes the "
+                     "variance as mean(x²) − m², clipped at 0, and 'stable' as "
+                     "mean((x − m)²)",
                      "excluded entries are still standardized with those statistics",
                      "an infinite or NaN included entry leaves a computed mean or variance "
                      "undefined: the slice is NaN",

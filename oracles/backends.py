@@ -7,6 +7,11 @@ Both expose the same names, so a formula is written once::
 
     def softplus(x, B):
         return B.log1p(B.exp(x))
+
+A formula whose value is an exact number plus a remainder far below it (silu(x) = x − x·σ(−x)
+for large x) returns ``B.near(x, remainder)``: the engine adds the two exactly, so that a
+value infinitesimally beside a rounding boundary (silu(65520), next to float16's overflow
+threshold) is decided by the remainder's sign, which no working precision would reach.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -22,6 +28,28 @@ import mpmath
 from mpmath import mp
 
 Dyadic = tuple[int, int]  # (man, exp): the exact value man * 2**exp, man signed
+
+
+@dataclass(frozen=True)
+class Offset:
+    """``base + rest``: ``base`` an exact dyadic `Fraction`, ``rest`` a backend number
+    (with Arb a ball) that may be smaller than ``base`` by any factor; see the module doc.
+    ``total`` is their sum in the backend, rounded (for digits, never for a rounding)."""
+
+    base: Fraction
+    rest: Any
+    total: Any
+
+
+class Binary(float):
+    """A float meant as its exact binary value (a parameter rounded as the library rounds
+    it), not as the decimal its repr shows; it prints as a float."""
+
+
+def plain(v: Any) -> Any:
+    """A formula's result as one number of its backend (an `Offset` summed at the working
+    precision: right for digits and plots, not for deciding a rounding)."""
+    return v.total if isinstance(v, Offset) else v
 
 
 class _Common:
@@ -47,6 +75,18 @@ class _Common:
         e = self.exp(-2 * abs(x))
         return 4 * e / (1 + e) ** 2
 
+    def near(self, base: float | Fraction, rest: Any) -> Any:
+        """The value ``base + rest``, ``base`` an exact float or dyadic fraction (an input,
+        or the difference of two), kept as an `Offset` (see the module doc); a formula's
+        result, never an operand."""
+        if not isinstance(base, int | float | Fraction):  # an exact backend number
+            (man, exp), hi = self.bounds(base)
+            if (man, exp) != hi:
+                raise ValueError("the base of an Offset must be exact")
+            base = Fraction(man) * Fraction(2) ** exp
+        base = Fraction(base)
+        return Offset(base, rest, self.frac(base) + rest)
+
     def sign(self, v: Any) -> int:
         """-1, 0 or 1; an Arb ball straddling 0 raises ArithmeticError (more precision)."""
         if v > 0:
@@ -61,7 +101,7 @@ class _Common:
         """A parameter or constant as the exact decimal literal it is written as."""
         if isinstance(v, bool):
             raise TypeError("booleans are not numbers here")
-        if isinstance(v, int | Fraction):
+        if isinstance(v, int | Fraction | Binary):
             return self.frac(Fraction(v))
         if isinstance(v, float):
             if not math.isfinite(v):
@@ -144,7 +184,12 @@ class _Arb(_Common):
 
     @staticmethod
     def erfc(x: Any) -> Any:
-        return x.erfc()
+        """erfc over the ball, from its two ends: Arb bounds erfc of an inexact ball by
+        erfc's largest slope, 2/√π, which for x = 1e6 leaves no correct bit, while erfc is
+        decreasing, so [erfc(hi), erfc(lo)] encloses it with the ends' relative accuracy."""
+        if x.is_exact() or not x.is_finite():
+            return x.erfc()
+        return flint.arb(x.upper()).erfc().union(flint.arb(x.lower()).erfc())
 
     @staticmethod
     def tanh(x: Any) -> Any:
@@ -200,6 +245,9 @@ class _Rational(_Common):
     @staticmethod
     def _irrational(*_: Any) -> Any:
         raise NotRational
+
+    def near(self, base: float | Fraction, rest: Any) -> Any:
+        return Fraction(base) + rest  # exact already
 
     exp = expm1 = log = log1p = erfc = tanh = _irrational
 

@@ -1,24 +1,31 @@
 """Deciding correctly rounded values: Ziv's strategy with a rigorous error bound.
 
-A formula is evaluated with Arb at ``prec`` bits. The ball encloses the true value, so
-when both of its ends round to the same number in every requested format the rounding is
-decided; when they do not, the true value lies too close to a rounding boundary for this
-precision and ``prec`` doubles. An exact ball (radius 0: relu(2), tanh(0), a tie) decides
-at once, so exact cases never loop.
+A formula is evaluated with Arb at ``prec`` bits. The ball encloses the true value; the
+rounding is decided when both of its ends round to the same number in every requested
+format, the sign of a zero included (a ball [0 ± r] straddling zero decides nothing, even
+where every format would round it to zero), and when the ball is narrow enough for the
+double-double ``hi + lo`` (below). Otherwise ``prec`` doubles. An exact ball (radius 0:
+relu(2), tanh(0), a tie) decides at once, so exact cases never loop. A formula whose
+value is an exact number plus a far smaller remainder returns it as an `Offset`, and the
+two are added exactly (`_ends`), so that a value beside a rounding boundary by less than
+any working precision resolves (silu(65520) = 65520 − 65520·σ(−65520), next to float16's
+overflow threshold, is decided by the remainder's sign).
 
 Exact cases are recognised first: the formula is evaluated in rational arithmetic, and if
 it stays rational (relu, leaky_relu's x/100, hard_sigmoid's (x+3)/6) the exact value is
 rounded directly, and certified by Arb's ball containing it; mpmath, whose decimal
 constants are binary approximations, has nothing to add there.
 
-The same formula is then evaluated with mpmath at the deciding precision, and its value
-must round to the same numbers. mpmath carries no error bound of its own, so a mismatch is
-retried at higher precision before it is reported as a `Disagreement`: an oracle error is
-raised, never silently accepted.
+The same formula is then evaluated with mpmath (at 80 bits, then at the deciding precision
+and above), and its value must round to the same numbers, zeros with the same sign.
+mpmath carries no error bound of its own, so a mismatch is retried at higher precision
+before it is reported as a `Disagreement`: an oracle error is raised, never silently
+accepted.
 
-One case Arb cannot settle by itself: far in a tail (erfc(1e30), exp(-1e76)) it encloses
-the value as [0 ± r] with r below half the smallest float64 subnormal. That certifies that
-every format rounds it to zero, but not the zero's sign, which is then mpmath's.
+``hi`` is the correctly rounded float64 value and ``lo`` the float64 nearest to the exact
+remainder as the ball gives it: ``hi + lo`` is within 2**-105 of the value, relative (the
+ball's relative radius is at most 2**-107 before it decides), or within the float64
+subnormal spacing where ``hi`` is subnormal or zero.
 """
 
 from __future__ import annotations
@@ -32,12 +39,15 @@ from typing import Any
 import flint
 import mpmath
 
-from .backends import ARB, MPMATH, RATIONAL, Dyadic, NotRational
+from .backends import ARB, MPMATH, RATIONAL, Dyadic, NotRational, Offset, plain
 from .formats import FORMATS, Format
 
-START_PREC = 80  # bits: decides float64 rounding for all but ~1 input in 2**25
+START_PREC = 128  # bits: enough for the double-double of most values at the first try
 MAX_PREC = 1 << 15  # past this the oracle reports the input rather than loop on it
 MPMATH_RETRIES = 3
+MPMATH_FIRST = 80  # bits: mpmath's first try (see `_cross_check`)
+DD_BITS = 107  # the ball's relative radius at most 2**-DD_BITS: hi + lo is a double-double
+OFFSET_GAP = 120  # an Offset's remainder below 2**-OFFSET_GAP of its base stands in as that
 
 F64 = FORMATS["float64"]
 
@@ -56,8 +66,8 @@ class Disagreement(OracleError):
 
 @dataclass(frozen=True)
 class Exact:
-    """The exact value as the double-double ``hi + lo`` (``hi`` is the correctly rounded
-    float64), and its correct rounding in each requested format."""
+    """The value as the double-double ``hi + lo`` (``hi`` the correctly rounded float64;
+    see the module doc for how close), and its correct rounding in each requested format."""
 
     hi: float
     lo: float
@@ -72,11 +82,6 @@ class Exact:
             return cls(v, 0.0, {f.name: v for f in formats})
         return _exact_from_ball(_dyadic_of(v), _dyadic_of(v), formats)  # type: ignore[return-value]
 
-    @property
-    def unsigned_zero(self) -> bool:
-        """Certainly rounds to zero everywhere, the sign not yet known (see the module doc)."""
-        return math.isnan(self.lo)
-
     def negated_zero(self) -> Exact:
         return Exact(-self.hi, self.lo, {k: -v for k, v in self.rounded.items()})
 
@@ -89,7 +94,10 @@ def same(a: float, b: float) -> bool:
 
 
 def _dyadic_of(v: Any) -> Dyadic:
-    n, d = (v if isinstance(v, int) else float(v)).as_integer_ratio()
+    """An int, a float or a dyadic Fraction, exactly."""
+    n, d = (v if isinstance(v, int | Fraction) else float(v)).as_integer_ratio()
+    if d & (d - 1):
+        raise ValueError(f"{v} is not dyadic")
     return n, 1 - d.bit_length()
 
 
@@ -99,24 +107,28 @@ def _sub(a: Dyadic, b: Dyadic) -> Dyadic:
 
 
 def _exact_from_ball(lo: Dyadic, hi: Dyadic, formats: Sequence[Format]) -> Exact | None:
-    """The decided roundings of a ball [lo, hi], or None where any is undecided."""
-    rounded, unsigned = {}, False
+    """The decided roundings of a ball [lo, hi], or None where any is undecided: a rounding,
+    the sign of a zero, or ``hi + lo`` (the ball wider than 2**-DD_BITS, relative)."""
+    if lo[0] <= 0 <= hi[0] and (lo[0] or hi[0]):
+        return None  # [0 ± r]: the sign is not known yet
+    rounded = {}
     for fmt in (*formats, F64):
         a, b = fmt.round(lo), fmt.round(hi)
-        if a == b == 0:
-            unsigned |= not same(a, b)
-        elif not same(a, b):
+        if not same(a, b):
             return None
         rounded[fmt.name] = a
-    if unsigned:
-        return Exact(0.0, math.nan, {f.name: 0.0 for f in formats})
     top = rounded.pop(F64.name)
     if F64 in formats:
         rounded[F64.name] = top
     residual = 0.0
-    if math.isfinite(top) and top != 0:
-        mid = lo if lo == hi else _midpoint(lo, hi)
-        residual = F64.round(_sub(mid, _dyadic_of(top)))
+    if math.isfinite(top) and top != 0 and lo != hi:
+        width = _sub(hi, lo)
+        if abs(top) >= F64.tiny and (
+                width[1] + width[0].bit_length() > math.frexp(top)[1] - 1 - DD_BITS):
+            return None
+        residual = F64.round(_sub(_midpoint(lo, hi), _dyadic_of(top)))
+    elif math.isfinite(top) and top != 0:
+        residual = F64.round(_sub(lo, _dyadic_of(top)))
     return Exact(top, residual, rounded)
 
 
@@ -142,11 +154,37 @@ def _nest(flat: list[Any], like: Any) -> Any:
     return flat
 
 
+def _ends(v: Any, backend: Any) -> tuple[Dyadic, Dyadic]:
+    """The exact ends of ``v``'s enclosure (mpmath's value is both ends). An `Offset` adds
+    its base exactly; a remainder below 2**-OFFSET_GAP of the base, of a known sign, stands
+    in as that bound: every rounding boundary of a format of at most 53 bits, and hi + lo,
+    lie farther from the base, so the stand-in is on the same side of each as the value."""
+    if not isinstance(v, Offset):
+        return backend.bounds(v)
+    base = _dyadic_of(v.base)
+    rlo, rhi = backend.bounds(v.rest) if not isinstance(v.rest, int) else (
+        (v.rest, 0), (v.rest, 0))
+    if base[0] == 0 or rlo[0] == rhi[0] == 0:
+        return _add(base, rlo), _add(base, rhi)
+    top = base[1] + abs(base[0]).bit_length()
+    for end in (rlo, rhi):
+        if end[0] and end[1] + abs(end[0]).bit_length() > top - OFFSET_GAP:
+            return _add(base, rlo), _add(base, rhi)
+    if rlo[0] <= 0 <= rhi[0]:
+        return (-1, top), (1, top)  # the sign is not known yet: undecided
+    stand_in = (1 if rlo[0] > 0 else -1, top - OFFSET_GAP)
+    return _add(base, stand_in), _add(base, stand_in)
+
+
+def _add(a: Dyadic, b: Dyadic) -> Dyadic:
+    return _sub(a, (-b[0], b[1]))
+
+
 def _decide_one(v: Any, backend: Any, formats: Sequence[Format]) -> Exact | None:
     if isinstance(v, int | float):  # formulas return exact Python numbers (0, 1, inf)
         return Exact.special(float(v), formats)
     try:
-        lo, hi = backend.bounds(v)
+        lo, hi = _ends(v, backend)
     except ArithmeticError:
         return None
     return _exact_from_ball(lo, hi, formats)
@@ -213,11 +251,16 @@ def _cross_check(
     compute: Callable[[Any], Any], formats: Sequence[Format], decided: list[Exact],
     prec: int, what: Callable[[], str],
 ) -> list[Exact]:
-    """``decided``, once mpmath's values round the same way (and sign the unsigned zeros)."""
-    for attempt in range(MPMATH_RETRIES):
-        with MPMATH.precision(prec << attempt):
+    """``decided``, once mpmath's values round the same way, zeros with the same sign.
+
+    mpmath is tried at MPMATH_FIRST bits first: it adds the guard bits a huge argument
+    needs by itself (exp(−1e300) is right at 80 bits), and costs 100 times as much at the
+    4,096 bits Arb needs there; then at the deciding precision, and above."""
+    tries = dict.fromkeys([min(prec, MPMATH_FIRST),
+                           *(prec << k for k in range(MPMATH_RETRIES))])
+    for p in tries:
+        with MPMATH.precision(p):
             values = _as_list(compute(MPMATH))
-            decided = [_signed(d, v) for d, v in zip(decided, values, strict=True)]
             mismatch = [
                 (i, fmt.name, got)
                 for i, (v, want) in enumerate(zip(values, decided, strict=True))
@@ -233,35 +276,29 @@ def _cross_check(
     )
 
 
-def _signed(d: Exact, v: Any) -> Exact:
-    if not d.unsigned_zero:
-        return d
-    negative = (v < 0) if not isinstance(v, int | float) else math.copysign(1, v) < 0
-    zero = -0.0 if negative else 0.0
-    return Exact(zero, 0.0, {k: zero for k in d.rounded})
-
-
 def _mpmath_rounding(v: Any, fmt: Format) -> float:
     if isinstance(v, int | float):
         return Exact.special(float(v), (fmt,)).rounded[fmt.name]
-    if not mpmath.isfinite(v):
+    if not isinstance(v, Offset) and not mpmath.isfinite(v):
         return float(v)
-    return fmt.round(MPMATH.bounds(v)[0])
+    return fmt.round(_ends(v, MPMATH)[0])
 
 
 def decimal(compute: Callable[[Any], Any], digits: int = 36) -> Any:
-    """``digits`` significant decimal digits of each component, from mpmath at a precision
-    where Arb's ball is narrower than the last digit and encloses mpmath's value."""
+    """``digits`` significant decimal digits of each component (the exact value's, whatever
+    its exponent), from mpmath at a precision where Arb's ball is narrower than the last
+    digit and encloses mpmath's value. A component that is exactly zero is "0.0"."""
     need = int(digits * 3.33) + 16
     prec = need + 32
     while prec <= MAX_PREC:
         with ARB.precision(prec):
-            balls = _as_list(compute(ARB))
+            balls = [plain(b) for b in _as_list(compute(ARB))]
         with MPMATH.precision(prec):
             shape = compute(MPMATH)
-            values = _as_list(shape)
+            values = [plain(v) for v in _as_list(shape)]
             if all(_narrow(b, v, need) for b, v in zip(balls, values, strict=True)):
-                return _nest([_digits(v, digits) for v in values], shape)
+                return _nest([_digits(b, v, digits) for b, v in zip(balls, values, strict=True)],
+                             shape)
         prec *= 2
     raise Undecided(f"cannot certify {digits} digits")
 
@@ -269,15 +306,24 @@ def decimal(compute: Callable[[Any], Any], digits: int = 36) -> Any:
 def _narrow(ball: Any, value: Any, bits: int) -> bool:
     if isinstance(ball, int | float) or isinstance(value, int | float):
         return True
-    return ball.is_finite() and (ball.is_exact() or ball.rel_accuracy_bits() >= bits) and (
-        ball.overlaps(ARB.decimal(mpmath.nstr(value, 60))) or ball.is_zero())
+    if ball.is_exact():
+        return ball.is_zero() or ball.overlaps(_arb_of(value))
+    return (ball.is_finite() and ball.rel_accuracy_bits() >= bits
+            and ball.overlaps(_arb_of(value)))
 
 
-def _digits(v: Any, digits: int) -> str:
-    if isinstance(v, int | float):
-        v = float(v)
+def _arb_of(v: Any) -> Any:
+    """mpmath's number as an exact Arb ball."""
+    return flint.arb(flint.arf(MPMATH.bounds(v)[0]))
+
+
+def _digits(ball: Any, v: Any, digits: int) -> str:
+    if isinstance(v, int | float) or isinstance(ball, int | float):
+        v = float(v if isinstance(v, int | float) else ball)
         return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf") if math.isinf(v) else (
             _nstr(mpmath.mpf(v), digits))
+    if ball.is_exact() and ball.is_zero():
+        return "0.0"
     return _nstr(v, digits)
 
 

@@ -3,24 +3,48 @@
 Elementwise inputs are answered in this order, each rule taken from the catalog entry:
 NaN gives NaN; ±inf its `Limits`; a derivative at a `Kink` its convention; anything else
 its formula, certified by `engine.decide`; at -0.0 the sign follows the entry's `ZeroSign`.
+
+A parameter the library rounds before using it (`Param.taken_as`) is rounded the same way
+for the format asked for, so such an entry's truth depends on the format: it is decided
+once per format, and ``hi``/``lo`` are the float64 one's when several are asked for.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..catalog import Activation, Kind, ZeroSign, variant_id
+from .backends import Binary
 from .engine import decide, decimal
-from .formats import FORMATS, Format, float_text
+from .formats import FORMATS, Format, dyadic, float_text
 
 ALL_FORMATS: tuple[Format, ...] = tuple(FORMATS.values())
 
 
+def taken(act: Activation, params: Mapping[str, Any], dtype: str | None) -> dict[str, Any]:
+    """``params`` with each one the library rounds (`Param.taken_as`) rounded as it does
+    for an input of ``dtype`` (unchanged for None: the decimal as written)."""
+    if dtype is None:
+        return dict(params)
+    out = dict(params)
+    for p in act.params:
+        v = out.get(p.name)
+        if p.taken_as and isinstance(v, int | float) and not isinstance(v, bool):
+            v = float(v)
+            for f in p.taken_as:
+                v = FORMATS[dtype if f == "x" else f].round(dyadic(v))
+            out[p.name] = Binary(v)
+    return out
+
+
 def literals(act: Activation, params: Mapping[str, Any], B: Any) -> dict[str, Any]:
     """The value-affecting parameters as exact backend numbers, as formulas receive them
-    (masks, flags and names pass through). Call inside ``B.precision``."""
+    (masks, flags and names pass through); a float is the decimal it is written as, so a
+    parameter already rounded (`taken`) is that binary number. Call inside
+    ``B.precision``."""
     out = {}
     for name, v in act.math_params(params).items():
         if isinstance(v, bool) or v is None or isinstance(v, str):
@@ -87,6 +111,10 @@ def _what(act: Activation, x: Any, params: Mapping[str, Any], grad: bool) -> str
     return f"{name}({x!r}{', ' if params else ''}{variant_id(params)})"
 
 
+def _rounds_params(act: Activation, params: Mapping[str, Any]) -> bool:
+    return taken(act, params, "float16") != taken(act, params, "float64")
+
+
 def evaluate(
     act: Activation,
     x: Any,
@@ -99,9 +127,17 @@ def evaluate(
 
     Elementwise: ``x`` a float, one `Exact`. Other kinds: ``x`` a sequence, a list of
     `Exact` (a list of rows, the Jacobian, for ``grad``; for logsumexp a list with the
-    value, then the sign with return_sign).
+    value, then the sign with return_sign). A parameter the library rounds is rounded for
+    each format (see the module doc).
     """
     params = act.resolve(params or {})
+    if len(formats) > 1 and _rounds_params(act, params):
+        each = {f.name: evaluate(act, x, params, grad=grad, formats=(f,)) for f in formats}
+        top = evaluate(act, x, params, grad=grad, formats=(F64,))
+        return _merge(top, each)
+    dtype = formats[0].name if formats else None
+    params = taken(act, params, dtype)
+
     def what() -> str:
         return _what(act, x, params, grad)
 
@@ -118,16 +154,37 @@ def evaluate(
     return result
 
 
+F64 = FORMATS["float64"]
+
+
+def _merge(top: Any, each: Mapping[str, Any]) -> Any:
+    """``top``'s hi and lo, with each format's rounding from its own evaluation."""
+    if isinstance(top, list):
+        return [_merge(t, {k: v[i] for k, v in each.items()}) for i, t in enumerate(top)]
+    return replace(top, rounded={k: v.rounded[k] for k, v in each.items()})
+
+
 def digits(act: Activation, x: Any, params: Mapping[str, Any] | None = None, *,
            grad: bool = False, n: int = 36) -> Any:
-    """``n`` certified significant digits of the value (a string, or a nested list)."""
+    """``n`` certified significant digits of the value (a string, or a nested list), the
+    float64 input's (parameters the library rounds, rounded to float64); an exact zero
+    keeps its sign."""
     params = act.resolve(params or {})
+    exact = evaluate(act, x, params, grad=grad, formats=(F64,))
+    params = taken(act, params, "float64")
     if act.kind is Kind.ELEMENTWISE:
         x = float(x)
         compute = _special(act, x, params, grad) or computation(act, x, params, grad)
-        exact = evaluate(act, x, params, grad=grad, formats=(FORMATS["float64"],))
-        if exact.hi == 0 or not math.isfinite(exact.hi):  # keeps the sign of zero
+        if not math.isfinite(exact.hi):
             return float_text(exact.hi)
-        return decimal(compute, n)
-    return decimal(computation(act, x, params, grad), n)
+        return _signed_zero(decimal(compute, n), exact)
+    return _map2(_signed_zero, decimal(computation(act, x, params, grad), n), exact)
 
+
+def _signed_zero(text: str, exact: Any) -> str:
+    return float_text(exact.hi) if text == "0.0" else text
+
+
+def _map2(fn: Any, a: Any, b: Any) -> Any:
+    return [_map2(fn, u, v) for u, v in zip(a, b, strict=True)] if isinstance(a, list) else (
+        fn(a, b))

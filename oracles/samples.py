@@ -18,7 +18,7 @@ import mpmath
 import numpy as np
 
 from ..catalog import Activation
-from .backends import MPMATH
+from .backends import MPMATH, plain
 from .exact import computation
 from .formats import Format
 
@@ -125,7 +125,7 @@ def _class(act: Activation, params: Mapping[str, Any], x: float, grad: bool,
     subnormal, zero, nan (the sign of normal results left out)."""
     try:
         with MPMATH.precision(64):
-            v = computation(act, x, params, grad)(MPMATH)
+            v = plain(computation(act, x, params, grad)(MPMATH))
     except (ArithmeticError, ValueError):
         return (0, "nan")
     if not isinstance(v, int | float) and not hasattr(v, "_mpf_"):

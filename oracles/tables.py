@@ -2,8 +2,10 @@
 format's inputs (`samples.inputs`), cached on disk and reused by every later run.
 
 A table is a DataFrame, one row per input: ``x`` (float64), then for the value and the
-derivative the exact double-double (``value_hi``, ``value_lo``) and the correctly rounded
-result in the table's format (``value``). Tables are written as parquet, atomically (a
+derivative the double-double (``value_hi``, ``value_lo``: the correctly rounded float64
+and the remainder, together within 2**-105 of the exact value, relative, or within the
+float64 subnormal spacing below the normal range) and the correctly rounded result in the
+table's format (``value``). Tables are written as parquet, atomically (a
 temporary file renamed into place), never with pickle.
 
 The file name carries a key over what the values are a function of: the catalog entry's
@@ -55,7 +57,7 @@ SCHEMA = 2  # 2: a checksum in every file, no library versions in the key
 # changes (a fixed formula, another backend). SCHEMA is the table's layout; a catalog
 # entry's definition is in its fingerprint. (Not the package's version: that changes with
 # every commit.)
-ORACLE = "0.1.0"
+ORACLE = "0.2.0"  # 0.2.0: zero signs certified, hi + lo a double-double, Offsets
 CHUNK = 2048
 COLUMNS = ("value_hi", "value_lo", "value", "grad_hi", "grad_lo", "grad")
 

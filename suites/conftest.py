@@ -12,10 +12,17 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 
 @pytest.fixture(scope="session")
-def oracle_cache(tmp_path_factory):
-    """One oracle cache for the whole session, so that a table several modules need (the
-    float16 relu6, say) is built once; tests of the cache itself use fresh folders."""
-    return tmp_path_factory.mktemp("oracle-cache")
+def oracle_cache():
+    """The oracle cache the command uses ($ACTAUDIT_CACHE, else the user cache directory):
+    a table is built once for every module, every tox environment and every later run
+    (tox runs `reference`, which builds them all, first). Tables are certified facts, keyed
+    by what they depend on and checked on every read, so sharing them cannot change a
+    result; tests of the cache itself use fresh folders."""
+    from actaudit.oracles.tables import cache_dir
+
+    path = cache_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def pytest_addoption(parser):

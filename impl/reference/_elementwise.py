@@ -448,7 +448,7 @@ hard_swish = hard_silu
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
     """x for x ≥ 0, negative_slope·x below."""
     w, dtype = widen(x)
-    return _leaky_relu(w, param(negative_slope, w)).astype(dtype)
+    return _leaky_relu(w, param(negative_slope, w, dtype)).astype(dtype)
 
 
 @jax.custom_jvp
@@ -476,8 +476,10 @@ _leaky_relu.defjvp(_leaky_relu_jvp, symbolic_zeros=True)
 
 
 def prelu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
-    """Flax's PReLU as a function: leaky_relu with a learned negative_slope."""
-    return leaky_relu(x, negative_slope)
+    """Flax's PReLU as a function: leaky_relu with a learned negative_slope, which Flax
+    stores as a float32 parameter and casts to x's dtype."""
+    x = jnp.asarray(x)
+    return leaky_relu(x, jnp.asarray(jnp.asarray(negative_slope, jnp.float32), x.dtype))
 
 
 def sparse_plus(x: ArrayLike) -> Array:
@@ -500,7 +502,7 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     """x for x > 0, α·expm1(x) below (expm1 of a safe argument: no inf · 0 in the
     derivative of the branch not taken)."""
     w, dtype = widen(x)
-    a = param(alpha, w)
+    a = param(alpha, w, dtype)
     neg = jnp.where(w > 0, 0, w)
     return _negative(w, _expm1_times(neg, a), at_zero=a * w).astype(dtype)
 
@@ -610,7 +612,7 @@ def soft_sign(x: ArrayLike) -> Array:
 def squareplus(x: ArrayLike, b: ArrayLike = 4) -> Array:
     """(x + √(x² + b))/2."""
     w, dtype = widen(x)
-    return _squareplus(w, param(b, w)).astype(dtype)
+    return _squareplus(w, param(b, w, dtype)).astype(dtype)
 
 
 def log1mexp(x: ArrayLike) -> Array:

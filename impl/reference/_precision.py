@@ -29,7 +29,11 @@ def widen(x: ArrayLike) -> tuple[Array, Any]:
     return (x.astype(jnp.float32) if out in _NARROW else x), out
 
 
-def param(p: ArrayLike, like: Array) -> Array:
+def param(p: ArrayLike, like: Array, dtype: Any = None) -> Array:
     """A parameter in ``like``'s working dtype: a float32 array or a Python float never
-    promotes a float16 input (the result keeps the input's dtype)."""
+    promotes a float16 input (the result keeps the input's dtype). Given the input's
+    ``dtype``, a Python number is first rounded to it, as jax.nn's weak typing does (a
+    float16 leaky_relu multiplies by float16(0.01)), so the result is jax.nn's function."""
+    if dtype is not None and isinstance(p, int | float) and not isinstance(p, bool):
+        p = jnp.asarray(p, dtype)
     return jnp.asarray(p, dtype=like.dtype)

@@ -24,7 +24,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from ._elementwise import _expm1_value, _log1p, _sigmoid
-from ._precision import Array, widen
+from ._precision import Array, param, widen
 
 Axis = int | tuple[int, ...] | None
 
@@ -176,12 +176,15 @@ def _log_softmax(w: Array, axis: Axis) -> Array:
 
 @_log_softmax.defjvp
 def _log_softmax_jvp(axis, primals, tangents):
-    """t_i − Σ_j s_j t_j; 0 for a −inf result, which stays −inf whatever the others do."""
+    """t_i − Σ_j s_j t_j, for an entry of weight 0 too (−inf, or far below the rest): its
+    Jacobian row is δ_ij − s_j, the limit at −inf, as jax.nn's (a masked-out entry's
+    tangent is dropped by the caller's where)."""
     (w,), (t,) = primals, tangents
     k = _stats(w, axis)
     out = _log_softmax_value(k)
-    d = _centered(w, k, _weights(k), t, axis)
-    return out, jnp.where(jnp.isneginf(out), 0, d)
+    s = _weights(k)
+    own = jnp.where(s == 0, t, 0)  # the t_i that `_centered` leaves out where s_i = 0
+    return out, _centered(w, k, s, t, axis) + own
 
 
 def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
@@ -197,6 +200,8 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
         sign = jnp.ones_like(out)
     else:
         out, sign = _signed_lse(w, jnp.asarray(b, w.dtype), axis)
+    # the empty sum (all −inf, or nothing selected) is exactly 0; a NaN sum has no sign
+    sign = jnp.where(jnp.isnan(out), jnp.nan, jnp.where(out == -jnp.inf, 0, sign))
     if not keepdims:
         out, sign = jnp.squeeze(out, axis=axis), jnp.squeeze(sign, axis=axis)
     if return_sign:
@@ -289,10 +294,12 @@ def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
                 where: ArrayLike | None = None, *, algorithm: str = "fast") -> Array:
     """(x − mean)/√(variance + ε), the population variance over ``where``.
 
-    Both algorithms compute the same value here. The computed mean is kept as two numbers,
-    m + r with r the mean of the residuals x − m (exact for x near m), so x − m − r is
-    accurate even where the mean of a large-offset slice is not representable; the
-    variance is the two-pass mean of those squared deviations. An infinite or NaN
+    With the mean computed, both algorithms compute the same value. With a mean m given,
+    "fast" is jax.nn's mean(x²) − m² clipped at 0, computed as mean(d²) + 2m·mean(d) for
+    d = x − m (no cancellation against m²), "stable" mean(d²). The computed mean is kept
+    as two numbers, m + r with r the mean of the residuals x − m (exact for x near m), so
+    x − m − r is accurate even where the mean of a large-offset slice is not
+    representable; the variance is the two-pass mean of those squared deviations. An infinite or NaN
     included entry makes computed statistics, and so the slice, NaN: it makes r (and so
     the variance) non-finite, or, with the mean given, the variance; no pass of its own
     looks for it (a variance that overflows gives NaN too, where the scale is lost).
@@ -307,13 +314,16 @@ def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
         d = (w - m) - r
         statistic = r
     else:
-        d = w - jnp.asarray(mean, w.dtype)
+        m = param(mean, w, dtype)
+        d = w - m
     if variance is None:
         v = jnp.mean(jnp.square(d), axis, keepdims=True, where=where)
+        if mean is not None and algorithm == "fast":
+            v = jnp.maximum(v + 2 * m * jnp.mean(d, axis, keepdims=True, where=where), 0)
         statistic = v
     else:
-        v = jnp.asarray(variance, w.dtype)
-    out = d * lax.rsqrt(v + jnp.asarray(epsilon, w.dtype))
+        v = param(variance, w)
+    out = d * lax.rsqrt(v + param(epsilon, w, dtype))
     if mean is None or variance is None:
         out = out * jnp.where(jnp.isfinite(statistic), 1, jnp.nan)  # NaN derivatives too
     return out.astype(dtype)

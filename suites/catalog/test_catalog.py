@@ -102,3 +102,85 @@ def test_unknown_names_are_clear_errors():
         catalog.get("nope")
     with pytest.raises(ValueError, match="elu has no parameter beta"):
         catalog.get("elu").resolve({"beta": 1.0})
+
+
+ROUNDED = [(a, p) for a in ENTRIES if a.source == "jax.nn" and not a.same_as
+           for p in a.params if p.taken_as]
+
+
+@pytest.mark.parametrize("act,param", ROUNDED, ids=[f"{a.name}-{p.name}" for a, p in ROUNDED])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_jax_nn_takes_a_python_float_parameter_in_x_dtype(act, param, dtype):
+    """What `Param.taken_as` = ("x",) says: jax.nn gives bitwise the same results with the
+    parameter as a Python float and as a scalar of x's dtype, and not the results of the
+    parameter held in float32, for a value that float16 and bfloat16 cannot hold."""
+    assert param.taken_as == ("x",)
+    value = 0.3 if param.name != "b" else 0.7
+    x = jnp.linspace(-4, 4, 257, dtype=dtype)
+    if act.kind is not Kind.ELEMENTWISE:
+        x = x.reshape(1, -1)
+    fn = getattr(jax.nn, act.name)
+    as_python = fn(x, **{param.name: value})
+    as_x = fn(x, **{param.name: jnp.asarray(value, dtype)})
+    assert jnp.array_equal(as_python, as_x, equal_nan=True)
+
+
+def test_flax_prelu_takes_its_slope_as_float32_then_x_dtype():
+    """Flax's PReLU: negative_slope_init stored as a float32 parameter, cast to x's dtype."""
+    pytest.importorskip("flax")
+    from flax import nnx
+
+    jax.config.update("jax_enable_x64", True)
+    try:
+        x = jnp.linspace(-4, 0, 65, dtype=jnp.float64)
+        got = nnx.PReLU(negative_slope_init=0.01)(x)
+        want = x * float(jnp.float32(0.01))
+        assert jnp.array_equal(got, want) and not jnp.array_equal(got, x * 0.01)
+    finally:
+        jax.config.update("jax_enable_x64", False)
+    assert catalog.get("prelu").params[0].taken_as == ("float32", "x")
+
+
+def _x64(fn):
+    jax.config.update("jax_enable_x64", True)
+    try:
+        return fn()
+    finally:
+        jax.config.update("jax_enable_x64", False)
+
+
+INF = math.inf
+
+
+@pytest.mark.parametrize("xs,kw", [
+    ([-INF, -INF], {}), ([1.0, 2.0], {"where": [False, False]}), ([INF], {"b": [-1.0]}),
+    ([INF, 1.0], {"b": [-1.0, 0.0]}), ([INF, INF], {"b": [1.0, -1.0]}), ([math.nan, 1.0], {}),
+    ([INF, INF], {}), ([0.0, 0.0], {"b": [1.0, -1.0]}), ([-INF, 1.0], {"b": [1.0, -1.0]}),
+])
+def test_logsumexp_special_slices_match_jax_nn(xs, kw):
+    """The catalog's conventions for special slices, as jax.nn computes them (value and
+    sign, float64)."""
+    theirs = _x64(lambda: [float(v) for v in jax.nn.logsumexp(
+        jnp.asarray(xs), return_sign=True, **{k: jnp.asarray(v) for k, v in kw.items()})])
+    params = {"return_sign": True, **{k: tuple(v) for k, v in kw.items()}}
+    ours = [e.hi for e in evaluate(catalog.get("logsumexp"), xs, params)]
+    assert all(math.isnan(a) if math.isnan(b) else a == b
+               for a, b in zip(ours, theirs, strict=True)), (ours, theirs)
+
+
+@pytest.mark.parametrize("algorithm", ["fast", "stable"])
+def test_standardize_with_a_given_mean_matches_jax_nn(algorithm):
+    xs = [1.0, 2.0, 3.0, 7.5]
+    theirs = _x64(lambda: [float(v) for v in jax.nn.standardize(
+        jnp.asarray(xs), mean=0.5, algorithm=algorithm)])
+    ours = [e.hi for e in evaluate(catalog.get("standardize"), xs,
+                                   {"mean": 0.5, "algorithm": algorithm})]
+    assert ours == pytest.approx(theirs, rel=1e-15)
+
+
+def test_log_softmax_jacobian_at_a_minus_inf_entry_matches_jax_nn():
+    xs = [-INF, 1.0, 2.0]
+    theirs = _x64(lambda: jax.jacfwd(jax.nn.log_softmax)(jnp.asarray(xs))).tolist()
+    ours = [[e.hi for e in row] for row in evaluate(catalog.get("log_softmax"), xs,
+                                                   grad=True)]
+    assert ours[0] == pytest.approx(theirs[0], rel=1e-15)

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from actaudit import catalog
 from actaudit.catalog import Kind
 from actaudit.oracles import FORMATS, Disagreement, evaluate
-from actaudit.oracles.backends import MPMATH
-from actaudit.oracles.exact import literals
+from actaudit.oracles.backends import MPMATH, plain
+from actaudit.oracles.exact import literals, taken
 
 F64 = FORMATS["float64"]
 
@@ -146,8 +146,9 @@ def test_derivative_matches_numerical_differentiation(act, x):
     for params in act.variants():
         p = act.resolve(params)
         with mpmath.workdps(60):
-            lits = literals(act, p, MPMATH)
-            num = mpmath.diff(lambda t, lits=lits: act.value(t, MPMATH, **lits), mpmath.mpf(x))
+            lits = literals(act, taken(act, p, "float64"), MPMATH)
+            num = mpmath.diff(lambda t, lits=lits: plain(act.value(t, MPMATH, **lits)),
+                              mpmath.mpf(x))
         exact = evaluate(act, x, p, grad=True)
         assert exact.hi == pytest.approx(float(num), rel=1e-14, abs=1e-300), (act.name, p, x)
 
@@ -161,13 +162,27 @@ def test_a_wrong_mpmath_evaluation_is_an_error(monkeypatch):
         value("sigmoid", 1.0)
 
 
-def test_exact_ties_with_decimal_parameters_are_recognised():
-    """leaky_relu(x) = x/100 is exactly a float16 tie when x's significand is divisible by
-    25: the rational evaluation decides it (Arb's ball for 0.01 never could)."""
-    x = -0.00014603137969970703  # 2450 * 2**-24
-    exact = value("leaky_relu", x)
-    assert exact.hi == x / 100 and exact.lo == 0.0
-    assert exact.rounded["float16"] == -24 * 2.0**-24  # halfway between 24 and 25: even
+def test_exact_ties_are_recognised_by_the_rational_evaluation():
+    """hard_sigmoid(x) = (x + 3)/6 is exactly the float16 tie 0.5 + 2**-12 at x = 3·2**-11:
+    the rational evaluation decides it (Arb's ball for 1/6 never could), to even."""
+    exact = value("hard_sigmoid", 3 * 2.0**-11)
+    assert exact.hi == 0.5 + 2.0**-12 and exact.lo == 0.0
+    assert exact.rounded["float16"] == 0.5
+
+
+def test_a_parameter_is_what_the_library_multiplies_by():
+    """jax.nn takes negative_slope=0.01 in x's dtype; Flax's PReLU stores it as float32,
+    then casts it to x's dtype. Expected values from NumPy: a product of two 11-bit (or
+    24-bit) significands is exact in float32 (float64), then rounded once."""
+    x = -1000.0
+    for dtype, wide in (("float16", np.float32), ("float32", np.float64)):
+        slope = np.asarray(0.01, dtype)
+        want = float((wide(x) * wide(slope)).astype(dtype))
+        assert value("leaky_relu", x).rounded[dtype] == want, dtype
+        assert evaluate(catalog.get("leaky_relu"), x, formats=(FORMATS[dtype],)).hi == (
+            x * float(slope))
+    prelu = evaluate(catalog.get("prelu"), x, formats=(FORMATS["float64"],))
+    assert prelu.hi == x * float(np.float32(0.01)) and prelu.lo == 0.0  # exact in float64
 
 
 def test_hard_cases_decide_by_raising_precision():
