@@ -444,7 +444,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
         limits=Limits(_leaky_neg_inf, INF),
         grad_limits=Limits(lambda B, negative_slope: negative_slope, 1.0), zero_sign=ODD,
         kinks=(Kink(0.0, 1.0),), breakpoints=(0.0,),
-        source="flax.nnx.PReLU, flax.linen.PReLU",
+        source="flax.nnx.PReLU, flax.linen.PReLU", promotes=False,
         properties=(MONOTONE,),
     ),
     Activation(

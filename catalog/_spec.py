@@ -146,6 +146,11 @@ class Activation:
     slice_scaled: errors count in ulps of the slice's largest output instead of each
     output's own, where the definition itself cancels (standardize's x − mean: an output
     near 0 is the difference of two nearly equal numbers, whatever the algorithm).
+
+    promotes: the output dtype with array parameters is JAX's promotion of x's dtype and
+    theirs (`jnp.result_type`), as jax.nn's arithmetic gives it (float16 x, a float32
+    negative_slope: float32); False where the library documents casting the parameter to
+    x's dtype (Flax's PReLU). With Python scalars it is x's dtype either way.
     """
 
     name: str
@@ -164,6 +169,7 @@ class Activation:
     source: str = "jax.nn"
     same_as: str | None = None
     slice_scaled: bool = False
+    promotes: bool = True
     properties: tuple[Property, ...] = ()
     signature: str = field(default="")
 

@@ -326,31 +326,35 @@ def _other_dtype(dtype: str) -> Any:
 
 
 def _dtype_finding(fn, act, params, dtype) -> Finding:
-    """The output dtype is the input's: with the parameters as Python scalars, and as
-    arrays of another dtype."""
+    """The output dtype: the input's with the parameters as Python scalars (weakly typed);
+    with the parameters as arrays of another dtype, JAX's promotion of the two
+    (`jnp.result_type`, which jax.nn's arithmetic follows), or the input's where the
+    catalog says the library casts them (`Activation.promotes`)."""
     x = jnp.asarray(np.linspace(-4, 4, 16), dtype=dtype)
     floats = {p.name: params.get(p.name, p.default) for p in act.params
               if p.kind == "float" and params.get(p.name, p.default) is not None}
     ints = {p.name: params.get(p.name, p.default) for p in act.params if p.kind == "int"}
-    trials = [("Python scalars", dict(params))]
+    trials = [("Python scalars", dict(params), np.dtype(x.dtype))]
     if floats or ints:
-        arrays = {**params, **{k: jnp.asarray(v, _other_dtype(dtype)) for k, v in
-                               {**floats, **ints}.items()}}
-        trials.append((f"parameters as {jnp.dtype(_other_dtype(dtype)).name} arrays", arrays))
-    problems, first = [], None
-    for what, kw in trials:
+        given = {k: jnp.asarray(v, _other_dtype(dtype)) for k, v in {**floats, **ints}.items()}
+        want = jnp.result_type(x, *given.values()) if act.promotes else x.dtype
+        rule = "JAX's promotion" if act.promotes else "cast to the input's dtype"
+        trials.append((f"parameters as {jnp.dtype(_other_dtype(dtype)).name} arrays, "
+                       f"{rule}", {**params, **given}, np.dtype(want)))
+    problems, first, expected = [], None, None
+    for what, kw, want in trials:
         try:
             out = call(lambda kw=kw: fn(x, **kw), what=f"the function ({what})")
         except CallError as e:
             return Finding("dtype", e.status, detail=f"{what}: {e}")
         got = getattr(out, "dtype", type(out).__name__)
-        if got != np.dtype(x.dtype):
-            first = first or str(got)
-            problems.append(f"{got} with {what} ({variant_id(kw) or 'defaults'})")
+        if got != want:
+            first, expected = first or str(got), expected or str(want)
+            problems.append(f"{got}, not {want}, with {what} ({variant_id(kw) or 'defaults'})")
     if problems:
-        return Finding("dtype", "fail", expected=repr(dtype), got=repr(first),
+        return Finding("dtype", "fail", expected=repr(expected), got=repr(first),
                        detail=f"{dtype} input gave " + "; ".join(problems))
-    return Finding("dtype", "pass", detail="; ".join(w for w, _ in trials))
+    return Finding("dtype", "pass", detail="; ".join(f"{w}: {d}" for w, _, d in trials))
 
 
 def apart(a: np.ndarray, b: np.ndarray, fmt: Format) -> np.ndarray:

@@ -99,7 +99,10 @@ def _all(*checks: Lacks) -> Lacks:
 
 
 def _prelu(x: torch.Tensor, negative_slope: float = 0.01) -> torch.Tensor:
-    return F.prelu(x, torch.tensor([negative_slope], dtype=x.dtype))
+    """torch.nn.PReLU's function: its weight is a float32 parameter (the default dtype),
+    cast to x's dtype with the module, the same slope as Flax's PReLU."""
+    weight = torch.as_tensor(negative_slope, dtype=torch.float32).reshape(1)
+    return F.prelu(x, weight.to(x.dtype))
 
 
 def _gelu(x: torch.Tensor, approximate: bool = True) -> torch.Tensor:

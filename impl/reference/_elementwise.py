@@ -447,7 +447,7 @@ hard_swish = hard_silu
 
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
     """x for x ≥ 0, negative_slope·x below."""
-    w, dtype = widen(x)
+    w, dtype = widen(x, negative_slope)
     return _leaky_relu(w, param(negative_slope, w, dtype)).astype(dtype)
 
 
@@ -501,7 +501,7 @@ def sparse_sigmoid(x: ArrayLike) -> Array:
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     """x for x > 0, α·expm1(x) below (expm1 of a safe argument: no inf · 0 in the
     derivative of the branch not taken)."""
-    w, dtype = widen(x)
+    w, dtype = widen(x, alpha)
     a = param(alpha, w, dtype)
     neg = jnp.where(w > 0, 0, w)
     return _negative(w, _expm1_times(neg, a), at_zero=a * w).astype(dtype)
@@ -518,7 +518,7 @@ def _negative(w: Array, below: Array, above: Array | None = None,
 
 def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     """x for x > 0, α·expm1(x/α) below."""
-    w, dtype = widen(x)
+    w, dtype = widen(x, alpha)
     a = param(alpha, w)
     neg = jnp.where(w > 0, 0, w)
     return _negative(w, _celu_negative(neg, a)).astype(dtype)
@@ -581,7 +581,7 @@ swish = silu
 
 def beta_swish(x: ArrayLike, beta: ArrayLike = 1.0) -> Array:
     """x·σ(βx), differentiable in β too."""
-    w, dtype = widen(x)
+    w, dtype = widen(x, beta)
     return _beta_swish(w, param(beta, w)).astype(dtype)
 
 
@@ -611,7 +611,7 @@ def soft_sign(x: ArrayLike) -> Array:
 
 def squareplus(x: ArrayLike, b: ArrayLike = 4) -> Array:
     """(x + √(x² + b))/2."""
-    w, dtype = widen(x)
+    w, dtype = widen(x, b)
     return _squareplus(w, param(b, w, dtype)).astype(dtype)
 
 

@@ -20,13 +20,15 @@ Array = Any
 _NARROW = (jnp.float16, jnp.bfloat16)
 
 
-def widen(x: ArrayLike) -> tuple[Array, Any]:
-    """``x`` in its working precision, and the dtype the result must have."""
+def widen(x: ArrayLike, *params: ArrayLike) -> tuple[Array, Any]:
+    """``x`` in its working precision, and the dtype the result must have: x's, promoted
+    with the array ``params`` by JAX's rules as jax.nn's arithmetic promotes them
+    (`jnp.result_type`; a Python scalar is weakly typed and keeps x's dtype)."""
     x = jnp.asarray(x)
     if not dtypes.issubdtype(x.dtype, jnp.floating):
         x = x.astype(dtypes.canonicalize_dtype(jnp.float64))
-    out = x.dtype
-    return (x.astype(jnp.float32) if out in _NARROW else x), out
+    out = jnp.result_type(x, *params) if params else x.dtype
+    return x.astype(jnp.float32 if out in _NARROW else out), out
 
 
 def param(p: ArrayLike, like: Array, dtype: Any = None) -> Array:

@@ -482,3 +482,31 @@ def test_reference_double_word_gelu_argument_survives_jit():
                               * (1 + c * mpmath.mpf(float(v)) ** 2))) / float(np.spacing(
                                   np.float32(abs(h)))) for v, h, lo_ in zip(x, hi, lo, strict=True))
     assert worst < 1e-3, worst
+
+
+def test_dtype_follows_jax_promotion_and_the_catalogs_casts(tmp_path, cache):
+    """With a float32 array parameter and a float16 input, jax.nn's leaky_relu returns
+    float32 (JAX's promotion, as documented): that passes; a squareplus that casts b to
+    x's dtype instead fails; Flax's PReLU, which the catalog says casts, passes with
+    float16."""
+    path = tmp_path / "casting.py"
+    path.write_text(textwrap.dedent('''
+        import jax.numpy as jnp
+
+        def squareplus(x, b=4):
+            b = jnp.asarray(b, x.dtype)  # drops JAX's promotion
+            return (x + jnp.sqrt(x * x + b)) / 2
+    '''))
+    specs = ["jax.nn", str(path)] + (["flax.nnx"] if _has("flax") else [])
+    summary = run(specs, ["leaky_relu", "squareplus", "prelu"], ["float16"], cache,
+                  checks=["dtype"])
+    assert status(summary, "jax.nn", "leaky_relu", "dtype")["status"] == "pass"
+    bad = status(summary, str(path), "squareplus", "dtype")
+    assert bad["status"] == "fail" and "float16, not float32" in bad["detail"], bad.to_dict()
+    if _has("flax"):
+        assert status(summary, "flax.nnx", "prelu", "dtype")["status"] == "pass"
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
