@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from ._spec import Activation, Bounds, Kind, Kink, Limits, Monotone, Param, ZeroSign
+from ._spec import IN_X, Activation, Bounds, Kind, Kink, Limits, Monotone, Param, ZeroSign
 
 E = Kind.ELEMENTWISE
 ODD = ZeroSign.ODD
@@ -296,7 +296,6 @@ MONOTONE = Monotone()
 
 # jax.nn takes a Python float parameter in x's dtype (JAX's weak typing), and so does the
 # truth: a float16 leaky_relu multiplies by float16(0.01) = 0.010002136... (see Param)
-IN_X = ("x",)
 _SLOPE = Param("negative_slope", 0.01, (0.2,), "slope for x < 0", taken_as=IN_X)
 _ALPHA = Param("alpha", 1.0, (0.5, 2.0), taken_as=IN_X)
 

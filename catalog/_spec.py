@@ -93,6 +93,10 @@ class Param:
         return type(self.default).__name__
 
 
+# `Param.taken_as` for a Python float parameter that jax.nn takes in x's dtype (weak typing)
+IN_X = ("x",)
+
+
 @dataclass(frozen=True)
 class Kink:
     """A point where the derivative jumps, and the subgradient taken there.

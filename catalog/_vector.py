@@ -12,11 +12,10 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
-from ._spec import Activation, Kind, Param
+from ._spec import IN_X, Activation, Kind, Param
 
 NAN, INF = math.nan, math.inf
 
-_IN_X = ("x",)  # a Python float parameter is taken in x's dtype (JAX's weak typing)
 _AXIS = Param("axis", -1, (0,), "axis of the slice", affects_value=False)
 _WHERE = Param("where", None, ("random",), "elements to include", type="mask", bench=True)
 
@@ -384,10 +383,10 @@ VECTOR: tuple[Activation, ...] = (
         params=(
             _AXIS,
             Param("mean", None, (0.5,), "given mean (None: computed)", type="float",
-                  taken_as=_IN_X, bench=True),
+                  taken_as=IN_X, bench=True),
             Param("variance", None, (2.0,), "given variance (None: computed), as written: "
                   "jax.nn adds epsilon to it as Python floats", type="float", bench=True),
-            Param("epsilon", 1e-5, (1e-3,), taken_as=_IN_X),
+            Param("epsilon", 1e-5, (1e-3,), taken_as=IN_X),
             _WHERE,
             Param("algorithm", "fast", ("stable",), "how the variance is computed: the same "
                   "value in exact arithmetic, but with a given mean 'fast' is "

@@ -133,7 +133,7 @@ def evaluate(
     params = act.resolve(params or {})
     if len(formats) > 1 and _rounds_params(act, params):
         each = {f.name: evaluate(act, x, params, grad=grad, formats=(f,)) for f in formats}
-        top = evaluate(act, x, params, grad=grad, formats=(F64,))
+        top = each.get(F64.name) or evaluate(act, x, params, grad=grad, formats=(F64,))
         return _merge(top, each)
     dtype = formats[0].name if formats else None
     params = taken(act, params, dtype)
