@@ -165,18 +165,20 @@ def _value_findings(spec, act, params, dtype, ev, table, got, tol, want, strict)
         out.append(_exact("special", x[special], rounded[special], got[special], ok,
                           "special inputs (±0, ±inf, NaN) and infinite or NaN truths"))
     if want["property"]:
-        out += _property_findings(act, x, got, fmt, limit)
+        daz = _read_as_zero(x, got, _at_zero(x, rounded), fmt)
+        out += _property_findings(act, x, got, fmt, limit, daz)
     return out
 
 
 def _property_findings(act: Activation, x: np.ndarray, got: np.ndarray, fmt: Format,
-                       limit: float) -> list[Finding]:
+                       limit: float, daz: np.ndarray) -> list[Finding]:
     """The catalog's `Bounds` and `Monotone` over every input of the table in the domain
-    (NaN results left out: they are the `special` check's). A decrease within the value
-    tolerance is a rounding wobble (`warn`); a larger one, or any result out of bounds,
-    fails."""
+    (NaN results left out: they are the `special` check's; so are subnormal inputs whose
+    result is explained by denormals-are-zero, ``daz``: the `subnormal` check's). A
+    decrease within the value tolerance is a rounding wobble (`warn`); a larger one, or
+    any result out of bounds, fails."""
     lo, hi = act.domain
-    keep = (x >= lo) & (x <= hi) & ~np.isnan(got)
+    keep = (x >= lo) & (x <= hi) & ~np.isnan(got) & ~daz
     order = np.argsort(x[keep], kind="stable")
     xs, ys = x[keep][order], got[keep][order]
     out = []
@@ -224,6 +226,18 @@ def _at_zero(x: np.ndarray, rounded: np.ndarray) -> np.ndarray:
 F32_TINY = FORMATS["float32"].tiny
 
 
+def _read_as_zero(x: np.ndarray, got: np.ndarray, at_zero: np.ndarray,
+                  fmt: Format) -> np.ndarray:
+    """Where a subnormal input's result is explained by the input read as zero
+    (denormals-are-zero, in a format that hardware flushes): 0, f(±0), or the input itself,
+    passed through by a select whose test read it as 0 (leaky_relu's where(x >= 0, x, …))."""
+    with np.errstate(invalid="ignore"):
+        sub_in = (np.abs(x) < fmt.tiny) & (x != 0)
+        explained = ((got == 0) | (got == at_zero) | (np.isnan(got) & np.isnan(at_zero))
+                     | (got == x))
+    return sub_in & explained & (fmt.tiny <= F32_TINY)
+
+
 def _subnormal(name, x, sub, got, hi, lo, rounded, fmt, limit, strict, at_zero) -> Finding:
     """Subnormal cases: within tolerance passes; a result of 0 (or f(0), the input flushed)
     where the truth is subnormal is flushing, excused as ``warn`` where hardware flushes:
@@ -236,8 +250,8 @@ def _subnormal(name, x, sub, got, hi, lo, rounded, fmt, limit, strict, at_zero) 
     flushable = fmt.tiny <= F32_TINY
     with np.errstate(invalid="ignore"):
         zero = at_zero[sub]
-        flushed = ((got[sub] == 0) | (got[sub] == zero) | (np.isnan(got[sub]) & np.isnan(zero))
-                   ) & flushable
+        flushed = (((got[sub] == 0) | (got[sub] == zero) | (np.isnan(got[sub]) & np.isnan(zero))
+                    ) & flushable) | _read_as_zero(x[sub], got[sub], zero, fmt)
     xs, want_, got_ = x[sub], rounded[sub], got[sub]
     if not bad.any():
         return Finding(name, "pass", float(err.max()), detail=f"{int(sub.sum())} cases")
