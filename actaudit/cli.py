@@ -1,4 +1,4 @@
-"""The `actaudit` command line (see INTERFACE.md): exit 0 success, 1 failures, 2 bad usage.
+"""The `actaudit` command line (docs/README.md): exit 0 success, 1 failures, 2 bad usage.
 
 Bad usage is one line on stderr, never a traceback.
 """
@@ -171,8 +171,14 @@ def _map(fn: Any, tree: Any) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="actaudit", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(
+        prog="actaudit", description="Audit activation functions against a certified "
+        "oracle: exit 0 success, 1 failures or errors found, 2 bad usage.",
+        epilog="The commands, SPEC forms, result tables and exit codes are documented in "
+        "docs/README.md of the actaudit repository; `actaudit COMMAND --help` for each.")
+    # `bench-compare` is `bench compare`'s own parser: no entry of its own in the list
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                metavar="{list,oracle,tables,audit,bench,report}")
     p = sub.add_parser("list", help="every activation in the catalog, its parameters and "
                        "variants, and the implementations installed that provide each")
     p.add_argument("--cache-dir", help="where what the implementations provide is kept")
@@ -206,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write into --out even where it holds files actaudit did not write")
     p.add_argument("--strict-subnormals", action="store_true",
                    help="flushing subnormals to zero fails instead of warning")
+    p.add_argument("--strict-conventions", action="store_true",
+                   help="a broken convention (the sign of a zero, a subgradient at a kink, an "
+                   "input class refused) fails instead of warning")
     p.add_argument("--workers", type=_count, default=0,
                    help="oracle processes (0: one per core)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -246,7 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="replace --out even where it holds files actaudit did not write")
     p.set_defaults(run=_report)
-    p = sub.add_parser("bench-compare", help=argparse.SUPPRESS)
+    p = sub.add_parser("bench-compare", prog="actaudit bench compare",
+                       description="the ratios between two saved bench runs")
     p.add_argument("a", metavar="A", help="a saved run: a folder or a bench.parquet")
     p.add_argument("b", metavar="B")
     p.add_argument("--out", metavar="FILE", help="also write the comparison as CSV (a file "
@@ -299,7 +309,9 @@ def _audit(args: argparse.Namespace) -> int:
         plan = checks.Plan.of(
             args.impl, _split(args.only) or None, _dtypes(args.dtypes),
             checks=_split(args.checks), tolerances=tol,
-            strict_subnormals=args.strict_subnormals, timeout=args.timeout)
+            strict=checks.strictness(subnormals=args.strict_subnormals,
+                                     conventions=args.strict_conventions),
+            timeout=args.timeout)
         _cache_dir(args.cache_dir)
         out = claim(args.out, checks.KIND, names=[*checks.FILES.values()], force=args.force)
     except (KeyError, ValueError) as e:

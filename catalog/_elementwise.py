@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from fractions import Fraction
 
 from ._spec import IN_X, Activation, Bounds, Kind, Kink, Limits, Monotone, Param, ZeroSign
 
@@ -120,6 +121,64 @@ def _selu_neg_inf(B):
 
 def _selu_kink(B):
     return B.lit(SELU_SCALE) * B.lit(SELU_ALPHA)
+
+
+def _hard_shrink(x, B, lambd):
+    return x if abs(x) > lambd else 0
+
+
+def _outside(x, B, lambd):
+    """The derivative of both shrinks: 1 outside [−λ, λ], 0 on it (torch's, at ±λ too)."""
+    return 1 if abs(x) > lambd else 0
+
+
+def _soft_shrink(x, B, lambd):
+    return x - lambd if x > lambd else (x + lambd if x < -lambd else 0)
+
+
+def _tanh_shrink(x, B):
+    """Beyond ±1, x ∓ 1 ± 2σ(∓2x) (1 − tanh(x) = 2σ(−2x)): an exact base and a remainder
+    far smaller, which decides x − tanh(x) beside a tie of x ∓ 1 (x = 9077567998918656)."""
+    if abs(x) > 1:
+        s = 1 if x > 0 else -1
+        return B.near(_exact(x, B) - s, s * 2 * B.sigmoid(-2 * s * x))
+    return x - B.tanh(x)
+
+
+def _exact(x, B):
+    """The exact input as a Fraction (x ∓ 1 may not be exact in the working precision)."""
+    if isinstance(x, int | float | Fraction):
+        return Fraction(x)
+    (man, exp), _ = B.bounds(x)
+    return Fraction(man) * Fraction(2) ** exp
+
+
+def _tanh_shrink_grad(x, B):
+    return B.tanh(x) ** 2
+
+
+def _threshold(x, B, threshold, value):
+    return x if x > threshold else value
+
+
+def _threshold_grad(x, B, threshold, value):
+    return 1 if x > threshold else 0
+
+
+def _value_below(B, threshold, value):
+    return value
+
+
+def _minus(lambd):
+    return -lambd
+
+
+def _plus(lambd):
+    return lambd
+
+
+def _at_threshold(threshold):
+    return threshold
 
 
 def _gelu_u(x, B):
@@ -297,6 +356,10 @@ MONOTONE = Monotone()
 # jax.nn takes a Python float parameter in x's dtype (JAX's weak typing), and so does the
 # truth: a float16 leaky_relu multiplies by float16(0.01) = 0.010002136... (see Param)
 _SLOPE = Param("negative_slope", 0.01, (0.2,), "slope for x < 0", taken_as=IN_X)
+# torch converts lambd to x's dtype (its kernels' scalar_t); the variants are exact in all
+_LAMBD = Param("lambd", 0.5, (0.25, 2.0), "half-width of the band sent to 0", minimum=0.0,
+               taken_as=IN_X)
+_SHRINK_KINKS = (Kink(_minus, 0.0), Kink(_plus, 0.0))
 _ALPHA = Param("alpha", 1.0, (0.5, 2.0), taken_as=IN_X)
 
 ELEMENTWISE: tuple[Activation, ...] = (
@@ -445,6 +508,42 @@ ELEMENTWISE: tuple[Activation, ...] = (
         kinks=(Kink(0.0, 1.0),), breakpoints=(0.0,),
         source="flax.nnx.PReLU, flax.linen.PReLU", promotes=False,
         properties=(MONOTONE,),
+    ),
+    Activation(
+        "hard_shrink", E, "x if |x| > λ else 0", _hard_shrink, _outside,
+        params=(_LAMBD,), limits=Limits(-INF, INF), grad_limits=Limits(1.0, 1.0),
+        zero_sign=ZeroSign.ANY, kinks=_SHRINK_KINKS, breakpoints=(_minus, _plus),
+        source="torch.nn.functional.hardshrink",
+        conventions=("f(±λ) = 0 and f'(±λ) = 0 (torch: the band [−λ, λ] is closed)",
+                     "f(−0.0) = +0.0, as on the whole band"),
+        properties=(MONOTONE,),
+    ),
+    Activation(
+        "soft_shrink", E, "x − λ if x > λ, x + λ if x < −λ, else 0", _soft_shrink, _outside,
+        params=(_LAMBD,), limits=Limits(-INF, INF), grad_limits=Limits(1.0, 1.0),
+        zero_sign=ZeroSign.ANY, kinks=_SHRINK_KINKS, breakpoints=(_minus, _plus),
+        source="torch.nn.functional.softshrink",
+        conventions=("f'(±λ) = 0 (torch's subgradient)", "f(−0.0) = +0.0"),
+        properties=(MONOTONE,),
+    ),
+    Activation(
+        "tanh_shrink", E, "x − tanh(x)", _tanh_shrink, _tanh_shrink_grad,
+        limits=Limits(-INF, INF), grad_limits=Limits(1.0, 1.0), zero_sign=ODD,
+        source="torch.nn.functional.tanhshrink",
+        conventions=("odd: f(−0.0) = −0.0 (torch's x − tanh(x) gives +0.0)",),
+        properties=(MONOTONE,),
+    ),
+    Activation(
+        "threshold", E, "x if x > threshold else value", _threshold, _threshold_grad,
+        params=(Param("threshold", None, (0.5, -1.0), "where x is let through", required=True,
+                      type="float", taken_as=IN_X),
+                Param("value", None, (0.0, 2.0), "what replaces x at or below the threshold",
+                      required=True, type="float", taken_as=IN_X)),
+        limits=Limits(_value_below, INF), grad_limits=Limits(0.0, 1.0), zero_sign=ZeroSign.ANY,
+        kinks=(Kink(_at_threshold, 0.0),), breakpoints=(_at_threshold,),
+        source="torch.nn.functional.threshold",
+        conventions=("f(threshold) = value and f'(threshold) = 0 (torch: x > threshold "
+                     "passes)",),
     ),
     Activation(
         "beta_swish", E, "x · sigmoid(β·x)", _beta_swish, _beta_swish_grad,

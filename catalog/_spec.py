@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _fingerprint
+
 Formula = Callable[..., Any]
 
 
@@ -101,12 +103,14 @@ IN_X = ("x",)
 class Kink:
     """A point where the derivative jumps, and the subgradient taken there.
 
-    ``grad`` is the convention's value: a number, or a formula ``(B, **params)``;
-    ``documented`` says whether the library documents it (jax.nn documents relu'(0) = 0)
-    or it is only what jax.nn's code gives (measured with jax.grad).
+    ``at`` is a number, or a function of the parameters (``lambda lambd: lambd``) for a kink
+    that moves with one (hard_shrink's ±λ); ``grad`` is the convention's value: a number,
+    or a formula ``(B, **params)``; ``documented`` says whether the library documents it
+    (jax.nn documents relu'(0) = 0) or it is only what its code gives (measured with
+    jax.grad, or torch.autograd for torch's functions).
     """
 
-    at: float
+    at: float | Callable[..., float]
     grad: float | Formula
     documented: bool = False
 
@@ -167,7 +171,7 @@ class Activation:
     grad_limits: Limits | None = None
     zero_sign: ZeroSign | None = None
     kinks: tuple[Kink, ...] = ()
-    breakpoints: tuple[float, ...] = ()
+    breakpoints: tuple[float | Callable[..., float], ...] = ()
     domain: tuple[float, float] = (-math.inf, math.inf)
     conventions: tuple[str, ...] = ()
     source: str = "jax.nn"
@@ -179,7 +183,8 @@ class Activation:
 
     def __post_init__(self) -> None:
         if not self.signature:
-            args = ["x"] + [f"{p.name}={p.default!r}" for p in self.params]
+            args = ["x"] + [p.name if p.required else f"{p.name}={p.default!r}"
+                            for p in self.params]
             object.__setattr__(self, "signature", f"{self.name}({', '.join(args)})")
 
     @property
@@ -220,22 +225,42 @@ class Activation:
                                  f"got {v!r}")
         return {**self.defaults, **overrides}
 
+    def kinks_at(self, params: Mapping[str, Any]) -> list[tuple[float, Kink]]:
+        """Each kink with where it is for these parameters (defaults filled in)."""
+        return [(_at(k.at, self.math_params(self.resolve(params))), k) for k in self.kinks]
+
+    def breakpoints_at(self, params: Mapping[str, Any]) -> list[float]:
+        """Where the definition changes branch, for these parameters."""
+        kw = self.math_params(self.resolve(params))
+        return [_at(b, kw) for b in self.breakpoints]
+
     def math_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The parameters that change values (those placing results dropped)."""
         placing = {p.name for p in self.params if not p.affects_value}
         return {k: v for k, v in params.items() if k not in placing}
 
     def fingerprint(self) -> str:
-        """Source of everything that defines this entry's values, for cache keys."""
-        parts = [repr((self.name, self.kind.value, self.params, self.domain, self.zero_sign))]
-        for fn in (self.value, self.grad):
-            parts.append(inspect.getsource(fn) if fn is not None else "")
+        """Everything that defines this entry's values and the inputs its tables sample,
+        for cache keys (`_fingerprint`): the formulas with the helpers and constants they
+        use, the limits, kinks, breakpoints, domain, the sign of f(-0.0) and what each
+        parameter is (its default, type, rounding); not its documentation."""
+        params = [(p.name, p.default, p.kind, p.affects_value, p.taken_as) for p in self.params]
+        parts = [repr((self.name, self.kind.value, params, self.domain, self.zero_sign))]
+        parts += [f"breakpoint {_fingerprint.of(b)}" for b in self.breakpoints]
+        parts += [_fingerprint.of(fn) for fn in (self.value, self.grad)]
         for lim in (self.limits, self.grad_limits):
-            for end in (lim.neg, lim.pos) if lim else ():
-                parts.append(inspect.getsource(end) if callable(end) else repr(end))
-        parts.extend(repr((k.at, inspect.getsource(k.grad) if callable(k.grad) else k.grad))
-                     for k in self.kinks)
+            parts += [_fingerprint.of(end) for end in ((lim.neg, lim.pos) if lim else ())]
+        parts += [f"kink {_fingerprint.of(k.at)} {_fingerprint.of(k.grad)}" for k in self.kinks]
         return "\n".join(parts)
+
+
+def _at(where: float | Callable[..., float], params: Mapping[str, Any]) -> float:
+    """A kink's or breakpoint's place: a number, or its function of the parameters (given
+    the ones it names)."""
+    if not callable(where):
+        return float(where)
+    names = inspect.signature(where).parameters
+    return float(where(**{k: v for k, v in params.items() if k in names}))
 
 
 def variant_id(params: Mapping[str, Any]) -> str:

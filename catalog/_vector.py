@@ -69,6 +69,16 @@ def _softmax_grad(xs, B, where=None):
     return rows
 
 
+def _softmin(xs, B, where=None):
+    """softmax(−x)."""
+    return _softmax([-x for x in xs], B, where)
+
+
+def _softmin_grad(xs, B, where=None):
+    """−J_softmax(−x)."""
+    return [[-v for v in row] for row in _softmax_grad([-x for x in xs], B, where)]
+
+
 def _log_softmax(xs, B, where=None):
     """x_i − max − log1p(Σ_{j≠top} e^(x_j − max)): the log1p keeps an entry far below the
     rest (log_softmax([1000, 0])[0] = −log1p(e^−1000)) accurate, and certainly negative."""
@@ -326,6 +336,13 @@ VECTOR: tuple[Activation, ...] = (
         conventions=("any +inf in a slice makes the slice NaN (jax.nn and Flax docs), "
                      "and its Jacobian", "masked-out entries are 0",
                      "−inf entries are 0; an all −inf slice is NaN"),
+    ),
+    Activation(
+        "softmin", Kind.AXIS, "exp(−x_i) / Σ_j exp(−x_j)", _softmin, _softmin_grad,
+        params=(_AXIS, _WHERE),
+        source="torch.nn.functional.softmin",
+        conventions=("softmax(−x): any −inf in a slice makes the slice NaN, +inf entries "
+                     "are 0", "masked-out entries are 0"),
     ),
     Activation(
         "log_softmax", Kind.AXIS, "x_i − log Σ_j exp(x_j)", _log_softmax, _log_softmax_grad,

@@ -1,5 +1,7 @@
 """Checks: an implementation against the oracles, as rows of the result table.
 
+* `CHECKS` — every check, declared once (`Check`: name, category, `Severity`, the
+  activations it applies to); `strictness` — the classes that fail instead of warning;
 * `audit` — every check of every (implementation, activation, variant, dtype); `Plan`,
   its settings checked before any work starts;
 * `Tolerances`, `load_tolerances` — the ULP tolerance table and its overrides;
@@ -7,12 +9,14 @@
   detailed tables beside it.
 """
 
-from ._audit import Plan, audit, select
+from ._audit import Plan, audit, select, strictness
+from ._registry import CATEGORIES, CHECKS, Check, Severity
 from ._results import COLUMNS, FILES, KIND, Audit, Finding, frame, overview, status_code, write
 from ._tolerances import DEFAULT, ToleranceError, Tolerances
 from ._tolerances import load as load_tolerances
 
 __all__ = [
-    "COLUMNS", "DEFAULT", "FILES", "KIND", "Audit", "Finding", "Plan", "ToleranceError",
-    "Tolerances", "audit", "frame", "load_tolerances", "overview", "select", "status_code", "write",
+    "CATEGORIES", "CHECKS", "COLUMNS", "DEFAULT", "FILES", "KIND", "Audit", "Check", "Finding",
+    "Plan", "Severity", "ToleranceError", "Tolerances", "audit", "frame", "load_tolerances",
+    "overview", "select", "status_code", "strictness", "write",
 ]

@@ -25,12 +25,9 @@ from ..catalog import Activation, Kind, variant_id
 from ..oracles import tables
 from . import _curves, _elementwise, _journal, _vector, _worker
 from ._call import TIMEOUT_S
-from ._results import CATEGORIES, COLUMNS, Audit, Finding, frame
+from ._registry import CATEGORIES, Severity, applying
+from ._results import COLUMNS, Audit, Finding, frame, settle
 from ._tolerances import DTYPES, Tolerances
-
-ELEMENTWISE_CHECKS = ("accuracy", "subnormal", "special", "gradient", "dtype", "transform",
-                      "property")
-VECTOR_CHECKS = ("accuracy", "special", "gradient", "dtype", "transform")
 
 
 def select(names: Iterable[str] | None) -> list[Activation]:
@@ -52,8 +49,7 @@ def precision(dtype: str) -> Iterator[None]:
 def _skips(act: Activation, reason: str, checks: frozenset[str] | None,
            status: str = "skip") -> list[Finding]:
     """A row per check of ``act`` (of those wanted), each with ``status`` and ``reason``."""
-    names = ELEMENTWISE_CHECKS if act.kind is Kind.ELEMENTWISE else VECTOR_CHECKS
-    return [Finding(c, status, detail=reason) for c in names if checks is None or c in checks]
+    return [Finding(c.name, status, detail=reason) for c in applying(act, checks)]
 
 
 def audit(
@@ -65,6 +61,7 @@ def audit(
     tolerances: Tolerances | None = None,
     cache_dir: str | os.PathLike | None = None,
     strict_subnormals: bool = False,
+    strict_conventions: bool = False,
     workers: int | None = None,
     progress: bool = True,
     timeout: float = TIMEOUT_S,
@@ -75,14 +72,22 @@ def audit(
     (`_worker`); a call into an implementation that runs over ``timeout`` seconds is
     stopped. With a ``journal`` folder, each finished case is kept there at once, and the
     cases an interrupted audit with the same settings finished are taken from it
-    (`_journal`). Bad arguments raise ValueError before any work starts."""
+    (`_journal`). A finding of a class the audit is ``strict_*`` about fails instead of
+    warning (`_registry.LENIENT`). Bad arguments raise ValueError before any work starts."""
     plan = Plan.of(specs, names, dtypes, checks=checks, tolerances=tolerances,
-                   strict_subnormals=strict_subnormals, timeout=timeout)
+                   strict=strictness(subnormals=strict_subnormals,
+                                     conventions=strict_conventions), timeout=timeout)
     book = plan.journal(journal) if journal is not None else None
     result = plan.run(cache_dir=cache_dir, workers=workers, progress=progress, journal=book)
     if book is not None:
         book.close()
     return result
+
+
+def strictness(*, subnormals: bool = False, conventions: bool = False) -> frozenset[Severity]:
+    """The classes that fail instead of warning (``--strict-subnormals``, ...)."""
+    on = {Severity.SUBNORMAL: subnormals, Severity.CONVENTION: conventions}
+    return frozenset(s for s, wanted in on.items() if wanted)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,13 +99,13 @@ class Plan:
     dtypes: tuple[str, ...]
     checks: frozenset[str] | None
     tolerances: Tolerances
-    strict_subnormals: bool
+    strict: frozenset[Severity]
     timeout: float
 
     @classmethod
     def of(cls, specs: Sequence[str], names: Iterable[str] | None = None,
            dtypes: Sequence[str] = DTYPES, *, checks: Iterable[str] | None = None,
-           tolerances: Tolerances | None = None, strict_subnormals: bool = False,
+           tolerances: Tolerances | None = None, strict: frozenset[Severity] = frozenset(),
            timeout: float = TIMEOUT_S) -> Plan:
         """The settings, or ValueError (KeyError for an unknown activation) saying which
         one is wrong; every SPEC is loaded once, here."""
@@ -120,12 +125,12 @@ class Plan:
                 raise ValueError(f"unknown check {c!r}; known: {', '.join(CATEGORIES)}")
         return cls(tuple(impl.load(s) for s in specs), tuple(select(names)),
                    tuple(dict.fromkeys(dtypes)), wanted, tolerances or Tolerances(),
-                   strict_subnormals, timeout)
+                   strict, timeout)
 
     def settings(self) -> dict[str, Any]:
         """What the results depend on, for the journal's key."""
         return {"acts": [a.name for a in self.acts], "dtypes": list(self.dtypes),
-                "checks": sorted(self.checks or ()), "strict": self.strict_subnormals,
+                "checks": sorted(self.checks or ()), "strict": sorted(s.key for s in self.strict),
                 "timeout": self.timeout, "tolerances": [dict(self.tolerances.table),
                                                         dict(self.tolerances.activations)]}
 
@@ -188,10 +193,12 @@ class Plan:
                 found[im.name] = (_skips(act, f"{im.name} does not provide {act.name}",
                                          wanted), 0.0)
             elif (im.name, act.name) not in same:
-                jobs[im.name] = _worker.Job(act.name, params, dtype, self.tolerances,
-                                            self.strict_subnormals, wanted,
+                jobs[im.name] = _worker.Job(act.name, params, dtype, self.tolerances, wanted,
                                             None if cache_dir is None else str(cache_dir),
                                             self.timeout)
+        if jobs and act.kind is not Kind.ELEMENTWISE:  # the truth once, for every worker
+            with precision(dtype):
+                _vector.prefill(act, params, dtype, cache_dir)
         for name, outcome in _worker.run(jobs).items():  # a str: the worker was lost
             found[name] = ((_skips(act, outcome, wanted, "error"), 0.0)
                            if isinstance(outcome, str) else outcome)
@@ -204,10 +211,12 @@ class Plan:
             key = {"impl": im.name, "activation": act.name, "variant": variant_id(params),
                    "dtype": dtype}
             out, seconds = found[im.name]
+            settle(out, self.strict)
             for f in out:
                 rows.append({**key, "check": f.check, "status": f.status,
                              "max_ulp": f.max_ulp, "worst_input": f.worst_input,
                              "expected": f.expected, "got": f.got, "detail": f.detail,
+                             "severity": f.severity.key if f.severity else None,
                              "seconds": seconds, **_extra(f.extra)})
                 if "curve" in f.extra:
                     curves.append(_curves.frame(key, f.check, *f.extra["curve"]))
@@ -215,17 +224,17 @@ class Plan:
 
 
 def run_case(im: impl.Implementation, act: Activation, params: dict[str, Any], dtype: str,
-             tol: Tolerances, strict_subnormals: bool, wanted: frozenset[str] | None,
+             tol: Tolerances, wanted: frozenset[str] | None,
              cache_dir: str | None) -> list[Finding]:
     """One implementation's findings for one (activation, variant, dtype) that it
-    provides; run in its worker."""
+    provides; run in its worker. Their statuses are settled by the caller (`settle`)."""
     fn = im.get(act.name)
+    case = _elementwise.Case(im.name, act, params, dtype, tol, wanted, cache_dir)
     with precision(dtype):
         if act.kind is Kind.ELEMENTWISE:
             table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
-            return _elementwise.check(im.name, fn, act, params, dtype, table, tol,
-                                      strict_subnormals=strict_subnormals, checks=wanted)
-        return _vector.check(im.name, fn, act, params, dtype, tol, checks=wanted)
+            return _elementwise.check(case, fn, table)
+        return _vector.check(case, fn)
 
 
 def _as_owner(findings: list[Finding], owner: str) -> list[Finding]:

@@ -7,17 +7,22 @@ otherwise) falls in exactly one class, checked once:
   convention such as log1mexp(x < 0) = NaN): the result must be that value, bit for bit
   (the sign of zero where the catalog's `ZeroSign` or a limit fixes it);
 * ``subnormal``: x or the correctly rounded result is subnormal (or underflows to 0): a
-  result flushed to zero is reported apart (``warn``; ``fail`` when strict);
+  result flushed to zero is reported apart (`Severity.SUBNORMAL`: ``warn``, ``fail`` when
+  strict);
 * ``accuracy``: everything else, in ULP against the tolerance table.
 
 The derivative (jax.vjp and jax.jvp, both against the oracle) is classified the same way,
 with the subgradients at the catalog's kinks in ``gradient:kinks``.
+
+Each finding that does not pass says what it means (its `Severity`, see `_registry`); the
+audit turns that into ``fail`` or ``warn`` (`_results.settle`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -27,9 +32,11 @@ import numpy as np
 import pandas as pd
 
 from ..catalog import Activation, Bounds, Monotone, ZeroSign, variant_id
+from ..oracles import evaluate
 from ..oracles.formats import FORMATS, Format, ulp_error
 from . import _repro
 from ._call import CallError, array, call
+from ._registry import DERIVATIVE, Severity, applying, classify, declared, worst
 from ._results import Finding, fmt_ulp, literal
 from ._tolerances import Tolerances
 
@@ -72,17 +79,64 @@ def _same(got: np.ndarray, want: np.ndarray, signed: np.ndarray) -> np.ndarray:
     return both_nan | (equal & sign_ok)
 
 
-def _worst(name: str, x, err, want, got, tol, n_label: str, extra=None) -> Finding:
+def _worst(name: str, x, err, want, got, tol, n_label: str, extra=None,
+           nan_in: np.ndarray | None = None) -> Finding:
+    """The largest of the ULP errors ``err``: ``pass`` within ``tol``; otherwise a finding
+    whose severity is the worst disagreement's (`classify`: a NaN or ∞ where the truth is
+    finite, and where that starts, outranks a wrong value)."""
     i = int(np.nanargmax(np.where(np.isnan(err), np.inf, err)))
-    worst = float(err[i])
-    over = int(np.sum(err > tol))
-    status = "pass" if worst <= tol else "fail"
+    top = float(err[i])
+    over = err > tol
+    status = "pass" if top <= tol else "fail"
     correct = float(np.mean(got == want)) if len(got) else 1.0
-    detail = (f"{len(err)} {n_label}, {correct:.2%} correctly rounded, {over} over {tol:g} ULP")
-    return Finding(name, status, worst, literal(x[i]), literal(want[i]), literal(got[i]),
+    detail = (f"{len(err)} {n_label}, {correct:.2%} correctly rounded, {int(over.sum())} over "
+              f"{tol:g} ULP")
+    severity = None
+    if status == "fail":
+        severity = worst(classify(want[over], got[over], declared(name).severity,
+                                  None if nan_in is None else nan_in[over]))
+        if severity is Severity.NONFINITE:
+            with np.errstate(invalid="ignore"):
+                bad = over & np.isfinite(want) & ~np.isfinite(got)
+            where = _from(x[bad])
+            detail += f"; NaN or ∞ at {int(bad.sum())} of them{where}"
+    return Finding(name, status, top, literal(x[i]), literal(want[i]), literal(got[i]),
                    detail, {"histogram": json.dumps(histogram(err)), "n": len(err),
                             "correctly_rounded": correct, "worst_index": i, "tolerance": tol,
-                            **(extra or {})})
+                            **(extra or {})}, severity)
+
+
+def _from(x: np.ndarray) -> str:
+    """Where a set of numeric inputs starts, by magnitude (`` from |x| = 148``)."""
+    try:
+        mags = np.abs(np.asarray(x, np.float64))
+    except (TypeError, ValueError):
+        return ""
+    return f", from |x| = {literal(float(mags.min()))}" if len(mags) else ""
+
+
+@dataclass(frozen=True)
+class Case:
+    """What every check of one (implementation, activation, variant, dtype) is given."""
+
+    spec: str
+    act: Activation
+    params: Mapping[str, Any]
+    dtype: str
+    tol: Tolerances
+    wanted: frozenset[str] | None = None
+    cache_dir: str | None = None  # the oracle's cache (tables, slice answers)
+
+    @property
+    def fmt(self) -> Format:
+        return FORMATS[self.dtype]
+
+    def names(self) -> tuple[str, ...]:
+        """The checks to run: those that apply, of the categories wanted."""
+        return tuple(c.name for c in applying(self.act, self.wanted))
+
+    def limit(self, what: str = "value") -> float:
+        return self.tol.ulps(self.act.name, self.dtype, what)
 
 
 class Evaluation:
@@ -109,63 +163,103 @@ class Evaluation:
                 array(jvp, shape, dt, "jax.jvp").astype(np.float64))
 
 
-def check(
-    spec: str, fn: Callable[..., Any], act: Activation, params: Mapping[str, Any], dtype: str,
-    table: pd.DataFrame, tol: Tolerances, *, strict_subnormals: bool = False,
-    checks: frozenset[str] | None = None,
-) -> list[Finding]:
-    """Every check of this (activation, variant, dtype) on ``fn``."""
-    fmt = FORMATS[dtype]
-    ev = Evaluation(fn, params, fmt, table["x"].to_numpy())
-    want = {c: (checks is None or c in checks) for c in
-            ("accuracy", "subnormal", "special", "gradient", "dtype", "transform", "property")}
+def check(case: Case, fn: Callable[..., Any], table: pd.DataFrame) -> list[Finding]:
+    """Every check of ``case`` on ``fn``, against its oracle ``table``."""
+    names = case.names()
+    ev = Evaluation(fn, case.params, case.fmt, table["x"].to_numpy())
+    value_checks = [n for n in names if n in VALUE_CHECKS]
     out: list[Finding] = []
-    if want["accuracy"] or want["subnormal"] or want["special"] or want["property"]:
+    if value_checks:
         try:
             got = ev.values()
         except CallError as e:
-            names = [c for c in ("accuracy", "subnormal", "special", "property") if want[c]]
-            return _repro.add(spec, act, params, dtype, [
-                Finding(c, e.status, detail=str(e)) for c in names] + _rest(
-                spec, fn, act, params, dtype, ev, table, tol, want, strict_subnormals))
-        out += _value_findings(spec, act, params, dtype, ev, table, got, tol, want,
-                               strict_subnormals)
-    return _repro.add(spec, act, params, dtype, out + _rest(
-        spec, fn, act, params, dtype, ev, table, tol, want, strict_subnormals))
+            out += [Finding(c, e.status, detail=str(e)) for c in value_checks]
+        else:
+            out += _value_findings(case, ev, table, got, names)
+            _ignored(out, case, fn, ev, got)
+    if any(n in GRADIENT_CHECKS for n in names):
+        out += _gradient_findings(case, ev, table, names)
+    if "dtype" in names:
+        out.append(_dtype_finding(fn, case))
+    if "transform" in names:
+        out.append(_transform_finding(ev, case))
+    return _repro.add(case.spec, case.act, case.params, case.dtype, out)
 
 
-def _rest(spec, fn, act, params, dtype, ev, table, tol, want, strict) -> list[Finding]:
-    out: list[Finding] = []
-    if want["gradient"] or want["subnormal"]:
-        out += _gradient_findings(spec, act, params, dtype, ev, table, tol, want, strict)
-    if want["dtype"]:
-        out.append(_dtype_finding(fn, act, params, dtype))
-    if want["transform"]:
-        out.append(_transform_finding(ev, act, dtype, tol))
-    return out
+def _ignored(found: list[Finding], case: Case, fn: Callable[..., Any], ev: Evaluation,
+             got: np.ndarray) -> None:
+    """A wrong value whose results are bit for bit those of the call without one of the
+    variant's parameters, and are the truth without it where the truth with it differs
+    (at ordinary inputs, `ORDINARY`), comes from that parameter being ignored
+    (`Severity.IGNORED`, the cause of whatever else it shows)."""
+    wrong = [f for f in found if f.check == "accuracy" and f.status == "fail"
+             and f.severity in (Severity.WRONG, Severity.NONFINITE)]
+    defaults = case.act.defaults
+    required = {p.name for p in case.act.params if p.required}
+    for k in [k for k, v in case.params.items()
+              if defaults.get(k) != v and k not in required] if wrong else ():
+        rest = {a: v for a, v in case.params.items() if a != k}
+        try:
+            same = np.array_equal(Evaluation(fn, rest, ev.fmt, ev.x64).values(), got,
+                                  equal_nan=True)
+        except CallError:
+            continue
+        with np.errstate(invalid="ignore"):
+            at = np.unique([int(np.nanargmin(np.abs(ev.x64 - v))) for v in ORDINARY])
+        truth = [np.array([evaluate(case.act, float(ev.x64[i]), q, formats=(ev.fmt,))
+                           .rounded[ev.fmt.name] for i in at]) for q in (case.params, rest)]
+        if same and explained_without(got[at], *truth, ev.fmt, case.limit()):
+            for f in wrong:
+                f.severity = Severity.IGNORED
+                f.detail += f"; {k}={case.params[k]!r} is ignored: the same results without it"
+            return
 
 
-def _value_findings(spec, act, params, dtype, ev, table, got, tol, want, strict):
-    fmt, x = ev.fmt, ev.x64
+ORDINARY = (-3.0, -1.5, -0.75, -0.25, 0.25, 0.75, 1.5, 3.0)  # where parameters show
+
+
+def explained_without(got: np.ndarray, truth: np.ndarray, without: np.ndarray, fmt: Format,
+                      tol: float) -> bool:
+    """Whether results are the truth without a parameter (within ``tol`` ULP) wherever
+    the parameter changes the truth, and it changes it somewhere."""
+    if not got.shape == truth.shape == without.shape:
+        return False
+    with np.errstate(invalid="ignore"):
+        moved = ~((truth == without) | (np.isnan(truth) & np.isnan(without)))
+    if not moved.any():
+        return False
+    err = ulp_error(got[moved], without[moved], np.zeros(int(moved.sum())), fmt)
+    return bool(np.all(err <= tol))
+
+
+# the checks computed from the values over the table, and from the derivatives
+VALUE_CHECKS = ("accuracy", "subnormal", "special", "property:monotone", "property:bounds")
+GRADIENT_CHECKS = DERIVATIVE
+
+
+def _value_findings(case: Case, ev: Evaluation, table: pd.DataFrame, got: np.ndarray,
+                    names: tuple[str, ...]) -> list[Finding]:
+    fmt, x, act = ev.fmt, ev.x64, case.act
     hi, lo, rounded = (table[c].to_numpy() for c in ("value_hi", "value_lo", "value"))
     special, sub, acc = _classes(x, hi, rounded, fmt)
-    limit = tol.ulps(act.name, dtype, "value")
+    limit = case.limit("value")
     out = []
-    if want["accuracy"]:
+    if "accuracy" in names:
         err = ulp_error(got[acc], hi[acc], lo[acc], fmt)
         f = _worst("accuracy", x[acc], err, rounded[acc], got[acc], limit, "inputs")
         f.extra["curve"] = (x[acc], err)
         out.append(f)
-    if want["subnormal"]:
-        out.append(_subnormal("subnormal", x, sub, got, hi, lo, rounded, fmt, limit, strict,
-                              _at_zero(x, rounded)))
-    if want["special"]:
+    if "subnormal" in names:
+        out.append(_subnormal("subnormal", x, sub, got, hi, lo, rounded, fmt, limit,
+                              _zeros(x, rounded, got)))
+    if "special" in names:
         signed = np.isinf(x) | ((x == 0) & (act.zero_sign is ZeroSign.ODD))
         ok = _same(got[special], rounded[special], signed[special])
         out.append(_exact("special", x[special], rounded[special], got[special], ok,
                           "special inputs (±0, ±inf, NaN) and infinite or NaN truths"))
-    if want["property"]:
-        daz = _read_as_zero(x, got, _at_zero(x, rounded), fmt)
+    props = [n for n in names if n.startswith("property:")]
+    if props:
+        daz = _read_as_zero(x, got, _zeros(x, rounded, got), fmt)
         out += _property_findings(act, x, got, fmt, limit, daz)
     return out
 
@@ -175,8 +269,8 @@ def _property_findings(act: Activation, x: np.ndarray, got: np.ndarray, fmt: For
     """The catalog's `Bounds` and `Monotone` over every input of the table in the domain
     (NaN results left out: they are the `special` check's; so are subnormal inputs whose
     result is explained by denormals-are-zero, ``daz``: the `subnormal` check's). A
-    decrease within the value tolerance is a rounding wobble (`warn`); a larger one, or
-    any result out of bounds, fails."""
+    decrease within the value tolerance is a rounding wobble (`Severity.ROUNDING`); a
+    larger one, or any result out of bounds, is a wrong value."""
     lo, hi = act.domain
     keep = (x >= lo) & (x <= hi) & ~np.isnan(got) & ~daz
     order = np.argsort(x[keep], kind="stable")
@@ -191,12 +285,13 @@ def _property_findings(act: Activation, x: np.ndarray, got: np.ndarray, fmt: For
                 k = int(np.argmax(size))
                 i = int(drops[k])
                 out.append(Finding(
-                    "property:monotone", "fail" if size[k] > limit else "warn",
-                    float(size[k]), literal(xs[i + 1]), literal(ys[i]), literal(ys[i + 1]),
+                    "property:monotone", "fail", float(size[k]), literal(xs[i + 1]),
+                    literal(ys[i]), literal(ys[i + 1]),
                     f"decreases at {len(drops)} of {len(xs) - 1} steps, by up to "
                     f"{fmt_ulp(float(size[k]))} ULP: f({literal(xs[i])}) = {literal(ys[i])} > "
                     f"f({literal(xs[i + 1])}) = {literal(ys[i + 1])}",
-                    {"via": "monotone", "inputs": [float(xs[i]), float(xs[i + 1])]}))
+                    {"via": "monotone", "inputs": [float(xs[i]), float(xs[i + 1])]},
+                    Severity.WRONG if size[k] > limit else Severity.ROUNDING))
             else:
                 out.append(Finding("property:monotone", "pass",
                                    detail=f"non-decreasing over {len(xs)} inputs"))
@@ -214,44 +309,54 @@ def _property_findings(act: Activation, x: np.ndarray, got: np.ndarray, fmt: For
     return out
 
 
-def _at_zero(x: np.ndarray, rounded: np.ndarray) -> np.ndarray:
-    """f(±0) with the sign of each x: what a flushed subnormal input gives."""
+def _at_zero(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` at ±0, for each x by its sign: what a subnormal input read as zero gives."""
     at = {}
     for negative in (False, True):
         zero = np.flatnonzero((x == 0) & (np.signbit(x) == negative))
-        at[negative] = float(rounded[zero[0]]) if len(zero) else np.nan
+        at[negative] = float(values[zero[0]]) if len(zero) else np.nan
     return np.where(np.signbit(x), at[True], at[False])
+
+
+def _zeros(x: np.ndarray, truth: np.ndarray, got: np.ndarray) -> tuple[np.ndarray, ...]:
+    """What an input read as ±0 may give: the truth at ±0, and the implementation's own
+    result at ±0 (its convention there: torch's leaky_relu'(0) is the slope, not 1)."""
+    return _at_zero(x, truth), _at_zero(x, got)
 
 
 F32_TINY = FORMATS["float32"].tiny
 
 
-def _read_as_zero(x: np.ndarray, got: np.ndarray, at_zero: np.ndarray,
+def _read_as_zero(x: np.ndarray, got: np.ndarray, zeros: tuple[np.ndarray, ...],
                   fmt: Format) -> np.ndarray:
     """Where a subnormal input's result is explained by the input read as zero
-    (denormals-are-zero, in a format that hardware flushes): 0, f(±0), or the input itself,
-    passed through by a select whose test read it as 0 (leaky_relu's where(x >= 0, x, …))."""
+    (denormals-are-zero, in a format that hardware flushes): 0, f(±0) (the truth's or the
+    implementation's own, see `_zeros`), or the input itself, passed through by a select
+    whose test read it as 0 (leaky_relu's where(x >= 0, x, …))."""
     with np.errstate(invalid="ignore"):
         sub_in = (np.abs(x) < fmt.tiny) & (x != 0)
-        explained = ((got == 0) | (got == at_zero) | (np.isnan(got) & np.isnan(at_zero))
-                     | (got == x))
+        explained = (got == 0) | (got == x)
+        for at in zeros:
+            explained |= (got == at) | (np.isnan(got) & np.isnan(at))
     return sub_in & explained & (fmt.tiny <= F32_TINY)
 
 
-def _subnormal(name, x, sub, got, hi, lo, rounded, fmt, limit, strict, at_zero) -> Finding:
+def _subnormal(name, x, sub, got, hi, lo, rounded, fmt, limit, zeros) -> Finding:
     """Subnormal cases: within tolerance passes; a result of 0 (or f(0), the input flushed)
-    where the truth is subnormal is flushing, excused as ``warn`` where hardware flushes:
+    where the truth is subnormal is flushing (`Severity.SUBNORMAL`) where hardware flushes:
     float32's subnormals (bfloat16's too) and float64's, under FTZ/DAZ. float16's
-    subnormals are normal float32 numbers, which no flush mode touches: errors there fail."""
+    subnormals are normal float32 numbers, which no flush mode touches: errors there are
+    wrong values."""
     if not sub.any():
         return Finding(name, "pass", detail="no subnormal inputs or results in this dtype")
     err = ulp_error(got[sub], hi[sub], lo[sub], fmt)
     bad = err > limit
     flushable = fmt.tiny <= F32_TINY
     with np.errstate(invalid="ignore"):
-        zero = at_zero[sub]
+        zero = zeros[0][sub]
         flushed = (((got[sub] == 0) | (got[sub] == zero) | (np.isnan(got[sub]) & np.isnan(zero))
-                    ) & flushable) | _read_as_zero(x[sub], got[sub], zero, fmt)
+                    ) & flushable) | _read_as_zero(x[sub], got[sub], tuple(z[sub] for z in zeros),
+                                                   fmt)
     xs, want_, got_ = x[sub], rounded[sub], got[sub]
     if not bad.any():
         return Finding(name, "pass", float(err.max()), detail=f"{int(sub.sum())} cases")
@@ -260,43 +365,50 @@ def _subnormal(name, x, sub, got, hi, lo, rounded, fmt, limit, strict, at_zero) 
     i = int(np.flatnonzero(pick)[np.argmax(err[pick])])
     if real.any():
         why = "" if flushable else " (float16 subnormals are not flushed by any FTZ mode)"
-        status, what = "fail", f"{int(real.sum())} of {int(sub.sum())} wrong{why}"
+        what = f"{int(real.sum())} of {int(sub.sum())} wrong{why}"
+        severity = worst(classify(want_[real], got_[real], Severity.WRONG))
     else:
-        status = "fail" if strict else "warn"
         what = f"flushes subnormals to zero: {int(bad.sum())} of {int(sub.sum())} cases"
-    return Finding(name, status, float(err[pick].max()), literal(xs[i]), literal(want_[i]),
-                   literal(got_[i]), what, {"worst_index": i})
+        severity = Severity.SUBNORMAL
+    return Finding(name, "fail", float(err[pick].max()), literal(xs[i]), literal(want_[i]),
+                   literal(got_[i]), what, {"worst_index": i}, severity)
 
 
-def _exact(name, x, want, got, ok, what) -> Finding:
+def _exact(name, x, want, got, ok, what, nan_in: np.ndarray | None = None) -> Finding:
+    """Inputs whose result must be exact (bit for bit where ``ok`` says so). Of those that
+    are not, the most severe is shown (`classify`, with the check's own kind; ``nan_in``:
+    where the input holds a NaN, by default where x is NaN)."""
     if ok.all():
         return Finding(name, "pass", detail=f"{len(x)} {what}")
+    if nan_in is None:
+        nan_in = np.isnan(np.asarray(x, np.float64))
     bad = np.flatnonzero(~ok)
+    ranks = classify(want[bad], got[bad], declared(name).severity, nan_in[bad])
+    bad = bad[np.argsort(ranks, kind="stable")]
     i = int(bad[0])
     cases = "; ".join(f"x={literal(x[j])}: {literal(got[j])} not {literal(want[j])}"
                       for j in bad[:4])
     return Finding(name, "fail", None, literal(x[i]), literal(want[i]), literal(got[i]),
-                   f"{len(bad)} of {len(x)} wrong: {cases}", {"worst_index": i})
+                   f"{len(bad)} of {len(x)} wrong: {cases}", {"worst_index": i}, worst(ranks))
 
 
-def _gradient_findings(spec, act, params, dtype, ev, table, tol, want, strict):
-    names = [c for c in ("gradient", "gradient:special", "gradient:kinks", "subnormal:gradient")
-             if want["gradient" if c.startswith("gradient") else "subnormal"]]
-    if not act.kinks:
-        names = [n for n in names if n != "gradient:kinks"]
+def _gradient_findings(case: Case, ev: Evaluation, table: pd.DataFrame,
+                       names: tuple[str, ...]) -> list[Finding]:
+    act = case.act
+    names = tuple(n for n in names if n in GRADIENT_CHECKS)
     try:
         vjp, jvp = ev.gradients()
     except CallError as e:
         return [Finding(n, e.status, detail=str(e)) for n in names]
     fmt, x = ev.fmt, ev.x64
     hi, lo, rounded = (table[c].to_numpy() for c in ("grad_hi", "grad_lo", "grad"))
-    kink = np.isin(x, [k.at for k in act.kinks]) & np.isfinite(x)
+    kink = np.isin(x, [at for at, _ in act.kinks_at(case.params)]) & np.isfinite(x)
     with np.errstate(invalid="ignore"):
         sub = _subnormal_cases(x, hi, rounded, fmt) & ~kink
         # a NaN input's derivative is not checked: 0 (a piecewise rule) is as good as NaN
         special = (np.isinf(x) | ~np.isfinite(hi)) & ~kink & ~np.isnan(x) & ~sub
     acc = ~special & ~sub & ~kink & ~np.isnan(x)
-    limit = tol.ulps(act.name, dtype, "gradient")
+    limit = case.limit("gradient")
     out = []
     # each input's worse of the two, and which one that was (for the repro line)
     by_vjp = ulp_error(vjp, hi, lo, fmt) >= ulp_error(jvp, hi, lo, fmt)
@@ -324,14 +436,12 @@ def _gradient_findings(spec, act, params, dtype, ev, table, tol, want, strict):
         ok = _same(worse[kink], rounded[kink], np.zeros(int(kink.sum()), bool))
         f = via(_exact("gradient:kinks", x[kink], rounded[kink], worse[kink], ok,
                        "kinks with the catalog's subgradient"), kink)
-        documented = all(k.documented for k in act.kinks)
-        if f.status == "fail" and not documented:
-            f.status = "warn"
+        if f.status == "fail" and not all(k.documented for k in act.kinks):
             f.detail += " (jax.nn's convention, undocumented)"
         out.append(f)
     if "subnormal:gradient" in names:
         out.append(via(_subnormal("subnormal:gradient", x, sub, worse, hi, lo, rounded, fmt,
-                                  limit, strict, _at_zero(x, rounded)), sub))
+                                  limit, _zeros(x, rounded, worse)), sub))
     return out
 
 
@@ -339,11 +449,12 @@ def _other_dtype(dtype: str) -> Any:
     return jnp.float16 if dtype == "float32" else jnp.float32
 
 
-def _dtype_finding(fn, act, params, dtype) -> Finding:
+def _dtype_finding(fn: Callable[..., Any], case: Case) -> Finding:
     """The output dtype: the input's with the parameters as Python scalars (weakly typed);
     with the parameters as arrays of another dtype, JAX's promotion of the two
     (`jnp.result_type`, which jax.nn's arithmetic follows), or the input's where the
     catalog says the library casts them (`Activation.promotes`)."""
+    act, params, dtype = case.act, case.params, case.dtype
     x = jnp.asarray(np.linspace(-4, 4, 16), dtype=dtype)
     floats = {p.name: params.get(p.name, p.default) for p in act.params
               if p.kind == "float" and params.get(p.name, p.default) is not None}
@@ -381,9 +492,9 @@ def apart(a: np.ndarray, b: np.ndarray, fmt: Format) -> np.ndarray:
     return np.where(tiny, 0.0, err)
 
 
-def _transform_finding(ev: Evaluation, act: Activation, dtype: str, tol: Tolerances) -> Finding:
+def _transform_finding(ev: Evaluation, case: Case) -> Finding:
     """jit agrees with eager, and vmap with a loop, within the value tolerance."""
-    limit = tol.ulps(act.name, dtype, "value")
+    limit = case.limit("value")
     x = ev.x[:: max(1, len(ev.x) // 512)][:512]
     x = x[: len(x) - len(x) % 16]
     try:

@@ -23,9 +23,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..catalog import Activation, Kind
+from ._registry import DERIVATIVE
 from ._results import Finding, literal
-
-GRADIENT_CHECKS = ("gradient", "gradient:special", "gradient:kinks", "subnormal:gradient")
 
 
 def _cli_value(v: Any) -> str:
@@ -114,7 +113,7 @@ def add(spec: str, act: Activation, params: Mapping[str, Any], dtype: str,
     for f in found:
         if f.extra.get("repro") or f.status == "pass" or not f.worst_input:
             continue
-        via = f.extra.get("via") or ("vjp" if f.check in GRADIENT_CHECKS else "value")
+        via = f.extra.get("via") or ("vjp" if f.check in DERIVATIVE else "value")
         x = f.extra.get("inputs") or _parse(f.worst_input, act.kind is not Kind.ELEMENTWISE)
         if x is not None:
             f.extra["repro"] = repro(spec, act, params, dtype, x, via, f.extra.get("at", 0))

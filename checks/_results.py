@@ -1,4 +1,4 @@
-"""The result table: one `Finding` per check, rows of summary.csv (INTERFACE.md)."""
+"""The result table: one `Finding` per check, rows of summary.csv (docs/results.md)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,20 @@ from tabulate import tabulate
 
 from .._files import Folder
 from ..oracles.formats import float_text
+from ._registry import CATEGORIES, Severity, declared
+from ._registry import status as status_of
 
 COLUMNS = ["impl", "activation", "variant", "dtype", "check", "status", "max_ulp",
            "worst_input", "expected", "got", "detail"]
 STATUSES = ("pass", "fail", "warn", "error", "skip")
-CATEGORIES = ("accuracy", "subnormal", "special", "gradient", "dtype", "transform", "property")
 
 
 @dataclass
 class Finding:
     """One check's verdict. ``extra`` goes to the detailed results only (histograms,
-    counts, the repro command)."""
+    counts, the repro command). ``severity``: what a finding that did not pass means,
+    where that is not its check's own kind (`_registry.Severity`); its status follows
+    from it (`settle`)."""
 
     check: str
     status: str
@@ -34,6 +37,7 @@ class Finding:
     got: str = ""
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    severity: Severity | None = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -43,10 +47,10 @@ class Finding:
 
 
 class Audit(NamedTuple):
-    """An audit's results: ``summary`` (INTERFACE.md's columns), ``details`` (the same
-    rows with the histogram, the share correctly rounded, the repro line and the time
-    taken), ``curves`` (the ULP error against the input, see `_curves`) and
-    ``environment`` (versions, devices, CPU, actaudit's commit)."""
+    """An audit's results: ``summary`` (summary.csv's columns, docs/results.md),
+    ``details`` (the same rows with the severity, the histogram, the share correctly
+    rounded, the repro line and the time taken), ``curves`` (the ULP error against the
+    input, see `_curves`) and ``environment`` (versions, devices, CPU, actaudit's commit)."""
 
     summary: pd.DataFrame
     details: pd.DataFrame
@@ -73,51 +77,27 @@ def literal(v: Any) -> str:
     return float_text(float(v))
 
 
-# The kinds of defect a finding shows, most severe first: how the report ranks findings.
-DEFECTS = (
-    "NaN or ∞ where the truth is finite",
-    "wrong value",
-    "wrong derivative",
-    "crashed or raised",
-    "wrong special value",
-    "broken property",
-    "jit or vmap disagree",
-    "wrong subnormals",
-    "wrong dtype",
-    "convention broken",
-)
-_BY_CHECK = {"accuracy": "wrong value", "gradient": "wrong derivative",
-             "special": "wrong special value", "gradient:special": "wrong special value",
-             "gradient:kinks": "convention broken", "transform": "jit or vmap disagree",
-             "subnormal": "wrong subnormals", "subnormal:gradient": "wrong subnormals",
-             "dtype": "wrong dtype", "property": "broken property"}
-
-
-def _number(text: Any) -> float | None:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
+def meaning(f: Finding) -> Severity | None:
+    """What ``f`` means: None where it passed or was skipped; an error is a crash."""
+    if f.status in ("pass", "skip"):
         return None
+    if f.status == "error":
+        return Severity.CRASH
+    return f.severity or declared(f.check).severity
 
 
-def defect(check: str, status: str, expected: Any, got: Any) -> str:
-    """The kind of defect a finding that did not pass shows (one of `DEFECTS`), from
-    its check and what it found: a NaN or ∞ where the truth is a finite number outranks
-    the check's own kind, and a zero of the wrong sign is a convention broken."""
-    if status == "error":
-        return "crashed or raised"
-    want, have = _number(expected), _number(got)
-    if want is not None and have is not None:
-        if math.isfinite(want) and not math.isfinite(have):
-            return "NaN or ∞ where the truth is finite"
-        if want == have == 0:  # equal but for the sign of zero
-            return "convention broken"
-    kind = _BY_CHECK.get(check) or _BY_CHECK.get(check.partition(":")[0], "wrong value")
-    return kind
+def settle(findings: list[Finding], strict: frozenset[Severity] = frozenset()) -> None:
+    """Each finding's status from its severity (`_registry.status`), in place, and its
+    severity recorded: the one place where warn and fail are decided."""
+    for f in findings:
+        sev = meaning(f)
+        f.severity = sev
+        if sev is not None:
+            f.status = status_of(sev, strict)
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """The summary table: the INTERFACE columns, in order; max_ulp numeric or empty."""
+    """The summary table: summary.csv's columns, in order; max_ulp numeric or empty."""
     df = pd.DataFrame(rows, columns=COLUMNS)
     df["max_ulp"] = pd.to_numeric(df["max_ulp"], errors="coerce")
     return df

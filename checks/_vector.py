@@ -11,7 +11,9 @@ and reverse mode, each row's error counted in ulps of its largest entry.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +23,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..catalog import Activation, Kind
-from ..oracles import evaluate
+from ..oracles import tables
 from ..oracles.formats import FORMATS, Format, ulp_error
 from . import _repro
 from ._call import CallError, call
-from ._elementwise import _exact, _worst, apart
+from ._elementwise import Case, _exact, _worst, apart, explained_without
+from ._registry import CHECKS, Severity
 from ._results import Finding, literal
-from ._tolerances import Tolerances
 
 N = 6
 
@@ -42,7 +44,17 @@ SLICES: dict[str, list[float]] = {
     "near_constant": [100.0, 100.0625, 99.9375, 100.0, 100.125, 99.875],
     "offset": [10000.0, 10016.0, 9984.0, 10008.0, 9992.0, 10000.0],
 }
-INDICES = [-1.0, 0.0, 2.0, 5.0, 9.0, -3.0]
+
+
+def indices(num_classes: int) -> dict[str, list[float]]:
+    """one_hot's slices: indices in range, negative ones and ones past the last class (a
+    row of zeros, by the catalog's convention), each class of input apart, so that a
+    library refusing one class is still judged on the others."""
+    n = num_classes
+    return {"in_range": [float(i % n) for i in range(N)],
+            "negative": [-1.0, 0.0, -3.0, float(n - 1), -2.0, 0.0],
+            "past_last": [float(n), 0.0, float(n + 2), float(2 * n + 1), float(n - 1),
+                          float(n + 7)]}
 MASK = (True, False, True, True, False, True)
 B = {"with_zeros": (1.0, 0.0, 2.0, 0.0, 0.5, 1.0), "mixed_sign": (1.0, -1.0, 2.0, -0.5, 1.0, -2.0)}
 
@@ -68,7 +80,7 @@ def batch(act: Activation, params: Mapping[str, Any], fmt: Format) -> Batch:
             concrete[k] = B[v]
         else:
             concrete[k] = v
-    slices = {"indices": INDICES} if act.kind is Kind.INDEX else SLICES
+    slices = (indices(int(concrete["num_classes"])) if act.kind is Kind.INDEX else SLICES)
     xs = np.array(list(slices.values()), np.float64).astype(fmt.dtype).astype(np.float64)
     call_kw = dict(concrete)
     for k in ("where", "b"):
@@ -101,61 +113,92 @@ def _laid_out(act: Activation, params: Mapping[str, Any], fn: Callable[..., Any]
     return f
 
 
-def _per_slice(out: Any) -> list[np.ndarray]:
-    """Each slice's results, flattened (value, then sign for return_sign)."""
+def _truth_without(case: Case, b: Batch, k: str, got_all: list[np.ndarray]) -> bool:
+    """Whether the results are the truth without parameter ``k`` where ``k`` changes it
+    (`_elementwise.explained_without`)."""
+    param = {p.name: p for p in case.act.params}[k]
+    if not param.affects_value or param.required:  # no call without a required one
+        return False
+    rest = {a: v for a, v in b.oracle.items() if a != k}
+    name = case.fmt.name
+    try:
+        answers = [tables.SliceAnswers(case.act, kw, case.dtype, case.cache_dir)
+                   for kw in (b.oracle, rest)]
+        truth, without = (np.concatenate([[e.rounded[name] for e in _exact_flat(a.get(
+            xs, grad=False))] for xs in b.xs]) for a in answers)
+    except (TypeError, ValueError):  # a required parameter: no call without it
+        return False
+    got = np.concatenate(got_all)
+    return got.shape == truth.shape and explained_without(got, truth, without, case.fmt,
+                                                          case.limit())
+
+
+def _per_slice(out: Any, n: int) -> list[np.ndarray]:
+    """Each of the ``n`` slices' results, flattened (value, then sign for return_sign);
+    `CallError` where the function did not return an array with a row per slice."""
     leaves = out if isinstance(out, tuple | list) else (out,)
-    arrays = [np.asarray(o, np.float64).reshape(len(np.asarray(o)), -1) for o in leaves]
+    for o in leaves:
+        shape = np.shape(o)
+        if not shape or shape[0] != n:
+            raise CallError(f"returned shape {shape} for {n} slices (one per row)")
+    arrays = [np.asarray(o, np.float64).reshape(n, -1) for o in leaves]
     return [np.concatenate([a[s] for a in arrays]) for s in range(len(arrays[0]))]
 
 
-_ORACLE: dict[tuple, Any] = {}
-
-
-def _oracle(act: Activation, xs: np.ndarray, kw: Mapping[str, Any], fmt: Format,
-            grad: bool) -> Any:
-    """The oracle's answer for a slice, remembered for the other implementations."""
-    key = (act.name, repr(sorted(kw.items())), xs.tobytes(), fmt.name, grad)
-    if key not in _ORACLE:
-        _ORACLE[key] = evaluate(act, xs.tolist(), kw, grad=grad, formats=(fmt,))
-    return _ORACLE[key]
+def prefill(act: Activation, params: Mapping[str, Any], dtype: str,
+            cache_dir: str | os.PathLike | None) -> None:
+    """Every slice's answer (value, and Jacobian where there is a derivative) in the cache,
+    before the implementations' workers read them (`tables.SliceAnswers`)."""
+    b = batch(act, params, FORMATS[dtype])
+    answers = tables.SliceAnswers(act, b.oracle, dtype, cache_dir)
+    for xs in b.xs:
+        answers.get(xs, grad=False)
+        if act.grad is not None:
+            answers.get(xs, grad=True)
+    answers.save()
 
 
 def _exact_flat(tree: Any) -> list[Any]:
     return [e for t in tree for e in _exact_flat(t)] if isinstance(tree, list) else [tree]
 
 
-def check(
-    spec: str, fn: Callable[..., Any], act: Activation, params: Mapping[str, Any], dtype: str,
-    tol: Tolerances, *, checks: frozenset[str] | None = None,
-) -> list[Finding]:
+def check(case: Case, fn: Callable[..., Any]) -> list[Finding]:
     """All slices in one call (jit and eager) and one Jacobian per variant."""
+    spec, act, params, dtype, tol = case.spec, case.act, case.params, case.dtype, case.tol
     fmt = FORMATS[dtype]
-    want = {c: (checks is None or c in checks) for c in
-            ("accuracy", "special", "gradient", "dtype", "transform")}
-    if act.grad is None:
-        want["gradient"] = False
+    names = case.names()
+    want: dict[str, Any] = {c.name: c.name in names for c in CHECKS if act.kind in c.kinds}
     rows: dict[str, list] = {"x": [], "hi": [], "lo": [], "want": [], "got": [], "scale": [],
                              "case": [], "at": []}
-    grads: dict[str, list] = {k: [] for k in (*rows, "row_finite")}
+    grads: dict[str, list] = {k: [] for k in (*rows, "spoilable")}
     cast = np.dtype(fmt.dtype)
     b = batch(act, params, fmt)
     f = _laid_out(act, params, fn, b.call)
     x_in = jnp.asarray(b.xs, np.int32 if act.kind is Kind.INDEX else cast)
+    refused: dict[str, str] = {}
+    given = dict(zip(b.names, b.xs, strict=True))
+    truth = tables.SliceAnswers(act, b.oracle, dtype, case.cache_dir)
     try:
-        out = call(lambda: jax.jit(f)(x_in), what="the function (jit)")
-        eager = (call(lambda: f(x_in), what="the function (eager)") if want["transform"]
-                 else out)
-        got_all, eager_all = _per_slice(out), _per_slice(eager)
-    except (CallError, ValueError, TypeError) as e:
-        return [Finding(c, getattr(e, "status", "error"),
-                        detail=f"called on {b.xs.shape} slices: {e}")
-                for c, w in want.items() if w]
+        out, got_all, eager_all = _outputs(f, x_in, len(b.names), want["transform"])
+    except CallError as e:
+        # one slice the library refuses (torch's one_hot raises on a negative index) must
+        # not take the others down: each slice alone, and the batch of those it computes
+        kept, refused = _slice_by_slice(f, b, x_in) if e.status == "error" else ([], {})
+        try:
+            if not kept:
+                raise e
+            b = dataclasses.replace(b, names=tuple(b.names[i] for i in kept), xs=b.xs[kept])
+            x_in = x_in[np.asarray(kept)]
+            out, got_all, eager_all = _outputs(f, x_in, len(kept), want["transform"])
+        except CallError as final:
+            return [Finding(c, final.status, detail=f"called on {b.xs.shape} slices: {final}")
+                    for c, w in want.items() if w]
     leaves = out if isinstance(out, tuple | list) else (out,)
     expected_dtype = _expected_dtype(act, params, cast)
     dtype_problems = [str(o.dtype) for o in leaves if np.asarray(o).dtype != expected_dtype]
     transform = list(zip(b.names, got_all, eager_all, strict=True))
     for name, xs, got in zip(b.names, b.xs, got_all, strict=True):
-        exact = _exact_flat(_oracle(act, xs, b.oracle, fmt, grad=False))
+        exact = _exact_flat(truth.get(xs, grad=False))
         if len(got) != len(exact):
             return [Finding(c, "error", detail=f"slice {name}: {len(got)} outputs, "
                             f"expected {len(exact)}") for c, w in want.items() if w]
@@ -169,17 +212,91 @@ def check(
             want["gradient"] = "error"
         else:
             for s, (name, xs) in enumerate(zip(b.names, b.xs, strict=True)):
-                exact = _oracle(act, xs, b.oracle, fmt, grad=True)
+                exact = truth.get(xs, grad=True)
                 exact = exact[:1] if act.name == "logsumexp" else exact
                 _collect_rows(grads, name, xs, jac["jvp"][s], exact, fmt, "jvp")
-                # reverse mode multiplies each row's cotangent, zeros included, by every
-                # entry: an infinite or NaN entry spoils all rows, so it is held to the
-                # truth only where the Jacobian is finite
+                # jax.jacrev multiplies each row's cotangent, zeros included, by every
+                # entry: an infinite or NaN entry spoils every row, so reverse mode is
+                # held to the truth only where the Jacobian is finite
                 if all(math.isfinite(e.hi) for e in _exact_flat(exact)):
                     _collect_rows(grads, f"{name} (vjp)", xs, jac["vjp"][s], exact, fmt, "vjp")
     # repro lines with the slices' concrete mask or b
-    return _repro.add(spec, act, b.oracle, dtype, _findings(
-        spec, act, dtype, tol, want, rows, grads, dtype_problems, transform, fmt))
+    truth.save()  # what a prefill did not hold (an audit run outside `audit`)
+    found = _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transform, fmt)
+    _refusals(found, refused, given)
+    _ignored(found, case, fn, b, x_in, got_all)
+    return _repro.add(spec, act, b.oracle, dtype, found)
+
+
+def _outputs(f: Callable[[Any], Any], x_in: Any, n: int, eager: bool
+             ) -> tuple[Any, list[np.ndarray], list[np.ndarray]]:
+    """The jit call (and the eager one, for the transform check) on the batch, each as
+    its slices' outputs; `CallError` if either raises or returns no array per slice."""
+    out = call(lambda: jax.jit(f)(x_in), what="the function (jit)")
+    again = call(lambda: f(x_in), what="the function (eager)") if eager else out
+    return out, _per_slice(out, n), _per_slice(again, n)
+
+
+def _slice_by_slice(f: Callable[[Any], Any], b: Batch, x_in: Any
+                    ) -> tuple[list[int], dict[str, str]]:
+    """The slices ``f`` computes when called on each alone, and the reason (the
+    library's own exception) of each it refuses."""
+    kept, refused = [], {}
+    for i, name in enumerate(b.names):
+        try:
+            _outputs(f, x_in[i:i + 1], 1, False)
+        except CallError as e:
+            refused[name] = str(e)
+        else:
+            kept.append(i)
+    return kept, refused
+
+
+def _refusals(found: list[Finding], refused: dict[str, str], slices: dict[str, Any]) -> None:
+    """Slices the implementation refused while it computed the others: an input class it
+    rejects where the catalog defines a value (a convention of its own, not a crash), in
+    the ``special`` row, with the input that shows it."""
+    if not refused or not found:
+        return
+    name, why = next(iter(refused.items()))
+    text = (f"refuses {len(refused)} slice{'s' if len(refused) > 1 else ''} where the "
+            f"catalog defines a value ({', '.join(refused)}): {name}: {why}")
+    special = next((f for f in found if f.check == "special"), None)
+    if special is None:  # the special check not run: the others say what they left out
+        for f in found:
+            f.detail += f"; {text}"
+    elif special.status == "pass":
+        special.status, special.severity = "fail", Severity.CONVENTION
+        special.worst_input, special.got = literal(slices[name]), "raised"
+        special.detail = text
+    else:
+        special.detail += f"; {text}"
+
+
+def _ignored(found: list[Finding], case: Case, fn: Callable[..., Any], b: Batch, x_in: Any,
+             got_all: list[np.ndarray]) -> None:
+    """A wrong value whose results are exactly those of the same call without one of the
+    variant's parameters comes from that parameter being ignored (`Severity.IGNORED`, the
+    cause of what else it shows: NaN from slices mixed by an ignored axis). The parameter
+    must change the truth of these slices (keepdims does not; epsilon may not, in
+    bfloat16), or be the axis, which changes which entries make a slice."""
+    wrong = [f for f in found if f.check in ("accuracy", "gradient") and f.status == "fail"
+             and f.severity in (None, Severity.WRONG, Severity.NONFINITE)]
+    defaults = case.act.defaults
+    changed = [k for k, v in case.params.items() if defaults.get(k) != v and k in b.call
+               and (k == "axis" or _truth_without(case, b, k, got_all))]
+    for k in changed if wrong else ():
+        g = _laid_out(case.act, case.params, fn, {a: v for a, v in b.call.items() if a != k})
+        try:
+            _, without, _ = _outputs(g, x_in, len(got_all), False)
+        except CallError:
+            continue
+        if all(a.shape == w.shape and np.array_equal(a, w, equal_nan=True)
+               for a, w in zip(got_all, without, strict=True)):
+            for f in wrong:
+                f.severity = Severity.IGNORED
+                f.detail += f"; {k}={case.params[k]!r} is ignored: the same results without it"
+            return
 
 
 def _expected_dtype(act, params, cast) -> np.dtype:
@@ -224,14 +341,30 @@ def _jacobians(f: Callable[[Any], Any], xs: Any) -> dict[str, list[np.ndarray]] 
 
 
 def _collect_rows(grads, name, xs, g, jac, fmt, mode: str) -> None:
-    """Each row of one slice's Jacobian by ``mode`` (jvp: forward, vjp: reverse)."""
+    """Each row of one slice's Jacobian by ``mode`` (jvp: forward, vjp: reverse), with
+    whether AD may spoil its entries to NaN (`_spoilable`)."""
+    spoilable = _spoilable(np.array([[e.hi for e in row] for row in jac], float),
+                           np.asarray(g, float))
     for i, row in enumerate(jac):
         hi = np.array([e.hi for e in row])
         finite = hi[np.isfinite(hi)]
         scale = np.max(np.abs(finite)) if len(finite) else 0.0
         _collect(grads, f"{name}[{i}]", xs, g[i], row, fmt, scale,
                  [(mode, (i, j)) for j in range(len(row))])
-        grads["row_finite"].extend([len(finite) == len(hi)] * len(hi))
+        grads["spoilable"].extend(spoilable[i].tolist())
+
+
+def _spoilable(truth: np.ndarray, got: np.ndarray) -> np.ndarray:
+    """The entries of a Jacobian that AD turns into NaN through ∞·0 where the truth has
+    an infinite or NaN entry: its row in forward mode (the row is a linear map with ∞
+    among its coefficients), its column in reverse mode (∞ times the zero cotangents of
+    the other rows), and the whole row of such a column's NaN when a Jacobian computed
+    by reverse mode is applied to tangents (torch's, through the adapter: J·t)."""
+    bad = ~np.isfinite(truth)
+    rows, cols = bad.any(axis=1), bad.any(axis=0)
+    with np.errstate(invalid="ignore"):
+        spread = (np.isnan(got) & cols[None, :]).any(axis=1)
+    return rows[:, None] | cols[None, :] | spread[:, None]
 
 
 def _errors(rows, fmt) -> tuple[np.ndarray, np.ndarray]:
@@ -254,6 +387,7 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
     labels = np.array([f"{c}: {xv}" for c, xv in zip(rows["case"], rows["x"], strict=True)],
                       object)
     wanted, got = np.array(rows["want"], float), np.array(rows["got"], float)
+    nan_in = _holds_nan(rows["x"])
     if want["accuracy"]:
         acc = ~special
         f = _worst("accuracy", labels[acc], err[acc], wanted[acc], got[acc],
@@ -262,7 +396,7 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
     if want["special"]:
         ok = (np.isnan(got) & np.isnan(wanted)) | (got == wanted)
         f = _exact("special", labels[special], wanted[special], got[special], ok[special],
-                   "outputs whose truth is infinite or NaN")
+                   "outputs whose truth is infinite or NaN", nan_in[special])
         out.append(_located(f, x, rows["at"], special))
     if want["gradient"] == "error":
         out.append(Finding("gradient", grads["error"][1], detail=grads["error"][0]))
@@ -274,12 +408,11 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
         gw, gg = np.array(grads["want"], float), np.array(grads["got"], float)
         nan_ok = np.isnan(gg) & np.isnan(gw)
         gerr = np.where(gspecial, np.where(nan_ok | (gg == gw), 0.0, np.inf), gerr)
-        # a row with an infinite or NaN entry: any AD computes that row as a linear map
-        # with ∞ or NaN among its coefficients, so its other entries come out NaN (∞·0)
-        spoiled = ~np.array(grads["row_finite"], bool) & np.isnan(gg)
+        # NaN where AD spoils entries around an infinite or NaN truth (`_spoilable`)
+        spoiled = np.array(grads["spoilable"], bool) & np.isnan(gg)
         gerr = np.where(spoiled, 0.0, gerr)
         f = _worst("gradient", glabels, gerr, gw, gg, tol.ulps(act.name, dtype, "gradient"),
-                   "Jacobian entries")
+                   "Jacobian entries", nan_in=_holds_nan(grads["x"]))
         f.detail += " (in ulps of each Jacobian row's largest entry)"
         out.append(_located(f, gx, grads["at"], np.ones(len(gx), bool)))
     if want["dtype"]:
@@ -300,6 +433,10 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
                                "eager and jit agree"))
     return out
 
+
+def _holds_nan(slices: list[str]) -> np.ndarray:
+    """Whether each row's slice (a list literal) holds a NaN."""
+    return np.array(["nan" in s for s in slices], bool)
 
 
 def _located(f: Finding, slices: np.ndarray, at: list, mask: np.ndarray) -> Finding:

@@ -47,7 +47,6 @@ class Job:
     params: dict[str, Any]
     dtype: str
     tolerances: Tolerances
-    strict_subnormals: bool
     checks: frozenset[str] | None
     cache_dir: str | None
     timeout: float
@@ -85,7 +84,7 @@ def _serve(spec: str, conn: Connection) -> None:
         _call.TIMEOUT_S = job.timeout
         try:
             found = _audit.run_case(implementation, act, job.params, job.dtype,
-                                    job.tolerances, job.strict_subnormals, job.checks,
+                                    job.tolerances, job.checks,
                                     job.cache_dir)
         except Exception as e:  # a fault of the checks, not the implementation: said so
             where = traceback.extract_tb(e.__traceback__)[-1]

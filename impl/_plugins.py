@@ -1,4 +1,4 @@
-"""Resolving a SPEC (INTERFACE.md) into an `Implementation`: activation name -> function.
+"""Resolving a SPEC (docs/README.md) into an `Implementation`: activation name -> function.
 
 A SPEC is a built-in name, an entry point of the ``actaudit.implementations`` group, a
 ``path/to/file.py[:attr]``, or a ``package.module[:attr]``; the object found is a module,

@@ -151,10 +151,16 @@ ELEMENTWISE: dict[str, Callable[..., torch.Tensor]] = {
     "soft_sign": F.softsign,
     "tanh": torch.tanh,
     "identity": torch.nn.Identity(),
+    "hard_shrink": lambda x, lambd=0.5: F.hardshrink(x, lambd),
+    "soft_shrink": lambda x, lambd=0.5: F.softshrink(x, lambd),
+    "tanh_shrink": F.tanhshrink,
+    "threshold": lambda x, threshold, value: F.threshold(x, threshold, value),
 }
 # the functions of slices: (torch's function, what torch lacks of jax.nn's parameters)
 VECTOR: dict[str, tuple[Callable[..., torch.Tensor], Lacks | None]] = {
     "softmax": (lambda x, axis=-1, where=None: F.softmax(x, dim=axis),
+                _all(_one_axis(), _none("where"))),
+    "softmin": (lambda x, axis=-1, where=None: F.softmin(x, dim=axis),
                 _all(_one_axis(), _none("where"))),
     "log_softmax": (lambda x, axis=-1, where=None: F.log_softmax(x, dim=axis),
                     _all(_one_axis(), _none("where"))),

@@ -100,8 +100,8 @@ def _special(act: Activation, x: float, params: Mapping[str, Any], grad: bool):
             raise ValueError(f"{act.name} declares no limits at infinity")
         return _const(limits.pos if x > 0 else limits.neg, act, params)
     if grad:
-        for kink in act.kinks:
-            if x == kink.at:
+        for at, kink in act.kinks_at(params):
+            if x == at:
                 return _const(kink.grad, act, params)
     return None
 

@@ -61,7 +61,8 @@ def _sample(act: Activation, fmt: Format, params: Mapping[str, Any], per_binade:
         inside = lo + offsets.astype(np.float64) * step
         points.append(np.concatenate([[lo, lo + (count - 1) * step], inside]))
     special = [0.0, fmt.max, fmt.tiny, fmt.true_min, math.inf, math.nan]
-    anchors = [*act.breakpoints, *(k.at for k in act.kinks), *act.domain,
+    anchors = [*act.breakpoints_at(params), *(at for at, _ in act.kinks_at(params)),
+               *act.domain,
                *thresholds(act, params, fmt)]
     finite = np.array([a for a in anchors if math.isfinite(a)], dtype=dt)
     near = [finite]

@@ -8,8 +8,11 @@ float64 subnormal spacing below the normal range) and the correctly rounded resu
 table's format (``value``). Tables are written as parquet, atomically (a
 temporary file renamed into place), never with pickle.
 
-The file name carries a key over what the values are a function of: the catalog entry's
-definition, the variant, the sample set, the table's layout and the oracle's version.
+The file name carries a key over what the values are a function of, and nothing else: the
+catalog entry's definition (its formulas with every helper and constant they use, its
+limits, kinks and breakpoints: `catalog._fingerprint`; not its documentation), the
+variant, the sampler's code for the sampled formats, the table's layout and the oracle's
+version (the engine's code is keyed by ``ORACLE``, bumped by hand).
 Not the versions of mpmath and python-flint: a certified, correctly rounded value is a
 fact about the definition, which no library version changes (Arb certifies it and mpmath
 must agree, or the oracle raises); the versions that built a table are recorded in it.
@@ -37,6 +40,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,8 +51,9 @@ import pyarrow.parquet as pq
 from .. import catalog
 from .._files import atomic
 from .._progress import progress as progress_bar
-from ..catalog import Activation, Kind, variant_id
+from ..catalog import Activation, Kind, _fingerprint, variant_id
 from . import samples
+from .engine import Exact
 from .exact import evaluate
 from .formats import FORMATS
 
@@ -73,6 +78,7 @@ def table_key(act: Activation, params: dict, dtype: str) -> str:
     act = catalog.canonical(act)
     blob = json.dumps({
         "schema": SCHEMA, "samples": samples.version(FORMATS[dtype]), "entry": act.fingerprint(),
+        "sampler": "" if dtype in samples.EXHAUSTIVE else _fingerprint.module(samples),
         "params": variant_id(act.math_params(act.resolve(params))), "dtype": dtype,
         "actaudit": ORACLE,
     }, sort_keys=True)
@@ -307,3 +313,52 @@ def table(
         _run([(catalog.canonical(act), params, dtype, path)], workers, None, progress=False)
         found = read_table(path)
     return found
+
+
+class SliceAnswers:
+    """The oracle's answers for the slices of one vector variant in one format (softmax,
+    logsumexp, ...: no table of inputs, a fixed set of slices), kept in the cache as JSON
+    beside the tables, under a key like theirs: computed once per audit (and per cache),
+    not once per implementation's worker. `get` computes what the file lacks; `save`
+    writes it back atomically if anything was added. A damaged file is recomputed."""
+
+    def __init__(self, act: Activation, params: dict, dtype: str,
+                 cache: str | os.PathLike | None = None):
+        self.act, self.params, self.fmt = catalog.canonical(act), dict(params), FORMATS[dtype]
+        blob = json.dumps({"schema": SCHEMA, "entry": self.act.fingerprint(), "dtype": dtype,
+                           "params": repr(sorted(self.params.items())), "actaudit": ORACLE},
+                          sort_keys=True)
+        key = hashlib.sha256(blob.encode()).hexdigest()[:20]
+        self.path = _cache(cache) / f"{self.act.name}-slices-{dtype}-{key}.json"
+        self.answers: dict[str, Any] = {}
+        self.added = False
+        if self.path.exists():
+            try:
+                self.answers = json.loads(self.path.read_text())["answers"]
+            except (ValueError, KeyError, TypeError):
+                warnings.warn(DamagedTable(f"the oracle's slice answers {self.path} are "
+                                           "damaged; computing them again"), stacklevel=2)
+
+    def get(self, xs: np.ndarray, grad: bool) -> Any:
+        """The `evaluate` answer for the slice ``xs`` (value, or Jacobian with ``grad``)."""
+        k = f"{'grad' if grad else 'value'}:{np.asarray(xs, np.float64).tobytes().hex()}"
+        if k not in self.answers:
+            found = evaluate(self.act, np.asarray(xs).tolist(), self.params, grad=grad,
+                             formats=(self.fmt,))
+            self.answers[k] = _tree(found, lambda e: [e.hi, e.lo, e.rounded[self.fmt.name]])
+            self.added = True
+        return _tree(self.answers[k], lambda v: Exact(v[0], v[1], {self.fmt.name: v[2]}),
+                     leaf=lambda v: isinstance(v, list) and len(v) == 3
+                     and not isinstance(v[0], list))
+
+    def save(self) -> None:
+        if self.added:
+            text = json.dumps({"answers": self.answers})
+            atomic(self.path, lambda p: Path(p).write_text(text))
+            self.added = False
+
+
+def _tree(tree: Any, fn: Any, leaf: Any = None) -> Any:
+    """``fn`` on each leaf of a nested list (an `Exact` by default)."""
+    is_leaf = leaf or (lambda v: not isinstance(v, list))
+    return fn(tree) if is_leaf(tree) else [_tree(t, fn, leaf) for t in tree]

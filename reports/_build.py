@@ -70,7 +70,7 @@ def _curve_plots(runs: Runs, folder: Path, style: dict[str, Style]
     return made
 
 
-TOP = 3  # findings of each kind of defect on the first screen; every one is below
+TOP = 3  # findings of each severity on the first screen; every one is below
 
 
 def _verdict_section(runs: Runs, groups: pd.DataFrame, warnings: pd.DataFrame) -> str:
@@ -81,18 +81,18 @@ def _verdict_section(runs: Runs, groups: pd.DataFrame, warnings: pd.DataFrame) -
         parts.append('<p>No check failed or errored.</p>')
     else:
         table = _tables.headline(groups)
-        kinds = table["kind of defect"]
+        kinds = table["severity"]
         counts = kinds.value_counts()
-        top = table[table.groupby("kind of defect", sort=False).cumcount() < TOP]
-        top = top.assign(**{"kind of defect": top["kind of defect"].map(
+        top = table[table.groupby("severity", sort=False).cumcount() < TOP]
+        top = top.assign(**{"severity": top["severity"].map(
             lambda k: f"{k}: {counts[k]} finding{'s' if counts[k] > 1 else ''}"
                       + (f", the {TOP} largest" if counts[k] > TOP else ""))})
         parts.append(f"<p>{len(groups)} findings: checks that failed or errored, each "
                      "implementation's, activation's and check's rows grouped across dtypes "
-                     "and variants. By kind of defect, the most severe first, and the largest "
+                     "and variants. By severity, the most severe first, and the largest "
                      f"errors of each; every finding, with its rows and repro lines, in "
                      '<a href="#findings">Findings by activation</a>.</p>')
-        parts.append(_html.grouped_table(top, "kind of defect", code=(
+        parts.append(_html.grouped_table(top, "severity", code=(
             "worst input", "expected", "got"), wrap=("got",), table_id="top"))
     if not warnings.empty:
         parts.append(f'<p class="muted">And {len(warnings)} warnings (deviations a user may '

@@ -37,7 +37,7 @@ class Runs:
 
     @property
     def summary(self) -> pd.DataFrame:
-        """summary.csv's table: the same rows as the report, INTERFACE.md's columns."""
+        """summary.csv's table: the same rows as the report, summary.csv's columns."""
         return self.results[COLUMNS]
 
 

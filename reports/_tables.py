@@ -10,14 +10,14 @@ import pandas as pd
 from .. import catalog
 from ..bench import BASELINE
 from ..catalog import variant_id
-from ..checks._results import DEFECTS, defect
+from ..checks._registry import DERIVATIVE, Severity, by_key, declared
 from ..checks._tolerances import DTYPES
 
-# the checks summed up in each overview, and the one whose max_ulp colours it
+# the checks summed up in each overview (those of the derivative, `Check.derivative`, or
+# the others), and the one whose max_ulp colours it
 GROUPS = {
-    "value": ("accuracy", lambda c: not (c.startswith("gradient")
-                                         or c == "subnormal:gradient")),
-    "gradient": ("gradient", lambda c: c.startswith("gradient") or c == "subnormal:gradient"),
+    "value": ("accuracy", lambda c: c not in DERIVATIVE),
+    "gradient": ("gradient", lambda c: c in DERIVATIVE),
 }
 SEVERITY = ("skip", "pass", "warn", "fail", "error")  # the worst status of a cell shows
 FAILURE_COLUMNS = ["impl", "activation", "variant", "dtype", "check", "status", "max_ulp",
@@ -67,7 +67,7 @@ def counts(results: pd.DataFrame) -> pd.DataFrame:
 
 def failures(results: pd.DataFrame, statuses: tuple[str, ...] = ("fail", "error")
              ) -> pd.DataFrame:
-    """Every check with one of ``statuses``, each with its kind of defect (`defect`) and
+    """Every check with one of ``statuses``, each with its severity (`severity`) and
     the implementations whose results are copies of its own (flax.nnx's of jax.nn's:
     ``copies``; the copies' own rows left out), ranked as `findings` ranks them."""
     bad = results[results["status"].isin(statuses)].copy()
@@ -82,16 +82,33 @@ def failures(results: pd.DataFrame, statuses: tuple[str, ...] = ("fail", "error"
     bad = bad[bad["same_as"].isna()]
     bad["copies"] = [copies.get((i, a), "") for i, a in zip(bad["impl"], bad["activation"],
                                                               strict=True)]
-    bad["defect"] = [defect(*r) for r in zip(bad["check"], bad["status"], bad["expected"],
-                                             bad["got"], strict=True)]
+    given = bad["severity"] if "severity" in bad else pd.Series(None, index=bad.index)
+    bad["defect"] = [severity(c, s, g).value for c, s, g in zip(
+        bad["check"], bad["status"], given, strict=True)]
     return _ranked(bad)[[*FAILURE_COLUMNS, "defect", "copies"]].reset_index(drop=True)
 
 
+def severity(check: str, status: str, key: Any) -> Severity:
+    """A finding's severity: as results.parquet records it, else (a run from before it
+    did) its check's declared one, an error being a crash."""
+    if isinstance(key, str) and key:
+        return by_key(key)
+    if status == "error":
+        return Severity.CRASH
+    try:
+        return declared(check).severity
+    except KeyError:  # a check name since split (``property``)
+        return Severity.WRONG
+
+
+_RANK = {s.value: s.rank for s in Severity}
+
+
 def _ranked(rows: pd.DataFrame) -> pd.DataFrame:
-    """Fails and errors before warnings, then by kind of defect (`DEFECTS`, most severe
+    """Fails and errors before warnings, then by severity (`Severity`, most severe
     first), then the largest error first."""
     return rows.assign(
-        _w=rows["status"].eq("warn"), _d=rows["defect"].map(DEFECTS.index),
+        _w=rows["status"].eq("warn"), _d=rows["defect"].map(_RANK),
         _u=-rows["max_ulp"].fillna(-1.0).astype(float),
     ).sort_values(["_w", "_d", "_u", "activation", "impl", "variant", "dtype"],
                   kind="stable").drop(columns=["_w", "_d", "_u"])
@@ -115,7 +132,7 @@ def impl_label(impl: str, copies: str) -> str:
     return f"{impl} (= {copies})" if copies else impl
 
 
-HEADLINE = ["kind of defect", "implementation", "activation", "check", "dtypes", "max ULP",
+HEADLINE = ["severity", "implementation", "activation", "check", "dtypes", "max ULP",
             "worst input", "expected", "got"]
 
 
@@ -129,11 +146,11 @@ def _short(text: Any, width: int = 28) -> str:
 
 
 def headline(groups: pd.DataFrame) -> pd.DataFrame:
-    """The findings as the first screen shows them, numbered: the kind of defect, the
+    """The findings as the first screen shows them, numbered: the severity, the
     implementation with its copies, the activation with the variants affected, and the
     worst row's input (shortened), expected value and result."""
     table = pd.DataFrame({
-        "kind of defect": groups["defect"],
+        "severity": groups["defect"],
         "implementation": [impl_label(i, c) for i, c in zip(groups["impl"], groups["copies"],
                                                              strict=True)],
         "activation": [a if v == "defaults" else f"{a} ({v})"
@@ -153,7 +170,7 @@ def headline(groups: pd.DataFrame) -> pd.DataFrame:
 
 def findings(bad: pd.DataFrame) -> pd.DataFrame:
     """The rows of `failures` grouped: one finding per (implementation, activation,
-    check, status, kind of defect) across its dtypes and variants, its worst row standing
+    check, status, severity) across its dtypes and variants, its worst row standing
     for it (``variant``, ``dtype``, ``worst_input``, ``expected``, ``got``, ``repro``
     are that row's), ``rows`` holding the group's rows; ranked as the rows are."""
     if bad.empty:

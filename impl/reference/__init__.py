@@ -10,6 +10,7 @@ from ._elementwise import (
     celu,
     elu,
     gelu,
+    hard_shrink,
     hard_sigmoid,
     hard_silu,
     hard_swish,
@@ -25,6 +26,7 @@ from ._elementwise import (
     selu,
     sigmoid,
     silu,
+    soft_shrink,
     soft_sign,
     softplus,
     sparse_plus,
@@ -32,13 +34,25 @@ from ._elementwise import (
     squareplus,
     swish,
     tanh,
+    tanh_shrink,
+    threshold,
 )
-from ._vector import glu, log_softmax, logmeanexp, logsumexp, one_hot, softmax, standardize
+from ._vector import (
+    glu,
+    log_softmax,
+    logmeanexp,
+    logsumexp,
+    one_hot,
+    softmax,
+    softmin,
+    standardize,
+)
 
 __all__ = [
-    "beta_swish", "celu", "elu", "gelu", "glu", "hard_sigmoid", "hard_silu", "hard_swish",
-    "hard_tanh", "identity", "leaky_relu", "log1mexp", "log_sigmoid", "log_softmax",
-    "logmeanexp", "logsumexp", "mish", "one_hot", "prelu", "relu", "relu6", "selu",
-    "sigmoid", "silu", "soft_sign", "softmax", "softplus", "sparse_plus", "sparse_sigmoid",
-    "squareplus", "standardize", "swish", "tanh",
+    "beta_swish", "celu", "elu", "gelu", "glu", "hard_shrink", "hard_sigmoid", "hard_silu",
+    "hard_swish", "hard_tanh", "identity", "leaky_relu", "log1mexp", "log_sigmoid",
+    "log_softmax", "logmeanexp", "logsumexp", "mish", "one_hot", "prelu", "relu", "relu6",
+    "selu", "sigmoid", "silu", "soft_shrink", "soft_sign", "softmax", "softmin", "softplus",
+    "sparse_plus", "sparse_sigmoid", "squareplus", "standardize", "swish", "tanh",
+    "tanh_shrink", "threshold",
 ]

@@ -619,3 +619,67 @@ def log1mexp(x: ArrayLike) -> Array:
     """log(1 − exp(−x)) for x ≥ 0: log(−expm1(−x)) below log 2, log1p(−exp(−x)) above."""
     w, dtype = widen(x)
     return _log1mexp(w).astype(dtype)
+
+
+# the activations PyTorch has and jax.nn lacks -------------------------------------------
+
+def hard_shrink(x: ArrayLike, lambd: ArrayLike = 0.5) -> Array:
+    """x for |x| > λ, 0 on the closed band [−λ, λ] (torch's hardshrink; NaN passes)."""
+    w, dtype = widen(x, lambd)
+    lam = param(lambd, w, dtype)
+    return jnp.where((w >= -lam) & (w <= lam), 0, w).astype(dtype)
+
+
+def soft_shrink(x: ArrayLike, lambd: ArrayLike = 0.5) -> Array:
+    """x − λ above λ, x + λ below −λ, 0 on [−λ, λ] (torch's softshrink): one rounding."""
+    w, dtype = widen(x, lambd)
+    lam = param(lambd, w, dtype)
+    band = (w >= -lam) & (w <= lam)
+    return jnp.where(band, 0, jnp.where(w > 0, w - lam, w + lam)).astype(dtype)
+
+
+def _tanh_shrink_coefficients(terms: int) -> list[float]:
+    """c_k with x − tanh(x) = Σ_{k≥1} c_k x^(2k+1): from tanh' = 1 − tanh², the
+    coefficients t_k of tanh = Σ t_k x^(2k+1) obey (2k+1)·t_k = −Σ_{i+j=k−1} t_i t_j."""
+    from fractions import Fraction
+
+    t = [Fraction(1)]
+    for k in range(1, terms + 1):
+        t.append(-sum(t[i] * t[k - 1 - i] for i in range(k)) / (2 * k + 1))
+    return [float(-c) for c in t[1:]]
+
+
+def tanh_shrink(x: ArrayLike) -> Array:
+    """x − tanh(x), odd: for |x| < 1 its Taylor series (x − tanh(x) cancels there: x³/3 at
+    small x), for |x| ≥ 1 (|x| − 1) + 2/(e^(2|x|) + 1), two terms of one sign."""
+    w, dtype = widen(x)
+    return _tanh_shrink(w).astype(dtype)
+
+
+@jax.custom_jvp
+def _tanh_shrink(w: Array) -> Array:
+    a = jnp.abs(w)
+    small = a < 1
+    y = jnp.where(small, a, 0)
+    terms = 20 if jnp.finfo(w.dtype).bits <= 32 else 42  # the series' ratio at 1: 0.405
+    p = jnp.zeros_like(w)
+    for c in reversed(_tanh_shrink_coefficients(terms)):
+        p = p * (y * y) + c
+    series = y * (y * (y * p))
+    far = (a - 1) + 2 / (jnp.exp(2 * jnp.where(small, 1, a)) + 1)
+    return jnp.copysign(jnp.where(small, series, far), w)
+
+
+@_tanh_shrink.defjvp
+def _tanh_shrink_jvp(primals, tangents):
+    """tanh²(x): 1 at ±inf, no inf/inf."""
+    (w,), (t,) = primals, tangents
+    th = jnp.tanh(w)
+    return _tanh_shrink(w), th * th * t
+
+
+def threshold(x: ArrayLike, threshold: ArrayLike, value: ArrayLike) -> Array:
+    """x above the threshold, ``value`` at or below it (torch's threshold; NaN passes)."""
+    w, dtype = widen(x, threshold, value)
+    th, v = param(threshold, w, dtype), param(value, w, dtype)
+    return jnp.where(w <= th, v, w).astype(dtype)

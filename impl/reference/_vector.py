@@ -155,6 +155,11 @@ def softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Ar
     return out.astype(dtype)
 
 
+def softmin(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
+    """softmax(−x) (torch's softmin): the negation is exact."""
+    return softmax(-jnp.asarray(x), axis, where)
+
+
 def log_softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
     """x_i − log Σ_j exp(x_j); masked-out entries are −inf."""
     w, dtype = widen(x)

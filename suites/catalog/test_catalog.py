@@ -22,8 +22,31 @@ JAX_NN = [
 ENTRIES = list(catalog.CATALOG.values())
 
 
-def test_covers_jax_nn_flax_prelu_and_beta_swish():
-    assert set(JAX_NN) | {"prelu", "beta_swish"} == set(catalog.CATALOG)
+# the activations PyTorch has and jax.nn lacks: catalog name -> torch.nn's module
+TORCH = {"hard_shrink": "Hardshrink", "soft_shrink": "Softshrink", "tanh_shrink": "Tanhshrink",
+         "threshold": "Threshold", "softmin": "Softmin"}
+
+
+def test_covers_jax_nn_flax_prelu_beta_swish_and_torchs_own():
+    assert set(JAX_NN) | {"prelu", "beta_swish"} | set(TORCH) == set(catalog.CATALOG)
+
+
+@pytest.mark.parametrize("name", TORCH)
+def test_parameters_and_defaults_match_torch(name):
+    """torch.nn's module of each takes the same parameters, with the same defaults (a
+    required one has none); softmin's dim is the catalog's axis."""
+    torch = pytest.importorskip("torch")
+    sig = inspect.signature(getattr(torch.nn, TORCH[name]).__init__)
+    theirs = {k: p.default for k, p in sig.parameters.items() if k not in ("self", "inplace")}
+    for p in catalog.get(name).params:
+        key = "dim" if p.name == "axis" else p.name
+        if key == "where":
+            continue
+        assert key in theirs, (name, key)
+        if p.required:
+            assert theirs[key] is inspect.Parameter.empty, (name, key)
+        elif key != "dim":
+            assert theirs[key] == p.default, (name, key, theirs[key], p.default)
 
 
 @pytest.mark.parametrize("name", JAX_NN)
@@ -54,34 +77,56 @@ ELEMENTWISE = [a for a in ENTRIES if a.kind is Kind.ELEMENTWISE]
 
 @pytest.mark.parametrize("act", ELEMENTWISE, ids=lambda a: a.name)
 def test_zero_sign_declared_where_f_of_zero_is_zero(act):
-    for params in act.variants():
-        at_zero = evaluate(act, 0.0, params).hi
-        assert (at_zero == 0) == (act.zero_sign is not None), (act.name, params, at_zero)
+    """A sign convention for f(-0.0) wherever some variant has f(0) = 0, and only there;
+    an odd one only where every variant has (threshold's f(0) is its value)."""
+    zeros = [evaluate(act, 0.0, params).hi == 0 for params in act.variants()]
+    assert any(zeros) == (act.zero_sign is not None), (act.name, zeros)
+    if act.zero_sign is ZeroSign.ODD:
+        assert all(zeros), act.name
 
 
-KINKED = [(a, k) for a in ELEMENTWISE if a.name in dir(jax.nn) for k in a.kinks]
+KINKED = [(a, i) for a in ELEMENTWISE if a.name in dir(jax.nn) for i in range(len(a.kinks))]
 
 
-@pytest.mark.parametrize(("act", "kink"), KINKED, ids=lambda v: getattr(v, "name", None) or
-                         str(getattr(v, "at", v)))
-def test_kink_conventions_are_what_jax_nn_takes(act, kink):
+@pytest.mark.parametrize(("act", "i"), KINKED, ids=lambda v: getattr(v, "name", None) or
+                         f"kink{v}")
+def test_kink_conventions_are_what_jax_nn_takes(act, i):
     fn = getattr(jax.nn, act.name)
     for params in act.variants():
-        got = float(jax.grad(lambda t, p=params: fn(t, **p))(jnp.float32(kink.at)))
-        want = evaluate(act, kink.at, params, grad=True).rounded["float32"]
-        assert got == pytest.approx(want, rel=1e-6), (act.name, params, kink.at)
+        at = act.kinks_at(params)[i][0]
+        got = float(jax.grad(lambda t, p=params: fn(t, **p))(jnp.float32(at)))
+        want = evaluate(act, at, params, grad=True).rounded["float32"]
+        assert got == pytest.approx(want, rel=1e-6), (act.name, params, at)
+
+
+TORCH_ONLY = [a for a in ELEMENTWISE if a.source.startswith("torch") and a.kinks]
+
+
+@pytest.mark.parametrize("act", TORCH_ONLY, ids=lambda a: a.name)
+def test_kink_conventions_of_torch_entries_are_what_torch_takes(act):
+    """The entries taken from PyTorch (hard_shrink, soft_shrink, threshold) take torch's
+    subgradients at their kinks, wherever the parameters put them."""
+    torch = pytest.importorskip("torch")
+    from actaudit.impl import load
+
+    fn = load("torch").get(act.name)
+    for params in act.variants():
+        for at, _ in act.kinks_at(params):
+            got = float(jax.grad(lambda t, p=params: fn(t, **p))(jnp.float32(at)))
+            want = evaluate(act, at, params, grad=True).rounded["float32"]
+            assert got == want, (act.name, params, at, torch.__version__)
 
 
 @pytest.mark.parametrize("act", ELEMENTWISE, ids=lambda a: a.name)
 def test_kink_conventions_are_subgradients(act):
     """The convention lies between the one-sided derivatives."""
-    for kink in act.kinks:
-        for params in act.variants():
-            at = evaluate(act, kink.at, params, grad=True).hi
-            step = max(abs(kink.at), 1.0) * 2**-30
-            left = evaluate(act, kink.at - step, params, grad=True).hi
-            right = evaluate(act, kink.at + step, params, grad=True).hi
-            assert min(left, right) - 1e-6 <= at <= max(left, right) + 1e-6, (act.name, kink)
+    for params in act.variants():
+        for at_x, _ in act.kinks_at(params):
+            at = evaluate(act, at_x, params, grad=True).hi
+            step = max(abs(at_x), 1.0) * 2**-30
+            left = evaluate(act, at_x - step, params, grad=True).hi
+            right = evaluate(act, at_x + step, params, grad=True).hi
+            assert min(left, right) - 1e-6 <= at <= max(left, right) + 1e-6, (act.name, at_x)
 
 
 def test_odd_functions_keep_the_sign_of_zero():

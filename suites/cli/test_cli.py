@@ -150,3 +150,39 @@ def test_audit_writes_summary_and_exit_status(tmp_path, oracle_cache):
               "--cache-dir", cache, "--out", str(tmp_path / "bad"), "--quiet")
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "accuracy" in bad.stdout and "fail" in bad.stdout
+
+
+def test_help_lists_the_commands_and_points_to_the_repository_docs():
+    out = run("--help")
+    assert out.returncode == 0
+    assert "==SUPPRESS==" not in out.stdout and "INTERFACE" not in out.stdout
+    assert "docs/README.md" in out.stdout
+    for command in ("list", "oracle", "tables", "audit", "bench", "report"):
+        assert command in out.stdout
+    compare = run("bench", "compare", "--help")
+    assert compare.returncode == 0 and "actaudit bench compare" in compare.stdout
+
+
+def test_the_docs_describe_every_check_severity_and_command():
+    """docs/ is the users' contract: it cannot fall behind the registry of checks."""
+    from pathlib import Path
+
+    from actaudit.checks import CATEGORIES, CHECKS, COLUMNS, Severity
+    from actaudit.checks._registry import LENIENT
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    results = (docs / "results.md").read_text()
+    contract = (docs / "README.md").read_text()
+    for c in CHECKS:
+        assert f"| `{c.name}` | `{c.severity.key}` |" in results, c.name
+    for s in Severity:
+        assert f"| `{s.key}` |" in results, s
+    for flag in filter(None, LENIENT.values()):
+        assert flag in results and flag in contract
+    assert ", ".join(COLUMNS) in results
+    for category in CATEGORIES:
+        assert f"`{category}`" in results
+    for command in ("list", "oracle", "tables", "audit", "bench", "report"):
+        assert f"`actaudit {command}" in contract
+    readme = (docs.parent / "README.md").read_text()
+    assert "docs/README.md" in readme and "docs/results.md" in readme

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from actaudit import catalog, checks
-from actaudit.catalog import Kind, variant_id
-from actaudit.checks._audit import ELEMENTWISE_CHECKS, VECTOR_CHECKS
+from actaudit.catalog import variant_id
+from actaudit.checks._registry import categories
 
 _RESULTS: dict[tuple, object] = {}
 
@@ -26,7 +26,7 @@ def pytest_generate_tests(metafunc):
     for spec in specs:
         for name in names:
             act = catalog.get(name)
-            kinds = ELEMENTWISE_CHECKS if act.kind is Kind.ELEMENTWISE else VECTOR_CHECKS
+            kinds = categories(act)
             for variant in act.variants():
                 for dtype in dtypes:
                     for check in kinds:

@@ -104,6 +104,95 @@ def test_the_key_is_the_definition_not_the_library_versions(monkeypatch):
     assert tables.table_key(elu, {}, "float16") == before
 
 
+# Caches that cannot go stale: each thing a table's values or inputs depend on moves its
+# key, and documentation does not.
+_ELEMENTWISE = "actaudit.catalog._elementwise"
+
+
+def _key(act, dtype="float32", params=None):
+    return tables.table_key(act, params or {}, dtype)
+
+
+@pytest.mark.parametrize(("module_global", "value"), [
+    ("GELU_CUBIC", "0.044716"),  # a constant a helper of the formula uses
+    ("_gelu_u", lambda x, B: x),  # the helper itself
+])
+def test_the_key_follows_the_helpers_and_constants_a_formula_uses(monkeypatch, module_global,
+                                                                 value):
+    gelu = catalog.get("gelu")
+    before = _key(gelu)
+    monkeypatch.setattr(f"{_ELEMENTWISE}.{module_global}", value)
+    assert _key(gelu) != before
+    assert _key(catalog.get("relu")) == _key(catalog.get("relu"))
+
+
+def test_the_key_follows_the_selu_constants(monkeypatch):
+    selu = catalog.get("selu")
+    before = {d: _key(selu, d) for d in ("float16", "float64")}
+    monkeypatch.setattr(f"{_ELEMENTWISE}.SELU_ALPHA", "1.67326")
+    assert all(_key(selu, d) != k for d, k in before.items())
+
+
+@pytest.mark.parametrize("field", ["breakpoints", "domain", "zero_sign", "limits",
+                                   "grad_limits", "kinks", "value", "grad"])
+def test_each_field_that_defines_values_or_inputs_moves_the_key(field):
+    import dataclasses
+
+    from actaudit.catalog import Kink, Limits, ZeroSign
+
+    elu = catalog.get("elu")
+    changed = {"breakpoints": (0.0, 1.0), "domain": (-1.0, math.inf),
+               "zero_sign": ZeroSign.ANY, "limits": Limits(-2.0, math.inf),
+               "grad_limits": Limits(0.0, 2.0), "kinks": (Kink(0.0, 0.5),),
+               "value": lambda x, B, alpha: x, "grad": lambda x, B, alpha: 1}[field]
+    assert _key(dataclasses.replace(elu, **{field: changed})) != _key(elu)
+
+
+def test_a_parameter_moves_the_key_by_what_it_is_not_by_its_doc():
+    import dataclasses
+
+    leaky = catalog.get("leaky_relu")
+    (slope,) = leaky.params
+
+    def with_param(**kw):
+        return dataclasses.replace(leaky, params=(dataclasses.replace(slope, **kw),))
+
+    assert _key(with_param(doc="the slope below zero (typo fixed)")) == _key(leaky)
+    assert _key(with_param(taken_as=())) != _key(leaky)  # rounded through x's dtype or not
+    assert _key(with_param(default=0.02)) != _key(leaky)
+
+
+def test_documentation_never_moves_the_key():
+    import dataclasses
+
+    elu = catalog.get("elu")
+    docs = dataclasses.replace(elu, formula="x if x > 0 else α(eˣ − 1)",
+                               conventions=("reworded",), source="jax.nn (2026)")
+    assert _key(docs) == _key(elu)
+
+
+def test_comments_and_docstrings_are_not_part_of_a_fingerprint():
+    from actaudit.catalog import _fingerprint
+
+    plain = "def f(x, B):\n    return B.exp(x) + 1\n"
+    documented = ('def f(x, B):\n    """e^x + 1, documented."""\n'
+                  "    # a comment\n\n    return B.exp(x)  +  1  # spaced\n")
+    assert _fingerprint.tokens(plain) == _fingerprint.tokens(documented)
+    assert _fingerprint.tokens(plain) != _fingerprint.tokens(plain.replace("+ 1", "+ 2"))
+
+
+def test_the_sampler_keys_the_sampled_formats_only(monkeypatch):
+    from actaudit.catalog import _fingerprint
+
+    elu = catalog.get("elu")
+    before = {d: _key(elu, d) for d in ("float16", "bfloat16", "float32", "float64")}
+    monkeypatch.setattr(_fingerprint, "module", lambda mod: "another sampler")
+    assert _key(elu, "float16") == before["float16"]
+    assert _key(elu, "bfloat16") == before["bfloat16"]
+    assert _key(elu, "float32") != before["float32"]
+    assert _key(elu, "float64") != before["float64"]
+
+
 def _damage(path, how):
     data = bytearray(path.read_bytes())
     if how == "truncated":
@@ -143,3 +232,38 @@ def test_tables_and_results_are_readable_by_others(tmp_path):
     tables.table("relu", {}, "float32", cache_dir=tmp_path, workers=1)
     (path,) = tmp_path.glob("*.parquet")
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_slice_answers_are_computed_once_and_kept_in_the_cache(tmp_path, monkeypatch):
+    """The vector oracle's answers (softmax's slices) are computed once per cache, not
+    once per implementation: a second reader takes them from the file."""
+    act = catalog.get("softmax")
+    xs = np.array([0.5, -1.0, 2.0])
+    first = tables.SliceAnswers(act, {}, "bfloat16", tmp_path)
+    value, jac = first.get(xs, grad=False), first.get(xs, grad=True)
+    first.save()
+    assert [p.suffix for p in tmp_path.iterdir()] == [".json"]
+
+    def no_oracle(*a, **k):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(tables, "evaluate", no_oracle)
+    again = tables.SliceAnswers(act, {}, "bfloat16", tmp_path)
+    assert [e.rounded["bfloat16"] for e in again.get(xs, grad=False)] == [
+        e.rounded["bfloat16"] for e in value]
+    assert [[e.hi for e in row] for row in again.get(xs, grad=True)] == [
+        [e.hi for e in row] for row in jac]
+    other = tables.SliceAnswers(act, {"where": (True, False, True)}, "bfloat16", tmp_path)
+    with pytest.raises(AssertionError, match="computed again"):
+        other.get(xs, grad=False)  # another variant: another file
+
+
+def test_damaged_slice_answers_are_computed_again_with_a_warning(tmp_path):
+    act = catalog.get("softmax")
+    answers = tables.SliceAnswers(act, {}, "float32", tmp_path)
+    answers.get(np.array([1.0, 2.0]), grad=False)
+    answers.save()
+    answers.path.write_text("{not json")
+    with pytest.warns(tables.DamagedTable, match="computing them again"):
+        again = tables.SliceAnswers(act, {}, "float32", tmp_path)
+    assert again.get(np.array([1.0, 2.0]), grad=False)[1].rounded["float32"] > 0.5

@@ -1,4 +1,4 @@
-"""The ULP error against hand-computed cases (INTERFACE.md's definition)."""
+"""The ULP error against hand-computed cases (docs/README.md's definition)."""
 
 import math
 

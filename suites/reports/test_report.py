@@ -205,16 +205,16 @@ def test_every_failure_is_listed_with_input_expected_got_and_repro(made):
             assert row["repro"].startswith(f"actaudit oracle {key[1]}"), row
 
 
-def test_the_first_screen_ranks_findings_by_kind_of_defect(made):
-    """The verdict leads with the most severe kind of defect, and each finding's row
-    names what is wrong, where and how badly."""
-    from actaudit.checks._results import DEFECTS
+def test_the_first_screen_ranks_findings_by_severity(made):
+    """The verdict leads with the most severe findings, and each finding's row names what
+    is wrong, where and how badly."""
+    from actaudit.checks import Severity
 
     root, _ = made
     html = (root / "report" / "index.html").read_text()
     top = html[html.index('id="top"'):]
     top = top[: top.index("</table>")]
-    kinds = [k for k in DEFECTS if f">{k}: " in top]
+    kinds = [s.value for s in Severity if f">{s.value}: " in top]
     assert kinds, top[:500]
     assert [top.index(f">{k}: ") for k in kinds] == sorted(top.index(f">{k}: ") for k in kinds)
     assert "jax.nn" in top and "sigmoid" in top

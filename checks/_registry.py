@@ -1,0 +1,158 @@
+"""The checks, each declared once: its name, category, what its failures mean (a
+`Severity`), the activations it applies to and whether it needs a derivative. The audit,
+``--checks``, summary.csv's ``check`` column, the report's ordering and the pytest ids of
+``pytest suites/impl`` all come from `CHECKS`.
+
+A finding's status follows from its severity (`status`): ``fail`` for what a user would
+call wrong, ``warn`` for what a user may accept, unless the audit is strict about that
+class (``--strict-subnormals``, ``--strict-conventions``). A check that finds something
+worse than its own kind says so on the finding (a NaN result in an accuracy check is
+`Severity.NONFINITE`; a zero of the wrong sign, `Severity.CONVENTION`), see `classify`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..catalog import Activation, Bounds, Kind, Monotone
+
+
+class Severity(enum.Enum):
+    """What a finding means, most severe first (the report's order)."""
+
+    NONFINITE = "NaN or ∞ where the truth is finite"
+    WRONG = "wrong value or derivative beyond tolerance"
+    IGNORED = "a parameter or axis ignored"
+    CRASH = "raised, hung or returned the wrong shape"
+    PROMOTION = "output dtype not the family's documented rule"
+    CONVENTION = "documented convention broken (sign of zero, subgradient, refused input)"
+    SUBNORMAL = "subnormals flushed to zero"
+    ROUNDING = "a property broken by less than the value tolerance (rounding)"
+
+    @property
+    def key(self) -> str:
+        """The short name: results.parquet's ``severity`` column, ``--strict-*`` flags."""
+        return self.name.lower()
+
+    @property
+    def rank(self) -> int:
+        return list(Severity).index(self)
+
+
+# what a user may accept: warn, unless the audit is strict about it (the flag's name)
+LENIENT = {Severity.SUBNORMAL: "--strict-subnormals", Severity.CONVENTION: "--strict-conventions",
+           Severity.ROUNDING: ""}
+
+
+def status(severity: Severity, strict: Iterable[Severity] = ()) -> str:
+    """The status of a finding that did not pass, from its severity."""
+    if severity is Severity.CRASH:
+        return "error"
+    return "warn" if severity in LENIENT and severity not in set(strict) else "fail"
+
+
+def by_key(key: str) -> Severity:
+    return Severity[key.upper()]
+
+
+ELEMENTWISE = frozenset({Kind.ELEMENTWISE})
+VECTOR = frozenset({Kind.AXIS, Kind.GATED, Kind.INDEX})
+EVERY = ELEMENTWISE | VECTOR
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check. ``needs``: what else the activation's entry must have for the check to
+    apply (its kinks, a property)."""
+
+    name: str
+    severity: Severity
+    kinds: frozenset[Kind]
+    derivative: bool
+    doc: str
+    needs: Callable[[Activation], bool] | None = None
+
+    @property
+    def category(self) -> str:
+        return self.name.partition(":")[0]
+
+    def applies(self, act: Activation) -> bool:
+        return (act.kind in self.kinds and (not self.derivative or act.grad is not None)
+                and (self.needs is None or self.needs(act)))
+
+
+def _has(prop: type) -> Callable[[Activation], bool]:
+    return lambda act: any(isinstance(p, prop) for p in act.properties)
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("accuracy", Severity.WRONG, EVERY, False,
+          "the value in ULP against the correctly rounded truth"),
+    Check("subnormal", Severity.SUBNORMAL, ELEMENTWISE, False,
+          "subnormal inputs and results: a flushed result warns, a wrong one fails"),
+    Check("special", Severity.WRONG, EVERY, False,
+          "±0, ±inf, NaN and infinite or NaN truths, bit for bit"),
+    Check("gradient", Severity.WRONG, EVERY, True,
+          "the derivative (vjp and jvp; a vector function's Jacobian) in ULP"),
+    Check("gradient:special", Severity.WRONG, ELEMENTWISE, True,
+          "the derivative at ±inf and where it is infinite or NaN"),
+    Check("gradient:kinks", Severity.CONVENTION, ELEMENTWISE, True,
+          "the catalog's subgradient at each kink", lambda act: bool(act.kinks)),
+    Check("subnormal:gradient", Severity.SUBNORMAL, ELEMENTWISE, True,
+          "the derivative at subnormal inputs and results"),
+    Check("dtype", Severity.PROMOTION, EVERY, False,
+          "the output dtype: the input's, or JAX's promotion with array parameters"),
+    Check("transform", Severity.WRONG, EVERY, False,
+          "jit agrees with eager, and vmap with a loop"),
+    Check("property:monotone", Severity.WRONG, ELEMENTWISE, False,
+          "non-decreasing where the catalog says so", _has(Monotone)),
+    Check("property:bounds", Severity.WRONG, ELEMENTWISE, False,
+          "within the catalog's bounds", _has(Bounds)),
+)
+BY_NAME = {c.name: c for c in CHECKS}
+CATEGORIES = tuple(dict.fromkeys(c.category for c in CHECKS))
+DERIVATIVE = frozenset(c.name for c in CHECKS if c.derivative)
+
+
+def declared(name: str) -> Check:
+    """The declaration of a check by its row name (``property:monotone``)."""
+    return BY_NAME[name]
+
+
+def categories(act: Activation) -> tuple[str, ...]:
+    """The categories with at least one check for ``act``'s kind (the pytest ids)."""
+    return tuple(dict.fromkeys(c.category for c in CHECKS if act.kind in c.kinds))
+
+
+def applying(act: Activation, wanted: frozenset[str] | None = None) -> tuple[Check, ...]:
+    """The checks that apply to ``act``, of the categories ``wanted`` (all by default)."""
+    return tuple(c for c in CHECKS if c.applies(act)
+                 and (wanted is None or c.category in wanted))
+
+
+def classify(want: np.ndarray, got: np.ndarray, default: Severity,
+             nan_in: np.ndarray | None = None) -> np.ndarray:
+    """Each disagreement's severity rank: NaN or ∞ where the truth is finite; a convention
+    where the two differ only in the sign of a zero, or where the truth is NaN by the
+    catalog's convention (the input holds no NaN: softmax of a slice with +inf, log1mexp
+    below 0) and the implementation defines a value; else the check's ``default``.
+    ``nan_in``: where the input holds a NaN (NaN in, NaN out is no convention)."""
+    with np.errstate(invalid="ignore"):
+        nonfinite = np.isfinite(want) & ~np.isfinite(got)
+        zero_sign = (want == 0) & (got == 0)
+        defined = np.isnan(want) & ~np.isnan(got)
+    if nan_in is not None:
+        defined &= ~nan_in
+    else:
+        defined[:] = False
+    convention = zero_sign | defined
+    return np.where(nonfinite, Severity.NONFINITE.rank,
+                    np.where(convention, Severity.CONVENTION.rank, default.rank))
+
+
+def worst(ranks: np.ndarray) -> Severity:
+    return list(Severity)[int(np.min(ranks))]
