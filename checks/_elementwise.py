@@ -194,10 +194,7 @@ def _ignored(found: list[Finding], case: Case, fn: Callable[..., Any], ev: Evalu
     (`Severity.IGNORED`, the cause of whatever else it shows)."""
     wrong = [f for f in found if f.check == "accuracy" and f.status == "fail"
              and f.severity in (Severity.WRONG, Severity.NONFINITE)]
-    defaults = case.act.defaults
-    required = {p.name for p in case.act.params if p.required}
-    for k in [k for k, v in case.params.items()
-              if defaults.get(k) != v and k not in required] if wrong else ():
+    for k in changed_params(case) if wrong else ():
         rest = {a: v for a, v in case.params.items() if a != k}
         try:
             same = np.array_equal(Evaluation(fn, rest, ev.fmt, ev.x64).values(), got,
@@ -209,10 +206,23 @@ def _ignored(found: list[Finding], case: Case, fn: Callable[..., Any], ev: Evalu
         truth = [np.array([evaluate(case.act, float(ev.x64[i]), q, formats=(ev.fmt,))
                            .rounded[ev.fmt.name] for i in at]) for q in (case.params, rest)]
         if same and explained_without(got[at], *truth, ev.fmt, case.limit()):
-            for f in wrong:
-                f.severity = Severity.IGNORED
-                f.detail += f"; {k}={case.params[k]!r} is ignored: the same results without it"
+            mark_ignored(wrong, k, case.params[k])
             return
+
+
+def changed_params(case: Case) -> list[str]:
+    """The variant's parameters that differ from the defaults and can be left out of a
+    call (a required one cannot)."""
+    defaults = case.act.defaults
+    return [k for k, v in case.params.items() if defaults.get(k) != v
+            and not any(p.required for p in case.act.params if p.name == k)]
+
+
+def mark_ignored(wrong: list[Finding], name: str, value: Any) -> None:
+    """The findings ``wrong`` as caused by the parameter ``name`` being ignored."""
+    for f in wrong:
+        f.severity = Severity.IGNORED
+        f.detail += f"; {name}={value!r} is ignored: the same results without it"
 
 
 ORDINARY = (-3.0, -1.5, -0.75, -0.25, 0.25, 0.75, 1.5, 3.0)  # where parameters show

@@ -59,6 +59,21 @@ def by_key(key: str) -> Severity:
     return Severity[key.upper()]
 
 
+def meaning(check: str, status: str, given: Severity | None = None) -> Severity | None:
+    """What a finding means: None where it passed or was skipped, a crash where it
+    errored, else ``given`` (what the finding showed) or its check's declared severity
+    (by category for a check name since split, such as ``property``)."""
+    if status in ("pass", "skip"):
+        return None
+    if status == "error":
+        return Severity.CRASH
+    if given is not None:
+        return given
+    found = BY_NAME.get(check) or next(
+        (c for c in CHECKS if c.category == check.partition(":")[0]), None)
+    return found.severity if found else Severity.WRONG
+
+
 ELEMENTWISE = frozenset({Kind.ELEMENTWISE})
 VECTOR = frozenset({Kind.AXIS, Kind.GATED, Kind.INDEX})
 EVERY = ELEMENTWISE | VECTOR

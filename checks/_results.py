@@ -14,7 +14,7 @@ from tabulate import tabulate
 
 from .._files import Folder
 from ..oracles.formats import float_text
-from ._registry import CATEGORIES, Severity, declared
+from ._registry import CATEGORIES, Severity, meaning
 from ._registry import status as status_of
 
 COLUMNS = ["impl", "activation", "variant", "dtype", "check", "status", "max_ulp",
@@ -77,20 +77,11 @@ def literal(v: Any) -> str:
     return float_text(float(v))
 
 
-def meaning(f: Finding) -> Severity | None:
-    """What ``f`` means: None where it passed or was skipped; an error is a crash."""
-    if f.status in ("pass", "skip"):
-        return None
-    if f.status == "error":
-        return Severity.CRASH
-    return f.severity or declared(f.check).severity
-
-
 def settle(findings: list[Finding], strict: frozenset[Severity] = frozenset()) -> None:
     """Each finding's status from its severity (`_registry.status`), in place, and its
     severity recorded: the one place where warn and fail are decided."""
     for f in findings:
-        sev = meaning(f)
+        sev = meaning(f.check, f.status, f.severity)
         f.severity = sev
         if sev is not None:
             f.status = status_of(sev, strict)

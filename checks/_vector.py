@@ -27,7 +27,15 @@ from ..oracles import tables
 from ..oracles.formats import FORMATS, Format, ulp_error
 from . import _repro
 from ._call import CallError, call
-from ._elementwise import Case, _exact, _worst, apart, explained_without
+from ._elementwise import (
+    Case,
+    _exact,
+    _worst,
+    apart,
+    changed_params,
+    explained_without,
+    mark_ignored,
+)
 from ._registry import CHECKS, Severity
 from ._results import Finding, literal
 
@@ -113,24 +121,18 @@ def _laid_out(act: Activation, params: Mapping[str, Any], fn: Callable[..., Any]
     return f
 
 
-def _truth_without(case: Case, b: Batch, k: str, got_all: list[np.ndarray]) -> bool:
+def _truth_without(case: Case, b: Batch, k: str, truth: tables.SliceAnswers,
+                   got_all: list[np.ndarray]) -> bool:
     """Whether the results are the truth without parameter ``k`` where ``k`` changes it
     (`_elementwise.explained_without`)."""
-    param = {p.name: p for p in case.act.params}[k]
-    if not param.affects_value or param.required:  # no call without a required one
+    if not {p.name: p for p in case.act.params}[k].affects_value:
         return False
-    rest = {a: v for a, v in b.oracle.items() if a != k}
+    rest = tables.SliceAnswers(case.act, {a: v for a, v in b.oracle.items() if a != k},
+                               case.dtype, case.cache_dir)
     name = case.fmt.name
-    try:
-        answers = [tables.SliceAnswers(case.act, kw, case.dtype, case.cache_dir)
-                   for kw in (b.oracle, rest)]
-        truth, without = (np.concatenate([[e.rounded[name] for e in _exact_flat(a.get(
-            xs, grad=False))] for xs in b.xs]) for a in answers)
-    except (TypeError, ValueError):  # a required parameter: no call without it
-        return False
-    got = np.concatenate(got_all)
-    return got.shape == truth.shape and explained_without(got, truth, without, case.fmt,
-                                                          case.limit())
+    want, without = (np.concatenate([[e.rounded[name] for e in _exact_flat(a.get(
+        xs, grad=False))] for xs in b.xs]) for a in (truth, rest))
+    return explained_without(np.concatenate(got_all), want, without, case.fmt, case.limit())
 
 
 def _per_slice(out: Any, n: int) -> list[np.ndarray]:
@@ -224,7 +226,7 @@ def check(case: Case, fn: Callable[..., Any]) -> list[Finding]:
     truth.save()  # what a prefill did not hold (an audit run outside `audit`)
     found = _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transform, fmt)
     _refusals(found, refused, given)
-    _ignored(found, case, fn, b, x_in, got_all)
+    _ignored(found, case, fn, b, x_in, got_all, truth)
     return _repro.add(spec, act, b.oracle, dtype, found)
 
 
@@ -274,7 +276,7 @@ def _refusals(found: list[Finding], refused: dict[str, str], slices: dict[str, A
 
 
 def _ignored(found: list[Finding], case: Case, fn: Callable[..., Any], b: Batch, x_in: Any,
-             got_all: list[np.ndarray]) -> None:
+             got_all: list[np.ndarray], truth: tables.SliceAnswers) -> None:
     """A wrong value whose results are exactly those of the same call without one of the
     variant's parameters comes from that parameter being ignored (`Severity.IGNORED`, the
     cause of what else it shows: NaN from slices mixed by an ignored axis). The parameter
@@ -282,20 +284,18 @@ def _ignored(found: list[Finding], case: Case, fn: Callable[..., Any], b: Batch,
     bfloat16), or be the axis, which changes which entries make a slice."""
     wrong = [f for f in found if f.check in ("accuracy", "gradient") and f.status == "fail"
              and f.severity in (None, Severity.WRONG, Severity.NONFINITE)]
-    defaults = case.act.defaults
-    changed = [k for k, v in case.params.items() if defaults.get(k) != v and k in b.call
-               and (k == "axis" or _truth_without(case, b, k, got_all))]
-    for k in changed if wrong else ():
+    for k in changed_params(case) if wrong else ():
+        if k not in b.call:
+            continue
         g = _laid_out(case.act, case.params, fn, {a: v for a, v in b.call.items() if a != k})
         try:
             _, without, _ = _outputs(g, x_in, len(got_all), False)
         except CallError:
             continue
-        if all(a.shape == w.shape and np.array_equal(a, w, equal_nan=True)
-               for a, w in zip(got_all, without, strict=True)):
-            for f in wrong:
-                f.severity = Severity.IGNORED
-                f.detail += f"; {k}={case.params[k]!r} is ignored: the same results without it"
+        same = all(a.shape == w.shape and np.array_equal(a, w, equal_nan=True)
+                   for a, w in zip(got_all, without, strict=True))
+        if same and (k == "axis" or _truth_without(case, b, k, truth, got_all)):
+            mark_ignored(wrong, k, case.params[k])
             return
 
 

@@ -73,16 +73,20 @@ def cache_dir(given: str | os.PathLike | None = None) -> Path:
     return Path(path)
 
 
-def table_key(act: Activation, params: dict, dtype: str) -> str:
-    """A hash of everything a table's contents depend on."""
-    act = catalog.canonical(act)
+def _key(act: Activation, params: dict, dtype: str, **more: Any) -> str:
+    """A hash of what an oracle answer depends on: the entry's definition, the parameters
+    that change values, the format, the layout and the oracle's version (and ``more``)."""
     blob = json.dumps({
-        "schema": SCHEMA, "samples": samples.version(FORMATS[dtype]), "entry": act.fingerprint(),
-        "sampler": "" if dtype in samples.EXHAUSTIVE else _fingerprint.module(samples),
-        "params": variant_id(act.math_params(act.resolve(params))), "dtype": dtype,
-        "actaudit": ORACLE,
+        "schema": SCHEMA, "entry": act.fingerprint(), "dtype": dtype, "actaudit": ORACLE,
+        "params": variant_id(act.math_params(act.resolve(params))), **more,
     }, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def table_key(act: Activation, params: dict, dtype: str) -> str:
+    """A hash of everything a table's contents depend on, its inputs included."""
+    return _key(catalog.canonical(act), params, dtype, samples=samples.version(FORMATS[dtype]),
+                sampler="" if dtype in samples.EXHAUSTIVE else _fingerprint.module(samples))
 
 
 def table_path(act: Activation, params: dict, dtype: str, root: Path) -> Path:
@@ -324,11 +328,10 @@ class SliceAnswers:
 
     def __init__(self, act: Activation, params: dict, dtype: str,
                  cache: str | os.PathLike | None = None):
-        self.act, self.params, self.fmt = catalog.canonical(act), dict(params), FORMATS[dtype]
-        blob = json.dumps({"schema": SCHEMA, "entry": self.act.fingerprint(), "dtype": dtype,
-                           "params": repr(sorted(self.params.items())), "actaudit": ORACLE},
-                          sort_keys=True)
-        key = hashlib.sha256(blob.encode()).hexdigest()[:20]
+        self.act, self.fmt = catalog.canonical(act), FORMATS[dtype]
+        # the parameters that change values: axis and keepdims variants share answers
+        self.params = self.act.math_params(self.act.resolve(params))
+        key = _key(self.act, self.params, dtype, kind="slices")
         self.path = _cache(cache) / f"{self.act.name}-slices-{dtype}-{key}.json"
         self.answers: dict[str, Any] = {}
         self.added = False

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import catalog
 from ..bench import BASELINE
 from ..catalog import variant_id
-from ..checks._registry import DERIVATIVE, Severity, by_key, declared
+from ..checks._registry import DERIVATIVE, Severity, by_key, meaning
 from ..checks._tolerances import DTYPES
 
 # the checks summed up in each overview (those of the derivative, `Check.derivative`, or
@@ -88,17 +88,10 @@ def failures(results: pd.DataFrame, statuses: tuple[str, ...] = ("fail", "error"
     return _ranked(bad)[[*FAILURE_COLUMNS, "defect", "copies"]].reset_index(drop=True)
 
 
-def severity(check: str, status: str, key: Any) -> Severity:
+def severity(check: str, status: str, key: Any) -> Severity | None:
     """A finding's severity: as results.parquet records it, else (a run from before it
-    did) its check's declared one, an error being a crash."""
-    if isinstance(key, str) and key:
-        return by_key(key)
-    if status == "error":
-        return Severity.CRASH
-    try:
-        return declared(check).severity
-    except KeyError:  # a check name since split (``property``)
-        return Severity.WRONG
+    did) what its check and status say (`_registry.meaning`)."""
+    return meaning(check, status, by_key(key) if isinstance(key, str) and key else None)
 
 
 _RANK = {s.value: s.rank for s in Severity}
