@@ -216,7 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a broken convention (the sign of a zero, a subgradient at a kink, an "
                    "input class refused) fails instead of warning")
     p.add_argument("--workers", type=_count, default=0,
-                   help="oracle processes (0: one per core)")
+                   help="oracle processes, and Dask workers for --exhaustive (0: one per core)")
+    p.add_argument("--exhaustive", metavar="DTYPE", choices=("float32",),
+                   help="float32: every one of its 2**32 inputs, values and derivatives, in "
+                   "place of the sample (on Dask; resumable from --out)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run --exhaustive on the dask.distributed cluster at ADDRESS (default: "
+                   "$DASK_SCHEDULER_ADDRESS, else a LocalCluster on this machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="a call into an implementation running longer is stopped: error rows "
@@ -302,6 +308,7 @@ def _cache_dir(given: str | None) -> None:
 def _audit(args: argparse.Namespace) -> int:
     from . import checks
     from ._files import claim
+    from .checks._exhaustive import FOLDER as EXHAUSTIVE
     from .checks._journal import FOLDER
 
     try:  # every setting, SPEC and path is checked before any work starts
@@ -311,7 +318,10 @@ def _audit(args: argparse.Namespace) -> int:
             checks=_split(args.checks), tolerances=tol,
             strict=checks.strictness(subnormals=args.strict_subnormals,
                                      conventions=args.strict_conventions),
-            timeout=args.timeout)
+            timeout=args.timeout, exhaustive=args.exhaustive)
+        if args.scheduler and not args.exhaustive:
+            raise ValueError("--scheduler runs --exhaustive on a cluster: give --exhaustive "
+                             "float32 too")
         _cache_dir(args.cache_dir)
         out = claim(args.out, checks.KIND, names=[*checks.FILES.values()], force=args.force)
     except (KeyError, ValueError) as e:
@@ -319,7 +329,8 @@ def _audit(args: argparse.Namespace) -> int:
     journal = plan.journal(out / FOLDER)
     try:
         result = plan.run(cache_dir=args.cache_dir, workers=args.workers or None,
-                          progress=not args.quiet, journal=journal)
+                          progress=not args.quiet, journal=journal,
+                          scheduler=args.scheduler, record=out / EXHAUSTIVE)
     except KeyboardInterrupt:
         print(f"actaudit: interrupted; {_cases(journal.finished())} finished kept in "
               f"{journal.root}: the same command resumes from them", file=sys.stderr)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from fractions import Fraction
 
 from ._spec import IN_X, Activation, Bounds, Kind, Kink, Limits, Monotone, Param, ZeroSign
 
@@ -146,11 +145,8 @@ def _tanh_shrink(x, B):
 
 
 def _exact(x, B):
-    """The exact input as a Fraction (x ∓ 1 may not be exact in the working precision)."""
-    if isinstance(x, int | float | Fraction):
-        return Fraction(x)
-    (man, exp), _ = B.bounds(x)
-    return Fraction(man) * Fraction(2) ** exp
+    """The exact input (x ∓ 1 may not be exact in the working precision): `B.exact`."""
+    return B.exact(x)
 
 
 def _tanh_shrink_grad(x, B):
@@ -249,7 +245,9 @@ def _sigmoid(x, B):
 
 
 def _sigmoid_grad(x, B):
-    return B.sigmoid(x) * B.sigmoid(-x)
+    """σ(x)σ(−x) = e^−|x| / (1 + e^−|x|)²: one exponential, of a non-positive argument."""
+    e = B.exp(-abs(x))
+    return e / (1 + e) ** 2
 
 
 def _silu(x, B):

@@ -13,6 +13,7 @@ import math
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -23,7 +24,7 @@ from .._environment import describe
 from .._progress import progress as progress_bar
 from ..catalog import Activation, Kind, variant_id
 from ..oracles import tables
-from . import _curves, _elementwise, _journal, _vector, _worker
+from . import _curves, _elementwise, _exhaustive, _journal, _vector, _worker
 from ._call import TIMEOUT_S
 from ._registry import CATEGORIES, Severity, applying
 from ._results import COLUMNS, Audit, Finding, frame, settle
@@ -66,6 +67,9 @@ def audit(
     progress: bool = True,
     timeout: float = TIMEOUT_S,
     journal: str | os.PathLike | None = None,
+    exhaustive: str | None = None,
+    scheduler: str | None = None,
+    record: str | os.PathLike | None = None,
 ) -> Audit:
     """Every check of every (implementation, activation, variant, dtype) in ``specs`` ×
     ``names`` × variants × ``dtypes``, each implementation in a worker process of its own
@@ -73,12 +77,16 @@ def audit(
     stopped. With a ``journal`` folder, each finished case is kept there at once, and the
     cases an interrupted audit with the same settings finished are taken from it
     (`_journal`). A finding of a class the audit is ``strict_*`` about fails instead of
-    warning (`_registry.LENIENT`). Bad arguments raise ValueError before any work starts."""
+    warning (`_registry.LENIENT`). ``exhaustive="float32"``: every float32 input, on a Dask
+    cluster (``scheduler``, else a LocalCluster of ``workers``), its finished chunks kept
+    in ``record`` (`_exhaustive`). Bad arguments raise ValueError before any work starts."""
     plan = Plan.of(specs, names, dtypes, checks=checks, tolerances=tolerances,
                    strict=strictness(subnormals=strict_subnormals,
-                                     conventions=strict_conventions), timeout=timeout)
+                                     conventions=strict_conventions), timeout=timeout,
+                   exhaustive=exhaustive)
     book = plan.journal(journal) if journal is not None else None
-    result = plan.run(cache_dir=cache_dir, workers=workers, progress=progress, journal=book)
+    result = plan.run(cache_dir=cache_dir, workers=workers, progress=progress, journal=book,
+                      scheduler=scheduler, record=record)
     if book is not None:
         book.close()
     return result
@@ -101,12 +109,13 @@ class Plan:
     tolerances: Tolerances
     strict: frozenset[Severity]
     timeout: float
+    exhaustive: str | None = None  # "float32": every input of that dtype (`_exhaustive`)
 
     @classmethod
     def of(cls, specs: Sequence[str], names: Iterable[str] | None = None,
            dtypes: Sequence[str] = DTYPES, *, checks: Iterable[str] | None = None,
            tolerances: Tolerances | None = None, strict: frozenset[Severity] = frozenset(),
-           timeout: float = TIMEOUT_S) -> Plan:
+           timeout: float = TIMEOUT_S, exhaustive: str | None = None) -> Plan:
         """The settings, or ValueError (KeyError for an unknown activation) saying which
         one is wrong; every SPEC is loaded once, here."""
         if not specs:
@@ -123,9 +132,14 @@ class Plan:
         for c in wanted or ():
             if c not in CATEGORIES:
                 raise ValueError(f"unknown check {c!r}; known: {', '.join(CATEGORIES)}")
+        if exhaustive is not None and exhaustive != "float32":
+            raise ValueError(f"--exhaustive takes float32 (every input of the 16-bit formats "
+                             f"is always checked), got {exhaustive!r}")
+        if exhaustive and "float32" not in dtypes:
+            raise ValueError("--exhaustive float32 needs float32 among --dtypes")
         return cls(tuple(impl.load(s) for s in specs), tuple(select(names)),
                    tuple(dict.fromkeys(dtypes)), wanted, tolerances or Tolerances(),
-                   strict, timeout)
+                   strict, timeout, exhaustive)
 
     def settings(self) -> dict[str, Any]:
         """What the results depend on, for the journal's key."""
@@ -138,11 +152,21 @@ class Plan:
         """The journal of this audit's finished cases in ``folder``."""
         return _journal.Journal(folder, self.settings(), [im.name for im in self.impls])
 
+    def record(self, folder: str | os.PathLike) -> _exhaustive.Record:
+        """The record of an exhaustive run's finished chunks under ``folder``, in a
+        subfolder keyed like the journal, so that other settings never reuse them."""
+        book = _journal.key({**self.settings(), "exhaustive": self.exhaustive,
+                             "chunk": _exhaustive.CHUNK, "version": _exhaustive.VERSION},
+                            [im.name for im in self.impls])
+        return _exhaustive.Record(Path(folder) / book)
+
     def run(self, *, cache_dir: str | os.PathLike | None = None, workers: int | None = None,
-            progress: bool = True, journal: _journal.Journal | None = None) -> Audit:
+            progress: bool = True, journal: _journal.Journal | None = None,
+            scheduler: str | None = None, record: str | os.PathLike | None = None) -> Audit:
         """Every case, those in ``journal`` taken from it and the others recorded in it
         as each is done (the journal is left for the caller to close once the results
-        are saved)."""
+        are saved); with `exhaustive`, the float32 rows those runs give replaced by
+        every input's, on a Dask cluster, with its chunks kept in ``record``."""
         impls, acts = list(self.impls), self.acts
         elementwise = [a.name for a in acts if a.kind is Kind.ELEMENTWISE]
         if elementwise:  # build what the cache lacks first, on every core
@@ -170,6 +194,9 @@ class Plan:
                 rows, curve = kept
             details += rows
             curves.append(curve)
+        if self.exhaustive:
+            details, curves = self._exhaustive(details, curves, same, scheduler, workers,
+                                               progress, record)
         detail_frame = pd.DataFrame(details)
         for col in COLUMNS:
             if col not in detail_frame:
@@ -211,16 +238,89 @@ class Plan:
             key = {"impl": im.name, "activation": act.name, "variant": variant_id(params),
                    "dtype": dtype}
             out, seconds = found[im.name]
-            settle(out, self.strict)
-            for f in out:
-                rows.append({**key, "check": f.check, "status": f.status,
-                             "max_ulp": f.max_ulp, "worst_input": f.worst_input,
-                             "expected": f.expected, "got": f.got, "detail": f.detail,
-                             "severity": f.severity.key if f.severity else None,
-                             "seconds": seconds, **_extra(f.extra)})
-                if "curve" in f.extra:
-                    curves.append(_curves.frame(key, f.check, *f.extra["curve"]))
+            more_rows, more_curves = self._rows(key, out, seconds)
+            rows += more_rows
+            curves += more_curves
         return rows, (pd.concat(curves, ignore_index=True) if curves else _curves.empty())
+
+    def _rows(self, key: dict[str, Any], out: list[Finding], seconds: float,
+              ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+        """The detailed rows of one implementation's findings for the case ``key``, their
+        statuses settled, and their curves."""
+        settle(out, self.strict)
+        rows, curves = [], []
+        for f in out:
+            rows.append({**key, "check": f.check, "status": f.status,
+                         "max_ulp": f.max_ulp, "worst_input": f.worst_input,
+                         "expected": f.expected, "got": f.got, "detail": f.detail,
+                         "severity": f.severity.key if f.severity else None,
+                         "seconds": seconds, **_extra(f.extra)})
+            if "curve" in f.extra:
+                curves.append(_curves.frame(key, f.check, *f.extra["curve"]))
+        return rows, curves
+
+    def _exhaustive(self, details: list[dict[str, Any]], curves: list[pd.DataFrame],
+                    same: dict[tuple[str, str], str], scheduler: str | None,
+                    workers: int | None, progress: bool,
+                    record: str | os.PathLike | None,
+                    ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
+        """``details`` and ``curves`` with the float32 rows of the exhaustive checks in
+        place of the sampled ones, for every elementwise case an implementation provides
+        (one whose function is another SPEC's takes that one's rows)."""
+        import tempfile
+
+        targets, owners = [], {}
+        for act in (a for a in self.acts if a.kind is Kind.ELEMENTWISE):
+            for params in act.variants():
+                case = _elementwise.Case("", act, params, "float32", self.tolerances,
+                                         self.checks)
+                names = tuple(c for c in _exhaustive.CHECKS if c in case.names())
+                for im in self.impls:
+                    if im.get(act.name) is None or not names:
+                        continue
+                    owner = same.get((im.name, act.name))
+                    if owner is not None:
+                        owners[(im.name, act.name, variant_id(params))] = owner
+                        continue
+                    targets.append(_exhaustive.Target(
+                        im.name, act, dict(params), case.limit("value"),
+                        case.limit("gradient"), names))
+        if not targets:
+            return details, curves
+        with contextlib.ExitStack() as stack:
+            folder = record if record is not None else stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="actaudit-exhaustive-"))
+            found = _exhaustive.run_all(targets, self.record(folder), timeout=self.timeout,
+                                        scheduler=scheduler, workers=workers,
+                                        progress=progress)
+        by_case = {(t.spec, t.act.name, variant_id(t.params)): found[t.slug] for t in targets}
+        for (name, act_name, variant), owner in owners.items():
+            if (owner, act_name, variant) in by_case:
+                f, stats = by_case[(owner, act_name, variant)]
+                by_case[(name, act_name, variant)] = (_as_owner(f, owner), stats)
+        replaced = {(i, a, v, c) for (i, a, v), (f, _) in by_case.items() for c in
+                    (x.check for x in f)}
+        keep = [r for r in details if r["dtype"] != "float32" or
+                (r["impl"], r["activation"], r["variant"], r["check"]) not in replaced]
+        new_rows, new_curves = [], []
+        for (name, act_name, variant), (f, stats) in by_case.items():
+            key = {"impl": name, "activation": act_name, "variant": variant, "dtype": "float32"}
+            rows, cs = self._rows(key, f, float(stats.get("seconds", {}).get("total", 0.0)))
+            for r in rows:
+                r["exhaustive"] = True
+                r["escalated"] = stats.get("escalated", {}).get(
+                    "value" if r["check"] in _exhaustive.VALUE else "gradient")
+            new_rows += rows
+            new_curves += cs
+        order = {(r["impl"], r["activation"], r["variant"], r["dtype"], r["check"]): i
+                 for i, r in enumerate(details)}
+        merged = sorted(keep + new_rows, key=lambda r: order.get(
+            (r["impl"], r["activation"], r["variant"], r["dtype"], r["check"]), len(order)))
+        dropped = {(k["impl"], k["activation"], k["variant"], "float32") for k in new_rows}
+        kept_curves = [c[~c.apply(lambda r: (r["impl"], r["activation"], r["variant"],
+                                             r["dtype"]) in dropped, axis=1)]
+                       if len(c) else c for c in curves]
+        return merged, kept_curves + new_curves
 
 
 def run_case(im: impl.Implementation, act: Activation, params: dict[str, Any], dtype: str,

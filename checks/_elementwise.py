@@ -21,6 +21,7 @@ audit turns that into ``fail`` or ``warn`` (`_results.settle`).
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -139,6 +140,25 @@ class Case:
         return self.tol.ulps(self.act.name, self.dtype, what)
 
 
+_JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def jitted(f: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
+    """``f``, its vjp and its jvp (each of x and a (co)tangent), compiled once per function
+    object: a run that calls them on many arrays (the exhaustive one) traces them once."""
+    try:
+        return _JITTED[f]
+    except (KeyError, TypeError):
+        pass
+    fns = (jax.jit(f), jax.jit(lambda x, t: jax.vjp(f, x)[1](t)[0]),
+           jax.jit(lambda x, t: jax.jvp(f, (x,), (t,))[1]))
+    try:
+        _JITTED[f] = fns
+    except TypeError:  # not weakly referable: compiled again next time
+        pass
+    return fns
+
+
 class Evaluation:
     """An implementation's values and derivatives over one oracle table."""
 
@@ -149,15 +169,17 @@ class Evaluation:
         self.x = x.astype(fmt.dtype)
 
     def values(self) -> np.ndarray:
-        out = call(lambda: jax.jit(self.f)(jnp.asarray(self.x)), what="the function (jit)")
+        f = jitted(self.f)[0]
+        out = call(lambda: f(jnp.asarray(self.x)), what="the function (jit)")
         return array(out, self.x.shape, self.fmt.dtype, "the function").astype(np.float64)
 
     def gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """(vjp, jvp) with unit (co)tangents: the derivative, twice."""
+        _, vjp_of, jvp_of = jitted(self.f)
         xj = jnp.asarray(self.x)
         ones = jnp.ones_like(xj)
-        vjp = call(lambda: jax.jit(lambda x: jax.vjp(self.f, x)[1](ones)[0])(xj), what="jax.vjp")
-        jvp = call(lambda: jax.jit(lambda x: jax.jvp(self.f, (x,), (ones,))[1])(xj), what="jax.jvp")
+        vjp = call(lambda: vjp_of(xj, ones), what="jax.vjp")
+        jvp = call(lambda: jvp_of(xj, ones), what="jax.jvp")
         shape, dt = self.x.shape, self.fmt.dtype
         return (array(vjp, shape, dt, "jax.vjp").astype(np.float64),
                 array(jvp, shape, dt, "jax.jvp").astype(np.float64))

@@ -87,6 +87,13 @@ class _Common:
         base = Fraction(base)
         return Offset(base, rest, self.frac(base) + rest)
 
+    def exact(self, x: Any) -> Fraction:
+        """An exact number (a Python number or an exact backend number) as a Fraction."""
+        if isinstance(x, int | float | Fraction):
+            return Fraction(x)
+        (man, exp), _ = self.bounds(x)
+        return Fraction(man) * Fraction(2) ** exp
+
     def sign(self, v: Any) -> int:
         """-1, 0 or 1; an Arb ball straddling 0 raises ArithmeticError (more precision)."""
         if v > 0:

@@ -147,13 +147,14 @@ def _accuracy_sections(runs: Runs, folder: Path, style: dict[str, Style],
         if not ulp.empty:
             parts += [f"<h3>{heading}</h3>", _html.overview_table(ulp, worst, notes, what)]
     plots = _curve_plots(runs, folder, style)
-    curves = ['<p class="muted">Per activation variant and dtype, the worst ULP error in each '
-              "run of consecutive inputs (every float16 and bfloat16 input; the float32 and "
-              "float64 samples), for the value and the derivative, every implementation on "
-              "the same axes; the dashed line is the tolerance. The x axis is logarithmic on "
-              "each side of 0, with the decades from 1/8 to 16 stretched: most activations "
-              "bend there. The functions of a whole slice (softmax, logsumexp, ...) have no "
-              "single input axis: their results are in the overview and the findings. Open "
+    curves = ['<p class="muted">Per activation variant and dtype, the worst ULP error in each run '
+              'of consecutive inputs (every float16 and bfloat16 input; the float32 and float64 '
+              'samples, or every float32 input where the audit was exhaustive, from the largest '
+              'error of each block of 65,536 inputs), for the value and the derivative, every '
+              'implementation on the same axes; the dashed line is the tolerance. The x axis is '
+              'logarithmic on each side of 0, with the decades from 1/8 to 16 stretched: most '
+              'activations bend there. The functions of a whole slice (softmax, logsumexp, ...) '
+              'have no single input axis: their results are in the overview and the findings. Open '
               "a plot by its name.</p>"]
     curves += [_html.details(f"{escape(title)} <span class=\"muted\">({escape(worst)})</span>",
                              _html.figure(src, f"ULP error against the input: {title}"))

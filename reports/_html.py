@@ -9,6 +9,8 @@ from html import escape
 
 import pandas as pd
 
+from ._tables import EXHAUSTIVE
+
 GLYPH = {"pass": "✓", "warn": "!", "fail": "✗", "error": "E", "skip": "–"}
 # An overview cell's colour is its verdict (the worst status of its checks); its shade,
 # the max ULP error: greens for a pass (darker: correctly rounded), amber for a warning,
@@ -117,11 +119,12 @@ def overview_table(ulp: pd.DataFrame, worst: pd.DataFrame, notes: pd.DataFrame,
             status = status if isinstance(status, str) else "skip"
             note = notes.at[name, col]
             tip = escape(note if isinstance(note, str) else status, quote=True)
+            every = isinstance(note, str) and EXHAUSTIVE in note
             dtype, impl = col
             cells.append(f'<td style="background:{verdict_colour(status, v)}" title="{tip}" '
                          f'data-status="{status}" data-dtype="{escape(dtype, quote=True)}" '
                          f'data-impl="{escape(impl, quote=True)}">'
-                         f"{compact(v)} {GLYPH[status]}</td>")
+                         f"{compact(v)}{' ∀' if every else ''} {GLYPH[status]}</td>")
         body.append(f'<tr data-name="{escape(name, quote=True)}"><th class="l">'
                     f'{escape(name)}</th>{"".join(cells)}</tr>')
     return (f'<div class="scroll"><table class="overview" data-overview="{what}">'
@@ -200,8 +203,10 @@ def legend() -> str:
     return (f'<p class="legend">{"".join(spans)}</p><p class="muted">A cell\'s colour and '
             "mark are its verdict: the worst status among its checks (✗ fail, E error, "
             "! warn, ✓ pass, – skip); its number is the max ULP error of the accuracy (or "
-            "derivative) check, which shades the colour. Hover a cell for the checks that "
-            "did not pass.</p>")
+            "derivative) check, which shades the colour: over every 16-bit input, and over a "
+            "sample of float32 and float64 (the largest error seen, a lower bound) except "
+            "where ∀ marks it as over every input (<code>--exhaustive float32</code>: the "
+            "true maximum). Hover a cell for the checks that did not pass.</p>")
 
 
 def figure(src: str, alt: str, caption: str = "") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import catalog
@@ -52,11 +53,17 @@ def overview(results: pd.DataFrame, what: str) -> tuple[pd.DataFrame, pd.DataFra
            .reindex(index=index, columns=columns))
     worst = (rows.groupby(["name", "dtype", "impl"])["rank"].max().map(lambda r: SEVERITY[r])
              .unstack(["dtype", "impl"]).reindex(index=index, columns=columns))
-    notes = (rows[~rows["status"].isin(["pass", "skip"])]
-             .assign(note=lambda d: d["check"] + ": " + d["status"])
-             .groupby(["name", "dtype", "impl"])["note"].agg("; ".join)
+    every = rows["detail"].astype(str).str.contains(EXHAUSTIVE_DETAIL, regex=False) & (
+        rows["check"] == main)
+    noted = rows[~rows["status"].isin(["pass", "skip"]) | every].assign(
+        note=lambda d: np.where(every[d.index], EXHAUSTIVE, d["check"] + ": " + d["status"]))
+    notes = (noted.groupby(["name", "dtype", "impl"])["note"].agg("; ".join)
              .unstack(["dtype", "impl"]).reindex(index=index, columns=columns))
     return ulp, worst, notes
+
+
+EXHAUSTIVE_DETAIL = "exhaustive over all"  # in the detail of a row over every input
+EXHAUSTIVE = "every input (exhaustive)"  # a cell's note: its max ULP is the true maximum
 
 
 def counts(results: pd.DataFrame) -> pd.DataFrame:

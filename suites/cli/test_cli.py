@@ -125,6 +125,11 @@ def test_bad_usage_is_one_line_and_exit_2(args, message):
     (["audit", "--impl", "reference", "--dtypes", ""], "--dtypes names no dtype"),
     (["audit", "--impl", "reference", "--dtypes", ","], "--dtypes names no dtype"),
     (["audit", "--impl", "reference", "--workers", "-3"], "a number of processes"),
+    (["audit", "--impl", "reference", "--exhaustive", "float64"], "invalid choice"),
+    (["audit", "--impl", "reference", "--exhaustive", "float32", "--dtypes", "float16"],
+     "needs float32 among --dtypes"),
+    (["audit", "--impl", "reference", "--scheduler", "tcp://127.0.0.1:1"],
+     "give --exhaustive float32 too"),
 ])
 def test_audit_bad_usage_is_one_line_exit_2(args, want):
     out = run(*args)

@@ -1,0 +1,793 @@
+"""Exhaustive float32 checks: every one of the 2**32 inputs of an elementwise activation
+variant through the implementation under audit, against a certified truth.
+
+The work is cut into chunks of `CHUNK` consecutive bit patterns (`chunk`, run in a
+worker). In a chunk the truth comes from the filter (`oracles.filter`: the catalog's own
+formula over the whole chunk in float64 interval arithmetic). Where the filter's box
+does not decide what a check needs, the input is escalated to the certified oracle
+(`oracles.evaluate`): where the box does not decide the correct rounding (beside a
+rounding boundary, a zero of unknown sign), where the ULP error's bounds straddle the
+tolerance or an edge of the histogram, where the input's class (normal, subnormal)
+depends on where in the box the value lies, and where the input may hold the chunk's
+largest error. So every count is exact, and every maximum is the certified error of the
+input where it occurs, as the sampled check would compute it. Each escalated input also
+checks the filter: a certified value outside its box is a `filter.FilterError`.
+
+Inputs are classed as the sampled checks class them (`_elementwise`): ``special`` (±0,
+±inf, NaN, or an infinite or NaN truth), ``subnormal``, ``accuracy``; derivatives
+likewise, with the catalog's kinks left to ``gradient:kinks``. A chunk's findings are
+kept as a `Tally` per check: counts, histograms, the worst cases (ties broken by bit
+pattern, so that the order chunks finish in changes nothing), which merge associatively
+into one row per check, with the same statuses, severities and details as a sampled row,
+marked as exhaustive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ..catalog import Activation, ZeroSign
+from ..oracles import evaluate
+from ..oracles import filter as boxes
+from ..oracles.formats import FORMATS, ulp_error
+from ._call import CallError
+from ._elementwise import (
+    HIST_EDGES,
+    Evaluation,
+    _read_as_zero,
+    _same,
+    _subnormal_cases,
+    histogram,
+)
+from ._registry import Severity, classify, declared
+from ._results import Finding, literal
+
+F32 = FORMATS["float32"]
+FOLDER = ".actaudit-exhaustive"  # under --out: the record of finished chunks
+VERSION = 1  # of the chunks' record: bump when what a chunk computes changes
+CHUNK = 1 << 22  # inputs a chunk: 1,024 chunks over float32's 2**32 bit patterns
+TOTAL = 1 << 32
+CHECKS = ("accuracy", "subnormal", "special", "gradient", "gradient:special",
+          "subnormal:gradient")  # the rows an exhaustive run gives in place of sampled ones
+VALUE = ("accuracy", "subnormal", "special")
+MAX_SLACK = 2.0**-20  # ULP: how far an error not certified may be from the true one
+BLOCK = 1 << 16  # inputs checked at a time: the arrays of a block stay in the CPU's cache
+LABELS = [f"<={e:g}" for e in HIST_EDGES] + [f">{HIST_EDGES[-1]:g}"]
+
+
+def chunks(total: int = TOTAL, size: int = CHUNK) -> list[tuple[int, int]]:
+    return [(s, min(s + size, total)) for s in range(0, total, size)]
+
+
+# --- the truth over a chunk ----------------------------------------------------------
+
+
+@dataclass
+class Truth:
+    """The truth at a chunk's inputs: the rounded value ``want``, a float64 ``hi`` (and
+    ``lo``: hi + lo the certified double-double where ``certified``, else the box's
+    midpoint and 0) and the filter's box, to bound the ULP error where not certified."""
+
+    x: np.ndarray
+    want: np.ndarray
+    hi: np.ndarray
+    lo: np.ndarray
+    box_lo: np.ndarray
+    box_hi: np.ndarray
+    known: np.ndarray
+    certified: np.ndarray
+    act: Activation
+    params: Mapping[str, Any]
+    grad: bool
+    escalated: int = 0
+
+    @classmethod
+    def of(cls, act: Activation, params: Mapping[str, Any], x: np.ndarray, grad: bool,
+           exact: np.ndarray) -> Truth:
+        """The filter's truth at every input, and the oracle's where ``exact`` (special
+        inputs, kinks) or where the filter's box does not decide the rounding."""
+        n = len(x)
+        box_lo, box_hi = np.full(n, np.nan), np.full(n, np.nan)
+        known = np.zeros(n, np.int8)
+        run = ~exact
+        if run.any():
+            box_lo[run], box_hi[run], known[run] = boxes.enclose(act, x[run], params,
+                                                                 F32.name, grad)
+        want, decided = boxes.decide(box_lo, box_hi, known, F32)
+        with np.errstate(invalid="ignore", over="ignore"):
+            hi = np.where(decided, box_lo + (box_hi - box_lo) / 2, np.nan)
+        t = cls(x, want, hi, np.zeros(n), box_lo, box_hi, known, np.zeros(n, bool), act,
+                params, grad)
+        t.escalate(np.flatnonzero(~decided | exact))
+        return t
+
+    def escalate(self, idx: np.ndarray) -> None:
+        """The certified oracle at the inputs ``idx`` (once each); a value outside the
+        filter's box is a `FilterError`. Special inputs (±0, ±inf, NaN: the catalog's
+        data answers them) share one answer per value and are not counted."""
+        idx = idx[~self.certified[idx]]
+        if not len(idx):
+            return
+        x = self.x[idx]
+        with np.errstate(invalid="ignore"):
+            plain = np.isfinite(x) & (x != 0)
+        for v in (np.nan, np.inf, -np.inf, 0.0, -0.0):
+            same = (np.isnan(x) if np.isnan(v) else (x == v) & (np.signbit(x) == np.signbit(v))
+                    ) & ~plain
+            if same.any():
+                e = evaluate(self.act, v, self.params, grad=self.grad, formats=(F32,))
+                at = idx[same]
+                self.want[at], self.hi[at], self.lo[at] = e.rounded[F32.name], e.hi, e.lo
+        for i in idx[plain].tolist():
+            e = evaluate(self.act, float(self.x[i]), self.params, grad=self.grad,
+                         formats=(F32,))
+            self.want[i], self.hi[i], self.lo[i] = e.rounded[F32.name], e.hi, e.lo
+        self.certified[idx] = True
+        self.escalated += int(plain.sum())
+        ok = boxes.contains(self.box_lo[idx], self.box_hi[idx], self.known[idx], self.hi[idx])
+        if not ok.all():
+            i = int(idx[np.flatnonzero(~ok)[0]])
+            name = f"{self.act.name}'" if self.grad else self.act.name
+            raise boxes.FilterError(
+                f"the filter's box [{self.box_lo[i]!r}, {self.box_hi[i]!r}] for "
+                f"{name}({float(self.x[i])!r}) misses the certified {self.hi[i]!r}")
+
+    def errors(self, got: np.ndarray, tol: float, where: np.ndarray) -> np.ndarray:
+        """The ULP errors of ``got`` at the inputs ``where`` (a mask): certified where
+        escalated, else within `MAX_SLACK` of the truth; so that counts are exact, inputs
+        whose error bounds straddle the tolerance or a histogram edge, or are wider than
+        `MAX_SLACK`, are escalated first."""
+        idx = np.flatnonzero(where)
+        g = got[idx]
+        open_ = ~self.certified[idx]
+        half = np.where(open_, (self.box_hi[idx] - self.box_lo[idx]) / 2, 0.0)
+        err, spread, plain = _fast_errors(g, self.hi[idx], half)
+        with np.errstate(invalid="ignore"):
+            low, high = np.maximum(err - spread, 0.0), err + spread
+            edges = np.unique(np.array([tol, *HIST_EDGES]))  # the bins of err <= edge
+            across = (np.searchsorted(edges, low, side="left")
+                      != np.searchsorted(edges, high, side="left"))
+            unsure = open_ & (~plain | (spread > MAX_SLACK) | across)
+        self.escalate(idx[unsure & open_])
+        exact = self.certified[idx]
+        if exact.any():  # certified inputs: the double-double, as the sampled check does
+            err[exact] = ulp_error(g[exact], self.hi[idx][exact], self.lo[idx][exact], F32)
+        return err
+
+    def settle_classes(self, low: float) -> None:
+        """Escalate inputs whose class depends on where the value lies in its box: a box
+        across twice the smallest normal number (the subnormal check's bound)."""
+        with np.errstate(invalid="ignore"):
+            a, b = np.abs(self.box_lo), np.abs(self.box_hi)
+            across = ~self.certified & (np.minimum(a, b) < low) & (np.maximum(a, b) >= low)
+        self.escalate(np.flatnonzero(across))
+
+
+_Q_MIN = F32.emin - F32.precision + 1  # log2 of float32's smallest ulp
+
+
+def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ULP errors of float32 results ``got`` against float64 values ``v`` known to within
+    ``half``: (error, its uncertainty, where these are plain: finite values in float32's
+    range). A box across a power of two has an ulp on each side: the uncertainty covers
+    both. Elsewhere (NaN, ∞, overflow) the error is `ulp_error`'s at ``v``, and its
+    uncertainty unknown (inf)."""
+    def q_of(w: np.ndarray) -> np.ndarray:
+        e = (np.abs(w).view(np.uint64) >> np.uint64(52)).astype(np.int64) - 1023
+        return np.maximum(e, F32.emin) - F32.precision + 1
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        q = q_of(v)
+        diff = np.abs(got - v)
+        err = np.ldexp(diff, -q)
+        spread = np.ldexp(half, -q)
+        q_in = np.minimum(q_of(np.abs(v) - half), q)  # the finer ulp inside the box
+        cross = q_in < q
+        if cross.any():  # the error measured in the finer ulp is larger
+            fine = np.ldexp(diff[cross] + half[cross], -q_in[cross])
+            spread[cross] = np.maximum(spread[cross], fine - err[cross])
+        plain = np.isfinite(got) & np.isfinite(v) & (q <= F32.emax - F32.precision + 1) & (
+            np.abs(got) < 2.0**128)
+    if not plain.all():
+        odd = ~plain
+        err[odd] = ulp_error(got[odd], v[odd], np.zeros(int(odd.sum())), F32)
+        spread[odd] = np.inf
+    return err, spread, plain
+
+
+# --- tallies: a check's findings over some chunks, merged ----------------------------
+
+
+def _case(err: float, bits: int, x: float, want: float, got: float) -> list[Any]:
+    return [err, bits, x, want, got]
+
+
+def _better(a: list | None, b: list | None) -> list | None:
+    """The larger error; the lower bit pattern on a tie."""
+    if a is None or b is None:
+        return a if b is None else b
+    if (b[0] > a[0]) or (b[0] == a[0] and b[1] < a[1]):
+        return b
+    return a
+
+
+@dataclass
+class Tally:
+    """One check's findings over some inputs, as plain data (JSON), merged by `merge`."""
+
+    kind: str  # "worst", "subnormal" or "exact"
+    n: int = 0
+    counts: dict[str, Any] = field(default_factory=dict)
+    top: list | None = None  # [err, bits, x, want, got]: the worst (subnormal: real) case
+    top_bad: list | None = None  # subnormal: the worst case beyond tolerance
+    peak: float | None = None  # subnormal: the largest error
+    rank: int | None = None  # the most severe rank among failures
+    cases: list = field(default_factory=list)  # exact: [rank, bits, x, want, got], <= 4
+    curve: list = field(default_factory=list)  # [x, err] of each chunk's worst
+    error: str | None = None
+
+    def merge(self, other: Tally) -> Tally:
+        out = Tally(self.kind, self.n + other.n)
+        keys = set(self.counts) | set(other.counts)
+        for k in sorted(keys):
+            a, b = self.counts.get(k), other.counts.get(k)
+            if k == "min_bad_x":
+                out.counts[k] = b if a is None else (a if b is None else min(a, b))
+            else:
+                out.counts[k] = (a or 0) + (b or 0)
+        out.top = _better(self.top, other.top)
+        out.top_bad = _better(self.top_bad, other.top_bad)
+        peaks = [p for p in (self.peak, other.peak) if p is not None]
+        out.peak = max(peaks) if peaks else None
+        ranks = [r for r in (self.rank, other.rank) if r is not None]
+        out.rank = min(ranks) if ranks else None
+        out.cases = sorted(self.cases + other.cases, key=lambda c: (c[0], c[1]))[:4]
+        out.curve = sorted(self.curve + other.curve)
+        out.error = self.error or other.error
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "n": self.n, "counts": self.counts, "top": self.top,
+                "top_bad": self.top_bad, "peak": self.peak, "rank": self.rank, "cases": self.cases,
+                "curve": self.curve, "error": self.error}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> Tally:
+        return cls(**d)
+
+
+def _kind(check: str) -> str:
+    return {"accuracy": "worst", "gradient": "worst", "subnormal": "subnormal",
+            "subnormal:gradient": "subnormal"}.get(check, "exact")
+
+
+def tally_worst(x, bits, err, want, got, tol, check: str, extra: dict | None = None) -> Tally:
+    t = Tally("worst", len(err))
+    if not len(err):
+        return t
+    e = np.where(np.isnan(err), np.inf, err)
+    i = int(np.flatnonzero(e == e.max())[0])
+    t.top = _case(float(err[i]), int(bits[i]), float(x[i]), float(want[i]), float(got[i]))
+    t.curve = [[float(x[i]), float(err[i])]]
+    over = err > tol
+    hist = histogram(err)
+    t.counts = {"correct": int(np.sum(got == want)), "over": int(over.sum()),
+                **{f"hist{label}": hist[label] for label in LABELS}, **(extra or {})}
+    if over.any():
+        ranks = classify(want[over], got[over], declared(check).severity)
+        t.rank = int(ranks.min())
+        with np.errstate(invalid="ignore"):
+            bad = over & np.isfinite(want) & ~np.isfinite(got)
+        if bad.any():
+            t.counts["nonfinite"] = int(bad.sum())
+            t.counts["min_bad_x"] = float(np.abs(x[bad]).min())
+    return t
+
+
+def tally_subnormal(x, bits, sub, err, got, want, flushed, tol) -> Tally:
+    """``err``, ``flushed``: at the subnormal cases ``sub`` only."""
+    t = Tally("subnormal", int(sub.sum()))
+    if not sub.any():
+        return t
+    bad = err > tol
+    real = bad & ~flushed
+    t.counts = {"bad": int(bad.sum()), "real": int(real.sum())}
+    xs, ws, gs, bs = x[sub], want[sub], got[sub], bits[sub]
+    e = np.where(np.isnan(err), np.inf, err)
+    t.peak = float(e.max())
+
+    def worst_of(mask: np.ndarray) -> list:
+        j = np.flatnonzero(mask)
+        k = int(j[np.flatnonzero(e[j] == e[j].max())[0]])
+        return _case(float(err[k]), int(bs[k]), float(xs[k]), float(ws[k]), float(gs[k]))
+
+    if real.any():
+        t.top = worst_of(real)
+        t.rank = int(classify(ws[real], gs[real], Severity.WRONG).min())
+    if bad.any():
+        t.top_bad = worst_of(bad)
+    return t
+
+
+def tally_exact(x, bits, want, got, ok, check: str, nan_in=None) -> Tally:
+    t = Tally("exact", len(x))
+    bad = np.flatnonzero(~ok)
+    t.counts = {"bad": len(bad)}
+    if len(bad):
+        if nan_in is None:
+            nan_in = np.isnan(x)
+        ranks = classify(want[bad], got[bad], declared(check).severity, nan_in[bad])
+        order = np.lexsort((bits[bad], ranks))[:4]
+        t.rank = int(ranks.min())
+        t.cases = [[int(ranks[j]), int(bits[bad][j]), float(x[bad][j]), float(want[bad][j]),
+                    float(got[bad][j])] for j in order]
+    return t
+
+
+# --- one chunk -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs for one chunk of one (implementation, activation, variant)."""
+
+    spec: str
+    activation: str
+    params: dict[str, Any]
+    start: int
+    stop: int
+    tol_value: float
+    tol_grad: float
+    checks: tuple[str, ...]
+    timeout: float
+
+
+_LOADED: dict[str, Any] = {}  # in a worker: each SPEC loaded once
+_BOUND: dict[tuple, Any] = {}
+
+
+def run(job: Job) -> dict[str, Any]:
+    """A chunk's tallies (as JSON data), and how much was escalated and how long each part
+    took; the implementation's failures are `error` tallies, never an exception."""
+    import time
+
+    from .. import catalog, impl
+    from . import _call
+
+    clock: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if not _LOADED:
+        from ._cluster import keep_freed_memory
+        keep_freed_memory()
+    if job.spec not in _LOADED:
+        _LOADED[job.spec] = impl.load(job.spec)
+    act = catalog.get(job.activation)
+    bound = (job.spec, job.activation, repr(sorted(job.params.items())))
+    if bound not in _BOUND:  # one function object per variant: compiled once (`jitted`)
+        fn = _LOADED[job.spec].get(job.activation)
+        _BOUND[bound] = partial(fn, **job.params) if job.params else fn
+    fn = _BOUND[bound]
+    _call.TIMEOUT_S = job.timeout
+    bits = np.arange(job.start, job.stop, dtype=np.uint64).astype(np.uint32)
+    with np.errstate(invalid="ignore"):
+        x = bits.view(np.float32).astype(np.float64)
+    ev = Evaluation(fn, {}, F32, x)
+    out: dict[str, Any] = {"escalated": {}, "seconds": clock}
+    tallies: dict[str, Tally] = {}
+    value_checks = [c for c in job.checks if c in VALUE]
+    grad_checks = [c for c in job.checks if c not in VALUE]
+    if value_checks:
+        try:
+            t = time.perf_counter()
+            got = ev.values()
+            zeros = _own_at_zero(fn, False)
+            clock["implementation"] = time.perf_counter() - t
+        except CallError as e:
+            tallies.update({c: Tally(_kind(c), error=str(e)) for c in value_checks})
+        else:
+            _blocks(tallies, len(x), lambda sl: _values(
+                act, job, x[sl], bits[sl], got[sl], value_checks, clock, out, zeros))
+    if grad_checks:
+        try:
+            t = time.perf_counter()
+            vjp, jvp = ev.gradients()
+            zeros = _own_at_zero(fn, True)
+            clock["implementation"] = clock.get("implementation", 0) + time.perf_counter() - t
+        except CallError as e:
+            tallies.update({c: Tally(_kind(c), error=str(e)) for c in grad_checks})
+        else:
+            _blocks(tallies, len(x), lambda sl: _gradients(
+                act, job, x[sl], bits[sl], vjp[sl], jvp[sl], grad_checks, clock, out, zeros))
+    clock["total"] = time.perf_counter() - t0
+    out["tallies"] = {k: v.to_json() for k, v in tallies.items()}
+    return out
+
+
+def _blocks(tallies: dict[str, Tally], n: int, check: Any) -> None:
+    """``check(slice)`` on each block of the chunk, its tallies merged into ``tallies``."""
+    for s in range(0, n, BLOCK):
+        for k, t in check(slice(s, s + BLOCK)).items():
+            tallies[k] = tallies[k].merge(t) if k in tallies else t
+
+
+def _at_zero(x: np.ndarray, values: np.ndarray) -> np.ndarray:
+    at = {}
+    for negative in (False, True):
+        zero = np.flatnonzero((x == 0) & (np.signbit(x) == negative))
+        at[negative] = float(values[zero[0]]) if len(zero) else np.nan
+    return np.where(np.signbit(x), at[True], at[False])
+
+
+_AT_ZERO: dict[tuple, tuple[float, float]] = {}
+
+
+def _zeros(act, params, grad, x, own) -> tuple[np.ndarray, np.ndarray]:
+    """What an input read as ±0 gives: the truth at ±0 and the implementation's own
+    result there (``own``: at +0 and -0), per input by its sign (`_elementwise._zeros`)."""
+    key = (act.name, repr(sorted(params.items())), grad)
+    if key not in _AT_ZERO:
+        _AT_ZERO[key] = tuple(evaluate(act, z, params, grad=grad, formats=(F32,))
+                              .rounded[F32.name] for z in (0.0, -0.0))
+    pos, neg = _AT_ZERO[key]
+    negative = np.signbit(x)
+    return np.where(negative, neg, pos), np.where(negative, own[1], own[0])
+
+
+def _own_at_zero(fn, grad: bool) -> np.ndarray:
+    """The implementation's own f(±0) (or f'(±0), by vjp) at +0 and -0."""
+    z = Evaluation(fn, {}, F32, np.array([0.0, -0.0]))
+    if not grad:
+        return z.values()
+    return z.gradients()[0]
+
+
+def _values(act, job: Job, x, bits, got, names, clock, out, own) -> dict[str, Tally]:
+    import time
+
+    t = time.perf_counter()
+    special_in = ~np.isfinite(x) | (x == 0)
+    truth = Truth.of(act, job.params, x, False, special_in)
+    truth.settle_classes(2 * F32.tiny)
+    clock["filter"] = clock.get("filter", 0) + time.perf_counter() - t
+    hi, want = truth.hi, truth.want
+    with np.errstate(invalid="ignore"):
+        sub = _subnormal_cases(x, hi, want, F32)
+        special = (special_in | ~np.isfinite(hi)) & ~sub
+    acc = ~special & ~sub
+    res: dict[str, Tally] = {}
+    t = time.perf_counter()
+    if "accuracy" in names:
+        err = truth.errors(got, job.tol_value, acc)
+        res["accuracy"] = tally_worst(x[acc], bits[acc], err, want[acc], got[acc],
+                                      job.tol_value, "accuracy")
+    if "subnormal" in names:
+        err = truth.errors(got, job.tol_value, sub)
+        zeros = _zeros(act, job.params, False, x, own)
+        res["subnormal"] = _subnormal(x, bits, sub, err, got, want, zeros, job.tol_value)
+    if "special" in names:
+        signed = np.isinf(x) | ((x == 0) & (act.zero_sign is ZeroSign.ODD))
+        ok = _same(got[special], want[special], signed[special])
+        res["special"] = tally_exact(x[special], bits[special], want[special], got[special],
+                                     ok, "special")
+    clock["checks"] = clock.get("checks", 0) + time.perf_counter() - t
+    out["escalated"]["value"] = out["escalated"].get("value", 0) + truth.escalated
+    return res
+
+
+def _subnormal(x, bits, sub, err, got, want, zeros, tol) -> Tally:
+    with np.errstate(invalid="ignore"):
+        zero = zeros[0][sub]
+        flushed = ((got[sub] == 0) | (got[sub] == zero) | (np.isnan(got[sub]) & np.isnan(zero))
+                   ) | _read_as_zero(x[sub], got[sub], tuple(z[sub] for z in zeros), F32)
+    return tally_subnormal(x, bits, sub, err, got, want, flushed, tol)
+
+
+def _gradients(act, job: Job, x, bits, vjp, jvp, names, clock, out, own) -> dict[str, Tally]:
+    import time
+
+    t = time.perf_counter()
+    kinks = [at for at, _ in act.kinks_at(act.resolve(job.params))]
+    kink = np.isin(x, kinks) & np.isfinite(x)
+    exact = ~np.isfinite(x) | kink
+    truth = Truth.of(act, job.params, x, True, exact)
+    truth.settle_classes(2 * F32.tiny)
+    clock["filter"] = clock.get("filter", 0) + time.perf_counter() - t
+    hi, want = truth.hi, truth.want
+    with np.errstate(invalid="ignore"):
+        sub = _subnormal_cases(x, hi, want, F32) & ~kink
+        special = (np.isinf(x) | ~np.isfinite(hi)) & ~kink & ~np.isnan(x) & ~sub
+    acc = ~special & ~sub & ~kink & ~np.isnan(x)
+    t = time.perf_counter()
+    differ = vjp != jvp
+    with np.errstate(invalid="ignore"):
+        differ &= ~(np.isnan(vjp) & np.isnan(jvp))
+    res: dict[str, Tally] = {}
+    if "gradient" in names:
+        worse = _worse(truth, vjp, jvp, job.tol_grad, acc)
+        err = truth.errors(worse, job.tol_grad, acc)
+        res["gradient"] = tally_worst(x[acc], bits[acc], err, want[acc], worse[acc],
+                                      job.tol_grad, "gradient",
+                                      {"vjp_jvp_disagree": int(differ.sum())})
+    if "gradient:special" in names:
+        worse = _worse(truth, vjp, jvp, job.tol_grad, special)
+        ok = _same(worse[special], want[special], np.zeros(int(special.sum()), bool))
+        res["gradient:special"] = tally_exact(x[special], bits[special], want[special],
+                                              worse[special], ok, "gradient:special")
+    if "subnormal:gradient" in names:
+        worse = _worse(truth, vjp, jvp, job.tol_grad, sub)
+        err = truth.errors(worse, job.tol_grad, sub)
+        zeros = _zeros(act, job.params, True, x, own)
+        res["subnormal:gradient"] = _subnormal(x, bits, sub, err, worse, want, zeros,
+                                               job.tol_grad)
+    clock["checks"] = clock.get("checks", 0) + time.perf_counter() - t
+    out["escalated"]["gradient"] = out["escalated"].get("gradient", 0) + truth.escalated
+    return res
+
+
+def _worse(truth: Truth, vjp, jvp, tol, where) -> np.ndarray:
+    """Each input's worse of vjp and jvp (as the sampled check takes it), certified where
+    they differ."""
+    differ = np.flatnonzero(where & (vjp != jvp) & ~(np.isnan(vjp) & np.isnan(jvp)))
+    truth.escalate(differ)
+    worse = vjp.copy()
+    if len(differ):
+        a = ulp_error(vjp[differ], truth.hi[differ], truth.lo[differ], F32)
+        b = ulp_error(jvp[differ], truth.hi[differ], truth.lo[differ], F32)
+        worse[differ] = np.where(a >= b, vjp[differ], jvp[differ])
+    return worse
+
+
+# --- the merged tallies as findings -----------------------------------------------------
+
+
+def _count(n: int) -> str:
+    return f"{n:,}"
+
+
+def finding(check: str, t: Tally, tol: float, total: int) -> Finding:
+    """The row of a check from its merged tally, marked exhaustive."""
+    mark = f"exhaustive over all {_count(total)} float32 inputs"
+    if t.error:
+        return Finding(check, "error", detail=f"{t.error} ({mark})")
+    c = t.counts
+    if t.kind == "worst":
+        return _worst_finding(check, t, tol, mark)
+    if t.kind == "subnormal":
+        return _subnormal_finding(check, t, tol, mark)
+    what = ("special inputs (±0, ±inf, NaN) and infinite or NaN truths" if check == "special"
+            else "infinite or NaN inputs or derivatives")
+    if not c.get("bad"):
+        return Finding(check, "pass", detail=f"{_count(t.n)} {what}; {mark}")
+    r, _, x, want, got = t.cases[0]
+    cases = "; ".join(f"x={literal(cx)}: {literal(cg)} not {literal(cw)}"
+                      for _, _, cx, cw, cg in t.cases)
+    return Finding(check, "fail", None, literal(x), literal(want), literal(got),
+                   f"{_count(c['bad'])} of {_count(t.n)} wrong: {cases}; {mark}",
+                   {"n": t.n, "exhaustive": True}, list(Severity)[r])
+
+
+def _worst_finding(check: str, t: Tally, tol: float, mark: str) -> Finding:
+    c = t.counts
+    if t.top is None:
+        return Finding(check, "pass", 0.0, detail=f"no inputs in this class; {mark}")
+    err, _, x, want, got = t.top
+    correct = c["correct"] / t.n
+    status = "pass" if err <= tol else "fail"
+    detail = (f"{_count(t.n)} inputs, {correct:.2%} correctly rounded, {_count(c['over'])} "
+              f"over {tol:g} ULP")
+    severity = None
+    if status == "fail":
+        severity = list(Severity)[t.rank] if t.rank is not None else declared(check).severity
+        if severity is Severity.NONFINITE and c.get("nonfinite"):
+            detail += (f"; NaN or ∞ at {_count(c['nonfinite'])} of them, from |x| = "
+                       f"{literal(c['min_bad_x'])}")
+    if check == "gradient":
+        detail += f"; jvp and vjp differ at {_count(c.get('vjp_jvp_disagree', 0))} inputs"
+    hist = {label: c.get(f"hist{label}", 0) for label in LABELS}
+    import json
+    return Finding(check, status, err, literal(x), literal(want), literal(got),
+                   f"{detail}; {mark}",
+                   {"histogram": json.dumps(hist), "n": t.n, "correctly_rounded": correct,
+                    "tolerance": tol, "exhaustive": True,
+                    **({"vjp_jvp_disagree": c.get("vjp_jvp_disagree", 0)}
+                       if check == "gradient" else {}),
+                    "curve": (np.array([p[0] for p in t.curve]),
+                              np.array([p[1] for p in t.curve]))}, severity)
+
+
+def _subnormal_finding(check: str, t: Tally, tol: float, mark: str) -> Finding:
+    c = t.counts
+    if not t.n:
+        return Finding(check, "pass",
+                       detail=f"no subnormal inputs or results in this dtype; {mark}")
+    if not c.get("bad"):
+        return Finding(check, "pass", t.peak, detail=f"{_count(t.n)} cases; {mark}")
+    if c.get("real"):
+        err, _, x, want, got = t.top
+        what = f"{_count(c['real'])} of {_count(t.n)} wrong"
+        severity = list(Severity)[t.rank] if t.rank is not None else Severity.WRONG
+    else:
+        err, _, x, want, got = t.top_bad
+        what = f"flushes subnormals to zero: {_count(c['bad'])} of {_count(t.n)} cases"
+        severity = Severity.SUBNORMAL
+    return Finding(check, "fail", err, literal(x), literal(want), literal(got),
+                   f"{what}; {mark}", {"n": t.n, "exhaustive": True}, severity)
+
+
+def merge_all(results: Sequence[Mapping[str, Any]]) -> dict[str, Tally]:
+    """The chunks' tallies merged, check by check."""
+    merged: dict[str, Tally] = {}
+    for r in results:
+        for k, d in r["tallies"].items():
+            t = Tally.from_json(d)
+            merged[k] = merged[k].merge(t) if k in merged else t
+    return merged
+
+
+# --- a whole run: every chunk of every case, on a cluster, recorded as it goes ------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """One exhaustive case: an implementation's activation variant, in float32."""
+
+    spec: str
+    act: Activation
+    params: dict[str, Any]
+    tol_value: float
+    tol_grad: float
+    checks: tuple[str, ...]  # of `CHECKS`, those the audit runs for this activation
+
+    @property
+    def slug(self) -> str:
+        import re
+
+        from ..catalog import variant_id
+        text = f"{self.spec}-{self.act.name}-{variant_id(self.params) or 'default'}"
+        return re.sub(r"[^A-Za-z0-9.=-]+", "_", text)
+
+
+class Record:
+    """Finished chunks, one JSON file each under ``folder``, written atomically as each
+    finishes: what an interrupted run resumes from (never pickle: plain data)."""
+
+    def __init__(self, folder: Any):
+        from pathlib import Path
+        self.root = Path(folder)
+
+    def _path(self, target: Target, start: int) -> Any:
+        return self.root / target.slug / f"{start:08x}.json"
+
+    def get(self, target: Target, start: int) -> dict[str, Any] | None:
+        import json
+        try:
+            data = json.loads(self._path(target, start).read_text())
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) and "tallies" in data else None
+
+    def put(self, target: Target, start: int, result: Mapping[str, Any]) -> None:
+        import json
+        from pathlib import Path
+
+        from .._files import atomic
+        text = json.dumps(result)
+        atomic(self._path(target, start), lambda p: Path(p).write_text(text))
+
+
+def run_all(targets: Sequence[Target], record: Record, *, timeout: float,
+            scheduler: str | None = None, workers: int | None = None, progress: bool = True,
+            span: tuple[int, int] = (0, TOTAL), size: int = CHUNK,
+            ) -> dict[str, tuple[list[Finding], dict[str, Any]]]:
+    """Every chunk of every target, those in ``record`` taken from it and the others run
+    on the cluster and recorded; each target's findings (by slug) and its statistics
+    (seconds by part, escalations). A chunk whose implementation call failed ends its
+    target: its remaining chunks are cancelled and its rows are errors."""
+    from distributed import as_completed
+
+    from .._progress import progress as progress_bar
+    from . import _cluster
+
+    parts = [(s, e) for s, e in chunks(span[1], size) if s >= span[0]]
+    done: dict[str, dict[int, dict[str, Any]]] = {t.slug: {} for t in targets}
+    todo = []
+    for t in targets:
+        for s, e in parts:
+            kept = record.get(t, s)
+            if kept is not None:
+                done[t.slug][s] = kept
+            else:
+                todo.append((t, s, e))
+    failed: dict[str, str] = {}
+    if todo:
+        with _cluster.client(scheduler, workers) as client, progress_bar(
+                total=len(todo), desc="exhaustive float32", unit="chunk",
+                enabled=progress) as bar:
+            futures = {}
+            for t, s, e in todo:
+                job = Job(t.spec, t.act.name, dict(t.params), s, e, t.tol_value, t.tol_grad,
+                          t.checks, timeout)
+                futures[client.submit(run, job, pure=False, key=f"actaudit-{t.slug}-{s:08x}")
+                        ] = (t, s)
+            for fut in as_completed(list(futures)):
+                t, s = futures[fut]
+                bar.update(1)
+                if fut.cancelled():
+                    continue
+                try:
+                    result = fut.result()
+                except Exception as e:  # the worker died, or the checks raised
+                    failed.setdefault(t.slug, _reason(e, s))
+                    _cancel(client, futures, t)
+                    continue
+                errors = [d["error"] for d in result["tallies"].values() if d.get("error")]
+                if errors:
+                    failed.setdefault(t.slug, f"{errors[0]} (the chunk from bit pattern "
+                                      f"0x{s:08x})")
+                    _cancel(client, futures, t)
+                    continue
+                record.put(t, s, result)
+                done[t.slug][s] = result
+    out = {}
+    total = span[1] - span[0]
+    for t in targets:
+        if t.slug in failed:
+            out[t.slug] = ([Finding(c, "error", detail=f"{failed[t.slug]}; exhaustive run")
+                            for c in t.checks], {})
+            continue
+        results = [done[t.slug][s] for s in sorted(done[t.slug])]
+        out[t.slug] = (findings(t, results, total), _stats(results))
+    return out
+
+
+def findings(t: Target, results: Sequence[Mapping[str, Any]], total: int) -> list[Finding]:
+    """A target's rows from its chunks' results, the worst case of each certified."""
+    merged = merge_all(results)
+    for c, tally in merged.items():
+        if tally.kind == "worst" and tally.top is not None:
+            tally.top = certified(t, c, tally.top)
+    return [finding(c, merged[c], t.tol_value if c in VALUE else t.tol_grad, total)
+            for c in t.checks if c in merged]
+
+
+def certified(t: Target, check: str, top: list) -> list:
+    """The worst case with its error from the certified oracle (elsewhere errors are
+    within `MAX_SLACK` of it): the maximum a row reports is a certified error."""
+    _, bits, x, _, got = top
+    if not math.isfinite(x):
+        return top
+    e = evaluate(t.act, x, t.params, grad=check != "accuracy", formats=(F32,))
+    exact = float(ulp_error(np.array([got]), np.array([e.hi]), np.array([e.lo]), F32)[0])
+    return [exact, bits, x, e.rounded[F32.name], got]
+
+
+def _cancel(client: Any, futures: Mapping[Any, tuple[Target, int]], target: Target) -> None:
+    client.cancel([f for f, (t, _) in futures.items() if t.slug == target.slug])
+
+
+def _reason(e: BaseException, start: int) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    name = type(e).__name__
+    if name == "KilledWorker":
+        return (f"the worker running the chunk from bit pattern 0x{start:08x} died (a crash "
+                "in the implementation?)")
+    return f"the exhaustive check raised {name}: {text}"[:300]
+
+
+def _stats(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Seconds by part, summed over chunks, and escalations to the oracle."""
+    seconds: dict[str, float] = {}
+    escalated: dict[str, int] = {}
+    for r in results:
+        for k, v in r.get("seconds", {}).items():
+            seconds[k] = seconds.get(k, 0.0) + v
+        for k, v in r.get("escalated", {}).items():
+            escalated[k] = escalated.get(k, 0) + v
+    return {"seconds": seconds, "escalated": escalated, "chunks": len(results)}

@@ -1,0 +1,441 @@
+"""The filter: the catalog's own formulas evaluated over whole arrays in float64 interval
+arithmetic, fast enough for every float32 input, with a rigorous enclosure of each value.
+
+`enclose` runs an entry's formula (or derivative) on a numpy array of inputs with the
+namespace `BOXES`, whose numbers are `Box`es: a lower and an upper float64 array that
+enclose the exact value at each input. A formula's branches (``if x > 0``) are taken per
+input: a comparison that is true for some inputs and false for others splits the array
+and runs the formula again on each part; a comparison a box cannot decide (an interval
+straddling the threshold) leaves those inputs undecided. `decide` then rounds both ends
+to the target format: where they agree, that is the correctly rounded value, and
+elsewhere (beside a rounding boundary, a zero of unknown sign, an undecided branch) the
+input goes to the certified oracle (`engine.decide`), which is then the answer.
+
+Why the enclosure holds, operation by operation:
+
+* ``+ − × ÷`` are IEEE float64 operations, rounded to nearest: the exact result of the
+  operation on the ends lies within half an ulp of the rounded one, and every end is moved
+  outward by ``|r|·2**-52 + 2**-1074`` (at least one ulp of ``r``, and the subnormal
+  spacing below the normal range), which then encloses it. Multiplication and division
+  take the extremes of the four products or quotients of the ends; a divisor interval
+  holding 0 encloses nothing (undecided). Negation and ``abs`` are exact.
+* ``exp, expm1, log, log1p, sqrt, tanh`` are numpy's (the platform's libm, or numpy's own
+  SIMD loops), and ``erfc`` SciPy's. None of them is correctly rounded, and none carries
+  a proof; their published maximum errors are at most 4 ulps (glibc's table of known
+  maximum errors; numpy's accuracy tests for its SIMD loops) and below 4e-15 relative
+  for SciPy's erfc (Cephes' stated peak error). Each end is moved outward by `LIBM_ULPS`
+  (`ERFC_ULPS` for erfc) times ``|r|·2**-52`` plus as many subnormal spacings: twice the
+  claims and more. The functions are monotonic, so the image of an interval is the
+  interval of its ends' images (erfc's decreasing).
+* constants (a decimal literal, a parameter, π) are enclosed by the two float64 numbers
+  around their exact value.
+
+That rests on the libraries meeting their claims, which nothing proves here; so the claim
+is tested instead, every time: against the oracle's certified values on every float16 and
+bfloat16 input and every float32 sample (suites/oracles/test_filter.py), and by the
+exhaustive audit on every input it escalates, where a certified value outside the
+filter's box is an error (`FilterError`), never accepted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import scipy.special
+
+from ..catalog import Activation
+from .backends import _Common
+from .exact import computation, taken
+from .formats import Format
+
+LIBM_ULPS = 8  # each end of a libm result moved out by this many of its ulps
+ERFC_ULPS = 64
+_C = 2.0**-52  # |r|·_C is at least one ulp of r
+_T = 2.0**-1074  # the smallest subnormal: the spacing below the normal range
+_MAX = np.finfo(np.float64).max
+
+
+class FilterError(ArithmeticError):
+    """A certified value outside the filter's enclosure: a library missed its claim."""
+
+
+class Undecided(Exception):
+    """A comparison that splits the inputs: raised inside a formula, and handled by
+    `enclose`, which runs the formula again on each side."""
+
+    def __init__(self, true: np.ndarray, false: np.ndarray):
+        super().__init__("split")
+        self.true, self.false = true, false
+
+
+def _out(lo: np.ndarray, hi: np.ndarray, k: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Both ends moved outward by ``k`` of their ulps and subnormal spacings."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (lo - (np.abs(lo) * (k * _C) + k * _T), hi + (np.abs(hi) * (k * _C) + k * _T))
+
+
+class Box:
+    """Enclosures ``[lo, hi]`` of exact values, one per input (or one for a constant), and
+    the sign of each value where it is known to be nonzero (``sign``: 1, -1, or 0 for not
+    known), which the box alone may not show: e^-1e16 is positive, though its box is
+    [0, 2**-1022], and so the value rounds to +0.0 in float32, not to -0.0."""
+
+    __slots__ = ("exact", "hi", "lo", "sign")
+    __array_priority__ = 100  # numpy scalars defer to Box's operators
+
+    def __init__(self, lo: Any, hi: Any = None, exact: bool = False, sign: Any = 0):
+        self.lo = np.asarray(lo, np.float64)
+        self.hi = self.lo if hi is None else np.asarray(hi, np.float64)
+        self.exact = exact  # lo is hi, an exact number: no rounding yet
+        self.sign = sign  # what is known beyond the box (0 where nothing), see `signs`
+
+    def signs(self) -> Any:
+        """Each value's sign where known to be nonzero (1, -1), else 0."""
+        if self.lo.ndim == 0 and np.isscalar(self.sign):
+            lo, hi = float(self.lo), float(self.hi)
+            return 1 if lo > 0 else (-1 if hi < 0 else int(self.sign))
+        with np.errstate(invalid="ignore"):
+            return np.where(self.lo > 0, 1, np.where(self.hi < 0, -1, self.sign)).astype(np.int8)
+
+    # arithmetic ---------------------------------------------------------------------
+    def __neg__(self) -> Box:
+        return Box(-self.hi, -self.lo, self.exact, -self.sign)
+
+    def __abs__(self) -> Box:
+        lo, hi = self.lo, self.hi
+        with np.errstate(invalid="ignore"):
+            a = np.where(lo >= 0, lo, np.where(hi <= 0, -hi, 0.0))
+        return Box(a, np.maximum(np.abs(lo), np.abs(hi)), self.exact,
+                   np.abs(self.sign) if _informed(self) else 0)
+
+    def __add__(self, other: Any) -> Box:
+        o = box(other)
+        with np.errstate(over="ignore", invalid="ignore"):
+            lo, hi = _out(self.lo + o.lo, self.hi + o.hi)
+
+            def sign() -> Any:
+                sa, sb = self.signs(), o.signs()
+                return np.where(sa == sb, sa, 0)
+            return Box(lo, hi, sign=_signed(lo, hi, sign) if _informed(self, o) else 0)
+
+    __radd__ = __add__
+
+    def __sub__(self, other: Any) -> Box:
+        return self + -box(other)
+
+    def __rsub__(self, other: Any) -> Box:
+        return box(other) + -self
+
+    def __mul__(self, other: Any) -> Box:
+        o = box(other)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if o.exact and o.lo.ndim == 0:  # a constant: two products
+                c = float(o.lo)
+                if c == 0:
+                    return Box(np.zeros_like(self.lo), exact=True)
+                a, b = self.lo * c, self.hi * c
+                lo, hi = (a, b) if c > 0 else (b, a)
+                sign = self.sign if c > 0 else -self.sign
+                if self.exact and abs(c) >= 1 and _power_of_two(c):  # exact (no overflow
+                    return Box(lo, hi, True, sign)  # from a float32 input)
+                return Box(*_out(lo, hi), sign=sign)
+            if self.exact and self.lo.ndim == 0:
+                return o * self
+            p = (self.lo * o.lo, self.lo * o.hi, self.hi * o.lo, self.hi * o.hi)
+            lo, hi = _out(np.minimum(np.minimum(p[0], p[1]), np.minimum(p[2], p[3])),
+                          np.maximum(np.maximum(p[0], p[1]), np.maximum(p[2], p[3])))
+            sign = _signed(lo, hi, lambda: self.signs() * o.signs()) if _informed(self, o) else 0
+            return Box(lo, hi, sign=sign)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: Any) -> Box:
+        o = box(other)
+        informed = _informed(self, o)
+
+        def sign() -> Any:
+            return self.signs() * o.signs()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if self.exact and self.lo.ndim == 0 and np.all(o.lo > 0):  # c / a positive box
+                c = float(self.lo)
+                lo, hi = _out(*((c / o.hi, c / o.lo) if c >= 0 else (c / o.lo, c / o.hi)))
+                return Box(lo, hi, sign=_signed(lo, hi, sign) if informed else 0)
+            straddles = (o.lo <= 0) & (o.hi >= 0)
+            q = (self.lo / o.lo, self.lo / o.hi, self.hi / o.lo, self.hi / o.hi)
+            lo = np.minimum(np.minimum(q[0], q[1]), np.minimum(q[2], q[3]))
+            hi = np.maximum(np.maximum(q[0], q[1]), np.maximum(q[2], q[3]))
+            lo, hi = _out(lo, hi)
+            return Box(np.where(straddles, np.nan, lo), np.where(straddles, np.nan, hi),
+                       sign=_signed(lo, hi, sign) if informed else 0)
+
+    def __rtruediv__(self, other: Any) -> Box:
+        return box(other) / self
+
+    def __pow__(self, n: int) -> Box:
+        if not isinstance(n, int) or n < 1:
+            raise TypeError("boxes take positive integer powers only")
+        base = abs(self) if n % 2 == 0 else self  # even powers: of |x|, monotonic there
+        out = base
+        for _ in range(n - 1):
+            out = out * base
+        return out
+
+    # comparisons: a `Truth` per input --------------------------------------------------
+    def __gt__(self, other: Any) -> Truth:
+        o = box(other)
+        return Truth(self.lo > o.hi, self.hi <= o.lo)
+
+    def __ge__(self, other: Any) -> Truth:
+        o = box(other)
+        return Truth(self.lo >= o.hi, self.hi < o.lo)
+
+    def __lt__(self, other: Any) -> Truth:
+        return box(other) > self
+
+    def __le__(self, other: Any) -> Truth:
+        return box(other) >= self
+
+    def __eq__(self, other: Any) -> Truth:  # type: ignore[override]
+        o = box(other)
+        return Truth((self.lo == self.hi) & (o.lo == o.hi) & (self.lo == o.lo),
+                     (self.hi < o.lo) | (self.lo > o.hi))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def take(self, mask: np.ndarray) -> Box:
+        """The inputs where ``mask`` holds (a constant stays one)."""
+        if self.lo.ndim == 0:
+            return self
+        return Box(self.lo[mask], self.hi[mask], self.exact,
+                   self.sign if np.isscalar(self.sign) else self.sign[mask])
+
+
+def _informed(*boxes: Box) -> bool:
+    """Whether any of ``boxes`` knows a sign its box does not show."""
+    return any(not (np.isscalar(b.sign) and b.sign == 0) for b in boxes)
+
+
+def _signed(lo: np.ndarray, hi: np.ndarray, sign: Any) -> Any:
+    """What a result's box does not show of its sign: ``sign()`` where the box touches 0,
+    and nothing (0) where no box does, without computing it."""
+    with np.errstate(invalid="ignore"):
+        if not np.any((lo <= 0) & (hi >= 0)):
+            return 0
+    return sign()
+
+
+def _power_of_two(c: float) -> bool:
+    m, _ = math.frexp(abs(c))
+    return m == 0.5
+
+
+def box(v: Any) -> Box:
+    """A Box for an operand: a Box, or an exact Python number."""
+    if isinstance(v, Box):
+        return v
+    if isinstance(v, bool):
+        raise TypeError("booleans are not numbers here")
+    if isinstance(v, Fraction):
+        return _fraction(v)
+    return Box(float(v), exact=True)
+
+
+def _fraction(q: Fraction) -> Box:
+    f = float(q)  # correctly rounded
+    if Fraction(f) == q:
+        return Box(f, exact=True)
+    return Box(np.nextafter(f, -np.inf) if Fraction(f) > q else f,
+               np.nextafter(f, np.inf) if Fraction(f) < q else f)
+
+
+class Truth:
+    """A comparison's outcome per input: ``true``, ``false``, or neither (undecided)."""
+
+    def __init__(self, true: np.ndarray, false: np.ndarray):
+        self.true, self.false = np.asarray(true), np.asarray(false)
+
+    def __bool__(self) -> bool:
+        if np.all(self.true):
+            return True
+        if np.all(self.false):
+            return False
+        raise Undecided(np.broadcast_to(self.true, np.broadcast_shapes(
+            self.true.shape, self.false.shape)), np.broadcast_to(self.false, np.broadcast_shapes(
+                self.true.shape, self.false.shape)))
+
+
+_NORMAL = 2.0**-1022  # libm results below this (subnormal) are only known to be below it
+
+
+def _monotone(fn: Callable[[np.ndarray], np.ndarray], k: float, increasing: bool = True,
+              sign: str = "") -> Callable[[Any], Box]:
+    """A monotonic libm function over boxes: its ends' images, moved out by ``k`` ulps. A
+    subnormal result is only known to be below the normal range (libraries make no claim
+    of ulps there: SciPy's erfc is off by 2**-1030 at 26.65), and an overflowed one only
+    above the largest number. The result's sign: ``"positive"`` always, ``"same"`` as
+    the argument's (tanh, expm1, log1p), else from its box."""
+    def apply(v: Any) -> Box:
+        b = box(v)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            a = fn(b.lo)
+            c = a if b.exact else fn(b.hi)
+            lo, hi = (a, c) if increasing else (c, a)
+            lo, hi = _out(lo, hi, k)
+            lo = np.where(np.abs(lo) < _NORMAL, -_NORMAL, lo)
+            hi = np.where(np.abs(hi) < _NORMAL, _NORMAL, hi)
+            if sign == "positive":
+                lo = np.maximum(lo, 0.0)
+            lo = np.where(np.isposinf(lo), _MAX, lo)
+            hi = np.where(np.isneginf(hi), -_MAX, hi)
+        known = 1 if sign == "positive" else (
+            _signed(lo, hi, b.signs) if sign == "same" and _informed(b) else 0)
+        return Box(lo, hi, sign=known)
+    return apply
+
+
+class _Boxes(_Common):
+    """The namespace formulas are written against (see `backends`), over `Box`es: the
+    helpers (sigmoid, softplus, sech2, lit) are the common ones, on these primitives."""
+
+    name = "boxes"
+    exp = staticmethod(_monotone(np.exp, LIBM_ULPS, sign="positive"))
+    expm1 = staticmethod(_monotone(np.expm1, LIBM_ULPS, sign="same"))
+    log = staticmethod(_monotone(np.log, LIBM_ULPS))
+    log1p = staticmethod(_monotone(np.log1p, LIBM_ULPS, sign="same"))
+    sqrt = staticmethod(_monotone(np.sqrt, LIBM_ULPS, sign="same"))
+    tanh = staticmethod(_monotone(np.tanh, LIBM_ULPS, sign="same"))
+    erfc = staticmethod(_monotone(scipy.special.erfc, ERFC_ULPS, increasing=False,
+                                  sign="positive"))
+
+    def near(self, base: Any, rest: Any) -> Any:
+        return box(base) + rest
+
+    def exact(self, x: Any) -> Any:
+        return x  # a box of the input is exact already
+
+    @staticmethod
+    def num(x: Any) -> Box:
+        return Box(x, exact=True)
+
+    decimal = staticmethod(lambda s: _fraction(Fraction(s)))
+    frac = staticmethod(_fraction)
+
+    @property
+    def pi(self) -> Box:
+        return Box(math.pi, np.nextafter(math.pi, np.inf))  # math.pi < π
+
+    @staticmethod
+    @contextmanager
+    def precision(bits: int) -> Iterator[None]:
+        yield
+
+
+BOXES = _Boxes()
+
+
+def enclose(act: Activation, x: np.ndarray, params: Mapping[str, Any], dtype: str,
+            grad: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Enclosures ``lo <= f(x) <= hi`` (or of f') at each finite ``x`` (float64 array), the
+    parameters taken as the library takes them for ``dtype``, and ``known``: 0 where the
+    filter encloses nothing (an undecided branch, a divisor around 0), else 2 plus the
+    value's sign where known to be nonzero (1, -1; 0 for not known). A value the formula
+    gives as an exact number (0, 1, NaN by a domain convention) is that number at both
+    ends."""
+    params = taken(act, act.resolve(params), dtype)
+    x = np.asarray(x, np.float64)
+    lo = np.full(x.shape, np.nan)
+    hi = np.full(x.shape, np.nan)
+    known = np.zeros(x.shape, np.int8)  # 0 not enclosed; else 2 + the sign known (-1, 0, 1)
+    _run(computation(act, x, params, grad), np.arange(len(x)), lo, hi, known)
+    return lo, hi, known
+
+
+def _run(compute: Callable[[Any], Any], where: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+         known: np.ndarray, depth: int = 0) -> None:
+    """``compute`` on the inputs ``where`` (indices into the whole input), into ``lo``,
+    ``hi`` and ``known``; split at each branch the inputs take differently."""
+    if not len(where):
+        return
+    full = len(where) == len(lo)
+    try:
+        out = compute(BOXES if full else _Taking(BOXES, where))
+    except Undecided as split:
+        if depth > 16:  # formulas branch a few times; more means a loop: leave undecided
+            return
+        for mask in (split.true, split.false):
+            part = np.flatnonzero(mask)
+            if len(part):
+                _run(compute, where[part], lo, hi, known, depth + 1)
+        return
+    b = out if isinstance(out, Box) else box(out)
+    lo[where] = np.broadcast_to(b.lo, where.shape)
+    hi[where] = np.broadcast_to(b.hi, where.shape)
+    enclosed = np.ones(where.shape, bool) if b.exact else ~(np.isnan(lo[where])
+                                                              | np.isnan(hi[where]))
+    known[where] = np.where(enclosed, 2 + np.broadcast_to(b.signs(), where.shape), 0)
+
+
+class _Taking:
+    """The namespace, its ``num`` (the input) narrowed to the inputs ``part``."""
+
+    def __init__(self, inner: Any, part: np.ndarray):
+        self._inner, self._part = inner, part
+
+    def num(self, x: Any) -> Box:
+        return self._inner.num(x).take(self._part)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def decide(lo: np.ndarray, hi: np.ndarray, known: np.ndarray, fmt: Format,
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(rounded, decided): the correct rounding to ``fmt`` (as float64) where both ends
+    of an enclosing box round alike, a zero's sign included (a box around 0 decides
+    nothing, unless the value's sign is known), NaN where the value is NaN; and where that
+    decides it."""
+    sign = known.astype(np.int64) - 2
+    with np.errstate(invalid="ignore", over="ignore"):
+        a, b = round_to(lo, fmt), round_to(hi, fmt)
+        exact_zero = (lo == 0) & (hi == 0) & (np.signbit(lo) == np.signbit(hi))
+        zero_box = (lo <= 0) & (hi >= 0) & ~exact_zero
+        same = ((a == b) & (np.signbit(a) == np.signbit(b)) & ~zero_box) | (
+            np.isnan(lo) & np.isnan(hi))
+        signed_zero = (a == 0) & (b == 0) & (sign != 0)  # rounds to 0, of a known sign
+        a = np.where(signed_zero, np.where(sign > 0, 0.0, -0.0), a)
+    return a, (same | signed_zero) & (known > 0)
+
+
+def round_to(v: np.ndarray, fmt: Format) -> np.ndarray:
+    """float64 values correctly rounded to ``fmt`` (as float64). numpy's casts to float32
+    and float16 round once; ml_dtypes' to bfloat16 goes through float32, which would round
+    twice, so the float32 step rounds to odd (truncate, and set the last bit where
+    inexact), which makes the second rounding the correct one."""
+    if fmt.name != "bfloat16":
+        return v.astype(fmt.dtype).astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        f = v.astype(np.float32)
+        back = f.astype(np.float64)
+        over = np.abs(back) > np.abs(v)
+        f = np.where(over & np.isfinite(v), np.nextafter(f, np.float32(0)), f)
+        bits = f.view(np.uint32) | (f.astype(np.float64) != v).astype(np.uint32)
+        f = np.where(np.isfinite(v) & np.isfinite(f), bits.view(np.float32), f)
+    return f.astype(fmt.dtype).astype(np.float64)
+
+
+def contains(lo: np.ndarray, hi: np.ndarray, known: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """Whether each enclosing box holds the certified value (``exact``: its correctly
+    rounded float64, which lies in the box whenever the exact value does), with the
+    sign the filter claims for it; True where the filter claims nothing."""
+    sign = known.astype(np.int64) - 2
+    with np.errstate(invalid="ignore"):
+        inside = (lo <= exact) & (exact <= hi) & (
+            (sign == 0) | (np.sign(exact) == sign)
+            | ((exact == 0) & (np.signbit(exact) == (sign < 0))))
+        nan = np.isnan(exact) & np.isnan(lo) & np.isnan(hi)
+    return (known == 0) | inside | nan

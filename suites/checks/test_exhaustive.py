@@ -1,0 +1,165 @@
+"""Exhaustive float32 checks (checks._exhaustive): counts and maxima as the certified oracle
+gives them input by input, the same whether chunks run in order, on a cluster, or after an
+interruption; failures of the implementation as error rows; workers that end with their
+run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from actaudit import catalog
+from actaudit.checks import _exhaustive as X
+from actaudit.checks._elementwise import histogram
+from actaudit.oracles import FORMATS, evaluate, ulp_error
+
+F32 = FORMATS["float32"]
+SMALL = 1 << 12  # chunks of this many inputs in these tests
+START = 0x3F7FF000  # 4 chunks: x from 0.99987... to just past 1, σ and σ' about 0.73, 0.2
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One LocalCluster for the module's runs, given to them by address, as a user's own
+    cluster would be (`run_all` starts one of its own otherwise)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as c:
+        yield c.scheduler_address
+
+
+def _target(name="sigmoid", spec="jax.nn", checks=X.CHECKS, tol=(2.0, 2.0)):
+    return X.Target(spec, catalog.get(name), {}, tol[0], tol[1], checks)
+
+
+def _serial(target, start, stop, size=SMALL):
+    results = [X.run(X.Job(target.spec, target.act.name, {}, s, min(s + size, stop),
+                           target.tol_value, target.tol_grad, target.checks, 60.0))
+               for s in range(start, stop, size)]
+    return {f.check: f for f in X.findings(target, results, stop - start)}
+
+
+def test_counts_and_maximum_are_the_oracles_input_by_input():
+    """Every input certified one by one (evaluate), against the chunked, filtered run."""
+    t = _target(checks=("accuracy", "gradient"))
+    stop = START + SMALL
+    found = _serial(t, START, stop)
+    bits = np.arange(START, stop, dtype=np.uint64).astype(np.uint32)
+    x = bits.view(np.float32)
+    import jax
+    for check, fn in (("accuracy", jax.nn.sigmoid), ("gradient", jax.grad(jax.nn.sigmoid))):
+        got = np.asarray(jax.vmap(fn)(x), np.float64) if check == "gradient" else np.asarray(
+            fn(x), np.float64)
+        exact = [evaluate(t.act, float(v), grad=check == "gradient", formats=(F32,))
+                 for v in x]
+        hi = np.array([e.hi for e in exact])
+        lo = np.array([e.lo for e in exact])
+        want = np.array([e.rounded["float32"] for e in exact])
+        err = ulp_error(got, hi, lo, F32)
+        f = found[check]
+        assert f.max_ulp == err.max()  # certified
+        assert f.worst_input == repr(float(x[np.argmax(err)]))
+        assert json.loads(f.extra["histogram"]) == histogram(err)
+        assert f.extra["correctly_rounded"] == np.mean(got == want)
+        assert f"{int(np.sum(err > 2.0)):,} over 2 ULP" in f.detail
+        assert f"over all {SMALL:,} float32 inputs" in f.detail
+
+
+def test_special_and_subnormal_inputs_are_judged_as_sampled_ones_are():
+    """The chunk from bit pattern 0: +0 and the positive subnormals; and the NaN and +inf
+    patterns: jax.nn's sigmoid keeps NaN and gives 1 at +inf."""
+    t = _target()
+    low = _serial(t, 0, SMALL)
+    assert low["special"].status == "pass" and "1 special inputs" in low["special"].detail
+    assert low["subnormal"].status == "pass" and f"{SMALL - 1:,} cases" in low["subnormal"].detail
+    high = _serial(t, 0x7F800000, 0x7F800000 + SMALL)
+    assert high["special"].status == "pass"
+    assert f"{SMALL:,} special inputs" in high["special"].detail
+
+
+def test_a_cluster_gives_what_a_serial_run_gives(tmp_path, cluster):
+    t = _target()
+    stop = START + 4 * SMALL
+    out = X.run_all([t], X.Record(tmp_path), timeout=60, scheduler=cluster, progress=False,
+                    span=(START, stop), size=SMALL)
+    found, stats = out[t.slug]
+    serial = _serial(t, START, stop)
+    assert [(f.check, f.status, f.max_ulp, f.worst_input, f.detail) for f in found] == [
+        (f.check, f.status, f.max_ulp, f.worst_input, f.detail) for f in serial.values()]
+    assert stats["chunks"] == 4 and len(list(tmp_path.rglob("*.json"))) == 4
+
+
+def test_an_implementation_that_raises_gives_error_rows_and_the_run_goes_on(tmp_path,
+                                                                           cluster):
+    plugin = tmp_path / "broken.py"
+    plugin.write_text(textwrap.dedent("""
+        import jax
+        def sigmoid(x):
+            raise RuntimeError("no sigmoid today")
+        tanh = jax.numpy.tanh
+    """))
+    bad, good = _target(spec=str(plugin)), _target("tanh", spec=str(plugin))
+    out = X.run_all([bad, good], X.Record(tmp_path / "rec"), timeout=60, scheduler=cluster,
+                    progress=False, span=(START, START + 2 * SMALL), size=SMALL)
+    rows, _ = out[bad.slug]
+    assert {f.status for f in rows} == {"error"}
+    assert "no sigmoid today" in rows[0].detail
+    assert {f.status for f in out[good.slug][0]} <= {"pass", "fail"}
+
+
+_KILLED = """
+import sys
+from actaudit import catalog
+from actaudit.checks import _exhaustive as X
+t = X.Target("jax.nn", catalog.get("sigmoid"), {}, 2.0, 2.0, X.CHECKS)
+X.run_all([t], X.Record(sys.argv[1]), timeout=60, workers=2, progress=False,
+          span=(0x3F000000, 0x3F000000 + 64 * 4096), size=4096)
+"""
+
+
+def _children(pid):
+    import psutil
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_killed_run_resumes_to_the_same_rows_and_leaves_no_worker(tmp_path, cluster):
+    """SIGKILL in the middle: no cleanup runs, yet every worker process is gone within
+    seconds; the next run takes the finished chunks from the record and gives the rows an
+    uninterrupted run gives."""
+    import psutil
+
+    record = tmp_path / "rec"
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED, str(record)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(record.rglob("*.json"))) < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before it was killed"
+    workers = _children(proc.pid)
+    assert workers, "the cluster has worker processes"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    assert not alive, f"{len(alive)} worker processes outlived their run"
+    kept = {p.name: p.stat().st_mtime_ns for p in record.rglob("*.json")}
+    assert 4 <= len(kept) < 64
+    t = _target()
+    out = X.run_all([t], X.Record(record), timeout=60, scheduler=cluster, progress=False,
+                    span=(0x3F000000, 0x3F000000 + 64 * 4096), size=4096)
+    again = {p.name: p.stat().st_mtime_ns for p in record.rglob("*.json")}
+    assert len(again) == 64 and all(again[k] == v for k, v in kept.items())
+    fresh = X.run_all([t], X.Record(tmp_path / "fresh"), timeout=60, scheduler=cluster,
+                      progress=False, span=(0x3F000000, 0x3F000000 + 64 * 4096), size=4096)
+    rows = [(f.check, f.status, f.max_ulp, f.worst_input, f.detail) for f in out[t.slug][0]]
+    assert rows == [(f.check, f.status, f.max_ulp, f.worst_input, f.detail)
+                    for f in fresh[t.slug][0]]
