@@ -162,11 +162,13 @@ class Plan:
 
     def run(self, *, cache_dir: str | os.PathLike | None = None, workers: int | None = None,
             progress: bool = True, journal: _journal.Journal | None = None,
-            scheduler: str | None = None, record: str | os.PathLike | None = None) -> Audit:
+            scheduler: str | None = None, record: str | os.PathLike | None = None,
+            span: tuple[int, int] | None = None, chunk: int | None = None) -> Audit:
         """Every case, those in ``journal`` taken from it and the others recorded in it
         as each is done (the journal is left for the caller to close once the results
         are saved); with `exhaustive`, the float32 rows those runs give replaced by
-        every input's, on a Dask cluster, with its chunks kept in ``record``."""
+        every input's, on a Dask cluster, with its chunks kept in ``record`` (``span``
+        and ``chunk``: a range of bit patterns and the chunk size, for tests)."""
         impls, acts = list(self.impls), self.acts
         elementwise = [a.name for a in acts if a.kind is Kind.ELEMENTWISE]
         if elementwise:  # build what the cache lacks first, on every core
@@ -196,7 +198,7 @@ class Plan:
             curves.append(curve)
         if self.exhaustive:
             details, curves = self._exhaustive(details, curves, same, scheduler, workers,
-                                               progress, record)
+                                               progress, record, span, chunk)
         detail_frame = pd.DataFrame(details)
         for col in COLUMNS:
             if col not in detail_frame:
@@ -262,7 +264,8 @@ class Plan:
     def _exhaustive(self, details: list[dict[str, Any]], curves: list[pd.DataFrame],
                     same: dict[tuple[str, str], str], scheduler: str | None,
                     workers: int | None, progress: bool,
-                    record: str | os.PathLike | None,
+                    record: str | os.PathLike | None, span: tuple[int, int] | None = None,
+                    chunk: int | None = None,
                     ) -> tuple[list[dict[str, Any]], list[pd.DataFrame]]:
         """``details`` and ``curves`` with the float32 rows of the exhaustive checks in
         place of the sampled ones, for every elementwise case an implementation provides
@@ -292,7 +295,8 @@ class Plan:
                 tempfile.TemporaryDirectory(prefix="actaudit-exhaustive-"))
             found = _exhaustive.run_all(targets, self.record(folder), timeout=self.timeout,
                                         scheduler=scheduler, workers=workers,
-                                        progress=progress)
+                                        progress=progress, span=span or (0, _exhaustive.TOTAL),
+                                        size=chunk or _exhaustive.CHUNK)
         by_case = {(t.spec, t.act.name, variant_id(t.params)): found[t.slug] for t in targets}
         for (name, act_name, variant), owner in owners.items():
             if (owner, act_name, variant) in by_case:
@@ -317,8 +321,8 @@ class Plan:
         merged = sorted(keep + new_rows, key=lambda r: order.get(
             (r["impl"], r["activation"], r["variant"], r["dtype"], r["check"]), len(order)))
         dropped = {(k["impl"], k["activation"], k["variant"], "float32") for k in new_rows}
-        kept_curves = [c[~c.apply(lambda r: (r["impl"], r["activation"], r["variant"],
-                                             r["dtype"]) in dropped, axis=1)]
+        case_of = ["impl", "activation", "variant", "dtype"]
+        kept_curves = [c[~pd.MultiIndex.from_frame(c[case_of].astype(str)).isin(list(dropped))]
                        if len(c) else c for c in curves]
         return merged, kept_curves + new_curves
 

@@ -99,7 +99,7 @@ def client(scheduler: str | None = None, workers: int | None = None) -> Iterator
     n = workers or os.cpu_count() or 1
     # a chunk that kills its worker is not handed to another one to kill too
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
             silence_logs=logging.ERROR) as cluster, Client(cluster) as c:
         nanny, worker = _plugins()
         c.register_plugin(nanny)

@@ -31,7 +31,7 @@ def cluster():
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as c:
+                      dashboard_address=":0") as c:
         yield c.scheduler_address
 
 
@@ -163,3 +163,23 @@ def test_killed_run_resumes_to_the_same_rows_and_leaves_no_worker(tmp_path, clus
     rows = [(f.check, f.status, f.max_ulp, f.worst_input, f.detail) for f in out[t.slug][0]]
     assert rows == [(f.check, f.status, f.max_ulp, f.worst_input, f.detail)
                     for f in fresh[t.slug][0]]
+
+
+def test_an_exhaustive_audit_replaces_the_float32_sample_rows(tmp_path, cluster):
+    """The audit's float32 rows of the exhaustive checks come from every input (here a
+    sub-range), marked so; the other rows and dtypes stay as sampled."""
+    from actaudit import checks
+
+    plan = checks.Plan.of(["jax.nn"], ["sigmoid"], ["float16", "float32"],
+                          checks=["accuracy", "special", "property"], exhaustive="float32")
+    result = plan.run(progress=False, scheduler=cluster, record=tmp_path,
+                      span=(START, START + 2 * SMALL), chunk=SMALL)
+    d = result.details.set_index(["dtype", "check"])
+    assert f"exhaustive over all {2 * SMALL:,} float32 inputs" in d.loc[
+        ("float32", "accuracy"), "detail"]
+    assert bool(d.loc[("float32", "accuracy"), "exhaustive"]) is True
+    assert "exhaustive" not in str(d.loc[("float16", "accuracy"), "detail"])
+    assert "non-decreasing" in d.loc[("float32", "property:monotone"), "detail"]
+    assert list(result.summary.columns) == checks.COLUMNS
+    curve = result.curves[result.curves["dtype"] == "float32"]
+    assert len(curve) and curve["x"].between(0.99, 1.01).all()
