@@ -140,9 +140,10 @@ class Truth:
 
     def errors(self, got: np.ndarray, tol: float, where: np.ndarray) -> np.ndarray:
         """The ULP errors of ``got`` at the inputs ``where`` (a mask): certified where
-        escalated, else within `MAX_SLACK` of the truth; so that counts are exact, inputs
-        whose error bounds straddle the tolerance or a histogram edge, or are wider than
-        `MAX_SLACK`, are escalated first."""
+        escalated, else within `MAX_SLACK` of the truth (a box across a power of two:
+        the upper bound of its bin); so that counts are exact, inputs whose error bounds
+        straddle the tolerance or a histogram edge, or are wider than `MAX_SLACK`
+        elsewhere, are escalated first."""
         idx = np.flatnonzero(where)
         g = got[idx]
         open_ = ~self.certified[idx]
