@@ -24,15 +24,20 @@ marked as exhaustive.
 
 from __future__ import annotations
 
+import json
 import math
+import re
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..catalog import Activation, ZeroSign
+from .._files import atomic
+from ..catalog import Activation, ZeroSign, variant_id
 from ..oracles import evaluate
 from ..oracles import filter as boxes
 from ..oracles.formats import FORMATS, ulp_error
@@ -384,7 +389,6 @@ _BOUND: dict[tuple, Any] = {}
 def run(job: Job) -> dict[str, Any]:
     """A chunk's tallies (as JSON data), and how much was escalated and how long each part
     took; the implementation's failures are `error` tallies, never an exception."""
-    import time
 
     from .. import catalog, impl
     from . import _call
@@ -445,14 +449,6 @@ def _blocks(tallies: dict[str, Tally], n: int, check: Any) -> None:
             tallies[k] = tallies[k].merge(t) if k in tallies else t
 
 
-def _at_zero(x: np.ndarray, values: np.ndarray) -> np.ndarray:
-    at = {}
-    for negative in (False, True):
-        zero = np.flatnonzero((x == 0) & (np.signbit(x) == negative))
-        at[negative] = float(values[zero[0]]) if len(zero) else np.nan
-    return np.where(np.signbit(x), at[True], at[False])
-
-
 _AT_ZERO: dict[tuple, tuple[float, float]] = {}
 
 
@@ -477,7 +473,6 @@ def _own_at_zero(fn, grad: bool) -> np.ndarray:
 
 
 def _values(act, job: Job, x, bits, got, names, clock, out, own) -> dict[str, Tally]:
-    import time
 
     t = time.perf_counter()
     special_in = ~np.isfinite(x) | (x == 0)
@@ -518,7 +513,6 @@ def _subnormal(x, bits, sub, err, got, want, zeros, tol) -> Tally:
 
 
 def _gradients(act, job: Job, x, bits, vjp, jvp, names, clock, out, own) -> dict[str, Tally]:
-    import time
 
     t = time.perf_counter()
     kinks = [at for at, _ in act.kinks_at(act.resolve(job.params))]
@@ -621,7 +615,6 @@ def _worst_finding(check: str, t: Tally, tol: float, mark: str) -> Finding:
     if check == "gradient":
         detail += f"; jvp and vjp differ at {_count(c.get('vjp_jvp_disagree', 0))} inputs"
     hist = {label: c.get(f"hist{label}", 0) for label in LABELS}
-    import json
     return Finding(check, status, err, literal(x), literal(want), literal(got),
                    f"{detail}; {mark}",
                    {"histogram": json.dumps(hist), "n": t.n, "correctly_rounded": correct,
@@ -677,9 +670,7 @@ class Target:
 
     @property
     def slug(self) -> str:
-        import re
 
-        from ..catalog import variant_id
         text = f"{self.spec}-{self.act.name}-{variant_id(self.params) or 'default'}"
         return re.sub(r"[^A-Za-z0-9.=-]+", "_", text)
 
@@ -689,14 +680,12 @@ class Record:
     finishes: what an interrupted run resumes from (never pickle: plain data)."""
 
     def __init__(self, folder: Any):
-        from pathlib import Path
         self.root = Path(folder)
 
     def _path(self, target: Target, start: int) -> Any:
         return self.root / target.slug / f"{start:08x}.json"
 
     def get(self, target: Target, start: int) -> dict[str, Any] | None:
-        import json
         try:
             data = json.loads(self._path(target, start).read_text())
         except (OSError, ValueError):
@@ -704,10 +693,7 @@ class Record:
         return data if isinstance(data, dict) and "tallies" in data else None
 
     def put(self, target: Target, start: int, result: Mapping[str, Any]) -> None:
-        import json
-        from pathlib import Path
 
-        from .._files import atomic
         text = json.dumps(result)
         atomic(self._path(target, start), lambda p: Path(p).write_text(text))
 
