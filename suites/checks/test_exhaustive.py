@@ -138,13 +138,16 @@ def test_killed_run_resumes_to_the_same_rows_and_leaves_no_worker(tmp_path, clus
     uninterrupted run gives."""
     import psutil
 
-    record = tmp_path / "rec"
-    proc = subprocess.Popen([sys.executable, "-c", _KILLED, str(record)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    record, log = tmp_path / "rec", tmp_path / "stderr.txt"
+    # from a neutral directory: at the repository root the source folder actaudit/ would
+    # shadow the installed package
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", _KILLED, str(record)], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=err)
     deadline = time.monotonic() + 120
     while len(list(record.rglob("*.json"))) < 4 and time.monotonic() < deadline:
         time.sleep(0.2)
-        assert proc.poll() is None, "the run ended before it was killed"
+        assert proc.poll() is None, f"the run ended before it was killed:\n{log.read_text()}"
     workers = _children(proc.pid)
     assert workers, "the cluster has worker processes"
     os.kill(proc.pid, signal.SIGKILL)
