@@ -290,8 +290,7 @@ def _monotone(fn: Callable[[np.ndarray], np.ndarray], k: float, increasing: bool
             hi = np.where(np.abs(hi) < _NORMAL, _NORMAL, hi)
             if sign == "positive":
                 lo = np.maximum(lo, 0.0)
-            lo = np.where(np.isposinf(lo), _MAX, lo)
-            hi = np.where(np.isneginf(hi), -_MAX, hi)
+            lo, hi = np.minimum(lo, _MAX), np.maximum(hi, -_MAX)  # ±inf: beyond the range
         known = 1 if sign == "positive" else (
             _signed(lo, hi, b.signs) if sign == "same" and _informed(b) else 0)
         return Box(lo, hi, sign=known)
@@ -373,11 +372,11 @@ def _run(compute: Callable[[Any], Any], where: np.ndarray, lo: np.ndarray, hi: n
                 _run(compute, where[part], lo, hi, known, depth + 1)
         return
     b = out if isinstance(out, Box) else box(out)
-    lo[where] = np.broadcast_to(b.lo, where.shape)
-    hi[where] = np.broadcast_to(b.hi, where.shape)
-    enclosed = np.ones(where.shape, bool) if b.exact else ~(np.isnan(lo[where])
-                                                              | np.isnan(hi[where]))
-    known[where] = np.where(enclosed, 2 + np.broadcast_to(b.signs(), where.shape), 0)
+    at = slice(None) if full else where  # the whole input: no gathers and scatters
+    b_lo, b_hi = np.broadcast_to(b.lo, where.shape), np.broadcast_to(b.hi, where.shape)
+    lo[at], hi[at] = b_lo, b_hi
+    sign = 2 + np.broadcast_to(b.signs(), where.shape)
+    known[at] = sign if b.exact else np.where(np.isnan(b_lo) | np.isnan(b_hi), 0, sign)
 
 
 class _Taking:

@@ -72,6 +72,30 @@ def test_counts_and_maximum_are_the_oracles_input_by_input():
         assert f"over all {SMALL:,} float32 inputs" in f.detail
 
 
+def test_errors_of_correctly_rounded_results_are_computed_only_for_the_maximum():
+    """A correctly rounded result's bin is the first; its own error is computed where no
+    other result is worse than half an ulp (all correctly rounded: each one's error, to
+    within MAX_SLACK), and is otherwise 0.5, every count unchanged."""
+    t = _target()
+    x = np.arange(START, START + 512, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = x.astype(np.float64)
+    exact = [evaluate(t.act, float(v), formats=(F32,)) for v in x]
+    hi, lo = np.array([e.hi for e in exact]), np.array([e.lo for e in exact])
+    want = np.array([e.rounded["float32"] for e in exact])
+    everywhere = np.ones(len(x), bool)
+    truth = X.Truth.of(t.act, {}, x, False, ~everywhere)
+    got = want.copy()
+    err = truth.errors(got, 2.0, everywhere)
+    assert np.abs(err - ulp_error(got, hi, lo, F32)).max() <= X.MAX_SLACK
+    assert err.max() <= 0.5
+    got[100] = np.nextafter(np.nextafter(np.float32(want[100]), np.float32(2)), np.float32(2))
+    err = truth.errors(got, 2.0, everywhere)
+    true = ulp_error(got, hi, lo, F32)
+    assert abs(err[100] - true[100]) <= X.MAX_SLACK and np.argmax(err) == 100
+    assert np.all(np.delete(err, 100) == 0.5)
+    assert histogram(err) == histogram(true)
+
+
 def test_special_and_subnormal_inputs_are_judged_as_sampled_ones_are():
     """The chunk from bit pattern 0: +0 and the positive subnormals; and the NaN and +inf
     patterns: jax.nn's sigmoid keeps NaN and gives 1 at +inf."""
