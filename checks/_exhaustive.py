@@ -7,10 +7,12 @@ formula over the whole chunk in float64 interval arithmetic). Where the filter's
 does not decide what a check needs, the input is escalated to the certified oracle
 (`oracles.evaluate`): where the box does not decide the correct rounding (beside a
 rounding boundary, a zero of unknown sign), where the ULP error's bounds straddle the
-tolerance or an edge of the histogram, where the input's class (normal, subnormal)
-depends on where in the box the value lies, and where the input may hold the chunk's
-largest error. So every count is exact, and every maximum is the certified error of the
-input where it occurs, as the sampled check would compute it. Each escalated input also
+tolerance, where the input's class (normal, subnormal) depends on where in the box the
+value lies, and where the input may hold the chunk's largest error. So every count over
+the tolerance is exact, as are the correctly rounded share and the classes; a histogram
+bin is exact but for errors within `MAX_SLACK` of its edge, which may count in the bin
+beside it; and every maximum is the certified error of the input where it occurs, as
+the sampled check would compute it. Each escalated input also
 checks the filter: a certified value outside its box is a `filter.FilterError`.
 
 Inputs are classed as the sampled checks class them (`_elementwise`): ``special`` (±0,
@@ -150,8 +152,8 @@ class Truth:
         """The ULP errors of ``got`` at the inputs ``where`` (a mask): certified where
         escalated, else within `MAX_SLACK` of the truth (a box across a power of two:
         the upper bound of its bin); so that counts are exact, inputs whose error bounds
-        straddle the tolerance or a histogram edge, or are wider than `MAX_SLACK`
-        elsewhere, are escalated first.
+        straddle the tolerance (beside a power of two, any histogram edge), or are wider
+        than `MAX_SLACK` elsewhere, are escalated first.
 
         A correctly rounded result is within half an ulp: its bin is the first, and it is
         not over a tolerance of half an ulp or more. Its error is only wanted for the
@@ -182,9 +184,16 @@ class Truth:
             right = g == self.want[idx]
             high = np.where(open_ & right, np.minimum(high, 0.5), high)
             low = np.where(open_ & ~right, np.maximum(low, np.nextafter(0.5, 1.0)), low)
-            edges = np.unique(np.array([tol, *HIST_EDGES]))  # the bins of err <= edge
-            across = (np.searchsorted(edges, low, side="left")
-                      != np.searchsorted(edges, high, side="left"))
+            # the bins of err <= edge: low and high differ in bin where the greatest edge
+            # below high (-inf where none) is not below low
+            edges = np.unique(np.array([tol, *HIST_EDGES]))
+            below = np.concatenate(([-np.inf], edges))[np.searchsorted(edges, high, "left")]
+            # the tolerance is always settled; another edge only beside a power of two,
+            # where the bounds are far apart: elsewhere an error within MAX_SLACK of an
+            # edge may count in either bin beside it (a truth within 1e-27 of a float32
+            # and a result an ulp off, as x·(x + 3)/6 for every tiny x, would each need
+            # the oracle to tell 1 − 1e-27 from 1 + 1e-27)
+            across = (low <= tol) & (tol < high) | cross & (low <= below)
             # a box across a power of two, its bounds within one bin, counts with its
             # upper bound (the float64 box cannot tell on which side of P the value is:
             # σ'(x) = 1/4 - x²/16 for every tiny x); any other error is known to MAX_SLACK

@@ -20,15 +20,19 @@ Why the enclosure holds, operation by operation:
   take the extremes of the four products or quotients of the ends; a divisor interval
   holding 0 encloses nothing (undecided). Negation and ``abs`` are exact.
 * ``exp, expm1, log, log1p, sqrt, tanh`` are numpy's (the platform's libm, or numpy's own
-  SIMD loops), and ``erfc`` SciPy's. None of them is correctly rounded, and none carries
-  a proof; their published maximum errors are at most 4 ulps (glibc's table of known
-  maximum errors; numpy's accuracy tests for its SIMD loops) and below 4e-15 relative
-  for SciPy's erfc (Cephes' stated peak error). Each end is moved outward by `LIBM_ULPS`
-  (`ERFC_ULPS` for erfc) times ``|r|·2**-52`` plus as many subnormal spacings: twice the
-  claims and more. The functions are monotonic, so the image of an interval is the
-  interval of its ends' images (erfc's decreasing).
+  SIMD loops), and ``erfc``, ``erfcx`` SciPy's. None of them is correctly rounded, and
+  none carries a proof; their published maximum errors are at most 4 ulps (glibc's table
+  of known maximum errors; numpy's accuracy tests for its SIMD loops) and below 4e-15
+  relative for SciPy's erfc (Cephes' stated peak error; erfcx, from the Faddeeva package,
+  claims about 1e-15 for x >= 0, and below 0 encloses nothing here). Each end is moved
+  outward by `LIBM_ULPS` (`ERFC_ULPS` for both) times ``|r|·2**-52`` plus as many
+  subnormal spacings: twice the claims and more. The functions are monotonic, so the
+  image of an interval is the interval of its ends' images (erfc and erfcx decrease).
 * constants (a decimal literal, a parameter, π) are enclosed by the two float64 numbers
   around their exact value.
+* where float64 would cancel (x − tanh(x) near 0), a formula gives the value also as a
+  truncated alternating series (`_Common.alternating`), whose terms decrease there: the
+  first omitted term bounds the rest, and widens the box on both sides.
 
 That rests on the libraries meeting their claims, which nothing proves here; so the claim
 is tested instead, every time: against the oracle's certified values on every float16 and
@@ -40,7 +44,7 @@ filter's box is an error (`FilterError`), never accepted.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
@@ -108,6 +112,8 @@ class Box:
 
     def __abs__(self) -> Box:
         lo, hi = self.lo, self.hi
+        if _nonnegative(self):
+            return self
         with np.errstate(invalid="ignore"):
             a = np.where(lo >= 0, lo, np.where(hi <= 0, -hi, 0.0))
         return Box(a, np.maximum(np.abs(lo), np.abs(hi)), self.exact,
@@ -146,17 +152,20 @@ class Box:
                 return Box(*_out(lo, hi), sign=sign)
             if self.exact and self.lo.ndim == 0:
                 return o * self
+            if _nonnegative(self) and _nonnegative(o):  # the common case: two products
+                lo, hi = _out(self.lo * o.lo, self.hi * o.hi)
+                sign = _signed(lo, hi, lambda: self.signs() * o.signs())
+                return Box(lo, hi, sign=sign)
             p = (self.lo * o.lo, self.lo * o.hi, self.hi * o.lo, self.hi * o.hi)
             lo, hi = _out(np.minimum(np.minimum(p[0], p[1]), np.minimum(p[2], p[3])),
                           np.maximum(np.maximum(p[0], p[1]), np.maximum(p[2], p[3])))
-            sign = _signed(lo, hi, lambda: self.signs() * o.signs()) if _informed(self, o) else 0
+            sign = _signed(lo, hi, lambda: self.signs() * o.signs())
             return Box(lo, hi, sign=sign)
 
     __rmul__ = __mul__
 
     def __truediv__(self, other: Any) -> Box:
         o = box(other)
-        informed = _informed(self, o)
 
         def sign() -> Any:
             return self.signs() * o.signs()
@@ -164,14 +173,17 @@ class Box:
             if self.exact and self.lo.ndim == 0 and np.all(o.lo > 0):  # c / a positive box
                 c = float(self.lo)
                 lo, hi = _out(*((c / o.hi, c / o.lo) if c >= 0 else (c / o.lo, c / o.hi)))
-                return Box(lo, hi, sign=_signed(lo, hi, sign) if informed else 0)
+                return Box(lo, hi, sign=_signed(lo, hi, sign))
+            if _nonnegative(self) and np.all(o.lo > 0):  # the common case: two quotients
+                lo, hi = _out(self.lo / o.hi, self.hi / o.lo)
+                return Box(lo, hi, sign=_signed(lo, hi, sign))
             straddles = (o.lo <= 0) & (o.hi >= 0)
             q = (self.lo / o.lo, self.lo / o.hi, self.hi / o.lo, self.hi / o.hi)
             lo = np.minimum(np.minimum(q[0], q[1]), np.minimum(q[2], q[3]))
             hi = np.maximum(np.maximum(q[0], q[1]), np.maximum(q[2], q[3]))
             lo, hi = _out(lo, hi)
             return Box(np.where(straddles, np.nan, lo), np.where(straddles, np.nan, hi),
-                       sign=_signed(lo, hi, sign) if informed else 0)
+                       sign=_signed(lo, hi, sign))
 
     def __rtruediv__(self, other: Any) -> Box:
         return box(other) / self
@@ -213,6 +225,12 @@ class Box:
             return self
         return Box(self.lo[mask], self.hi[mask], self.exact,
                    self.sign if np.isscalar(self.sign) else self.sign[mask])
+
+
+def _nonnegative(b: Box) -> bool:
+    """Whether every value of ``b`` is known to be >= 0 (a NaN end is not)."""
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(b.lo >= 0))
 
 
 def _informed(*boxes: Box) -> bool:
@@ -269,6 +287,10 @@ class Truth:
                 self.true.shape, self.false.shape)))
 
 
+def _erfcx_of_nonnegative(x: np.ndarray) -> np.ndarray:
+    return np.where(x >= 0, scipy.special.erfcx(np.maximum(x, 0.0)), np.nan)
+
+
 _NORMAL = 2.0**-1022  # libm results below this (subnormal) are only known to be below it
 
 
@@ -284,15 +306,17 @@ def _monotone(fn: Callable[[np.ndarray], np.ndarray], k: float, increasing: bool
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             a = fn(b.lo)
             c = a if b.exact else fn(b.hi)
-            lo, hi = (a, c) if increasing else (c, a)
-            lo, hi = _out(lo, hi, k)
+            raw_lo, raw_hi = (a, c) if increasing else (c, a)
+            lo, hi = _out(raw_lo, raw_hi, k)
             lo = np.where(np.abs(lo) < _NORMAL, -_NORMAL, lo)
             hi = np.where(np.abs(hi) < _NORMAL, _NORMAL, hi)
             if sign == "positive":
                 lo = np.maximum(lo, 0.0)
-            lo, hi = np.minimum(lo, _MAX), np.maximum(hi, -_MAX)  # ±inf: beyond the range
+            # an overflowed end (inf, which moving out made NaN): beyond the range
+            lo = np.where(raw_lo == np.inf, _MAX, lo)
+            hi = np.where(raw_hi == -np.inf, -_MAX, hi)
         known = 1 if sign == "positive" else (
-            _signed(lo, hi, b.signs) if sign == "same" and _informed(b) else 0)
+            _signed(lo, hi, b.signs) if sign == "same" else 0)
         return Box(lo, hi, sign=known)
     return apply
 
@@ -310,9 +334,21 @@ class _Boxes(_Common):
     tanh = staticmethod(_monotone(np.tanh, LIBM_ULPS, sign="same"))
     erfc = staticmethod(_monotone(scipy.special.erfc, ERFC_ULPS, increasing=False,
                                   sign="positive"))
+    # for x >= 0 only: below, SciPy computes 2e^(x²) − erfcx(−x), hundreds of ulps off
+    erfcx = staticmethod(_monotone(_erfcx_of_nonnegative, ERFC_ULPS, increasing=False,
+                                   sign="positive"))
 
     def near(self, base: Any, rest: Any) -> Any:
         return box(base) + rest
+
+    def alternating(self, x: Any, terms: Sequence[tuple[int, Fraction]],
+                    exact: Callable[[], Any]) -> Box:
+        """The series' kept terms summed, widened by the first omitted one's magnitude
+        (an alternating series whose terms decrease leaves out less than that)."""
+        *kept, (n, c) = terms
+        total = sum((self.frac(k) * x**m for m, k in kept), start=box(0))
+        rest = abs(self.frac(c) * x**n).hi
+        return total + Box(-rest, rest)
 
     def exact(self, x: Any) -> Any:
         return x  # a box of the input is exact already
