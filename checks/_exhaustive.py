@@ -176,7 +176,7 @@ class Truth:
         """`errors` of the results ``g`` at the inputs ``idx``."""
         open_ = ~self.certified[idx]
         half = np.where(open_, (self.box_hi[idx] - self.box_lo[idx]) / 2, 0.0)
-        err, spread, plain, cross = _fast_errors(g, self.hi[idx], half)
+        err, spread, settled, cross = _fast_errors(g, self.hi[idx], half)
         with np.errstate(invalid="ignore"):
             low, high = np.maximum(err - spread, 0.0), err + spread
             # a decided rounding settles the first bin: a correctly rounded result is
@@ -198,7 +198,7 @@ class Truth:
             # upper bound (the float64 box cannot tell on which side of P the value is:
             # σ'(x) = 1/4 - x²/16 for every tiny x); any other error is known to MAX_SLACK
             err = np.where(cross, high, np.clip(err, low, high))
-            unsure = open_ & (~plain | ((spread > MAX_SLACK) & ~cross) | across)
+            unsure = open_ & (~settled | ((spread > MAX_SLACK) & ~cross) | across)
         self.escalate(idx[unsure & open_])
         exact = self.certified[idx]
         if exact.any():  # certified inputs: the double-double, as the sampled check does
@@ -220,11 +220,12 @@ _Q_MIN = F32.emin - F32.precision + 1  # log2 of float32's smallest ulp
 def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """ULP errors of float32 results ``got`` against float64 values ``v`` known to within
-    ``half``: (error, its uncertainty, where these are plain: finite values in float32's
-    range, and where the box crosses a power of two). A box across a power of two P has
-    an ulp on each side: its error bounds are taken over each side apart, the error being
-    linear in the value on each. Elsewhere
-    (NaN, ∞, overflow) the error is `ulp_error`'s at ``v``, its uncertainty unknown."""
+    ``half``: (error, its uncertainty, where these are settled: values in float32's
+    finite range; and where the box crosses a power of two). A box across a power of two
+    P has an ulp on each side: its error bounds are taken over each side apart, the error
+    being linear in the value on each. A result of ±inf or NaN takes `ulp_error`'s error
+    (±inf as 2**128: as linear in the value as any other; NaN: ∞ whatever it is);
+    elsewhere (a value beyond float32's range, or NaN) its uncertainty is unknown."""
     def q_of(w: np.ndarray) -> np.ndarray:
         e = (np.abs(w).view(np.uint64) >> np.uint64(52)).astype(np.int64) - 1023
         return np.maximum(e, F32.emin) - F32.precision + 1
@@ -238,13 +239,15 @@ def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray,
         if cross.any():
             err[cross], spread[cross] = _across(got[cross], v[cross], half[cross],
                                                 q_hi[cross])
-        plain = np.isfinite(got) & np.isfinite(v) & (q <= F32.emax - F32.precision + 1) & (
-            np.abs(got) < 2.0**128)
+        inside = np.isfinite(v) & (q <= F32.emax - F32.precision + 1)
+        plain = np.isfinite(got) & inside
+        settled = inside & ~(cross & np.isinf(got))
     if not plain.all():
         odd = ~plain
         err[odd] = ulp_error(got[odd], v[odd], np.zeros(int(odd.sum())), F32)
-        spread[odd] = np.inf
-    return err, spread, plain, cross
+        spread[odd] = np.where(inside[odd], np.where(np.isnan(got[odd]), 0.0, spread[odd]),
+                               np.inf)
+    return err, spread, settled, cross
 
 
 def _across(got, v, half, q_hi) -> tuple[np.ndarray, np.ndarray]:

@@ -96,6 +96,35 @@ def test_errors_of_correctly_rounded_results_are_computed_only_for_the_maximum()
     assert histogram(err) == histogram(true)
 
 
+def test_results_of_inf_or_nan_for_a_finite_truth_need_no_oracle(tmp_path):
+    """±inf is as far from a finite value as ulp_error counts it (2**128 in ulps of the
+    value), NaN infinitely far: the filter's box settles both, with the counts the
+    oracle gives input by input."""
+    plugin = tmp_path / "overflowing.py"
+    plugin.write_text(textwrap.dedent("""
+        import jax, jax.numpy as jnp
+        def sigmoid(x):
+            s = jax.nn.sigmoid(x)
+            return jnp.where(x > 0.99995, jnp.inf, jnp.where(x < 0.9999, jnp.nan, s))
+    """))
+    t = _target(spec=str(plugin), checks=("accuracy",))
+    stop = START + SMALL
+    job = X.Job(t.spec, "sigmoid", {}, START, stop, 2.0, 2.0, ("accuracy",), 60.0)
+    result = X.run(job)
+    assert result["escalated"]["value"] <= 1  # the worst input, at most
+    f = X.findings(t, [result], SMALL)[0]
+    x = np.arange(START, stop, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    got = np.where(x > 0.99995, np.inf, np.where(x < 0.9999, np.nan, 0.0))
+    exact = [evaluate(t.act, float(v), formats=(F32,)) for v in x]
+    hi, lo = np.array([e.hi for e in exact]), np.array([e.lo for e in exact])
+    finite = np.isfinite(got)
+    import jax
+    got[finite] = np.asarray(jax.nn.sigmoid(x[finite]), np.float64)
+    err = ulp_error(got, hi, lo, F32)
+    assert f.status == "fail" and f"{int(np.sum(err > 2.0)):,} over 2 ULP" in f.detail
+    assert json.loads(f.extra["histogram"]) == histogram(err)
+
+
 def test_special_and_subnormal_inputs_are_judged_as_sampled_ones_are():
     """The chunk from bit pattern 0: +0 and the positive subnormals; and the NaN and +inf
     patterns: jax.nn's sigmoid keeps NaN and gives 1 at +inf."""
