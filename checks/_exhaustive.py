@@ -93,6 +93,7 @@ class Truth:
     params: Mapping[str, Any]
     grad: bool
     escalated: int = 0
+    seconds: float = 0.0  # spent in the oracle
 
     @classmethod
     def of(cls, act: Activation, params: Mapping[str, Any], x: np.ndarray, grad: bool,
@@ -124,6 +125,7 @@ class Truth:
         idx = idx[~self.certified[idx]]
         if not len(idx):
             return
+        t0 = time.perf_counter()
         x = self.x[idx]
         with np.errstate(invalid="ignore"):
             plain = np.isfinite(x) & (x != 0)
@@ -140,6 +142,7 @@ class Truth:
             self.want[i], self.hi[i], self.lo[i] = e.rounded[F32.name], e.hi, e.lo
         self.certified[idx] = True
         self.escalated += int(plain.sum())
+        self.seconds += time.perf_counter() - t0
         ok = boxes.contains(self.box_lo[idx], self.box_hi[idx], self.known[idx], self.hi[idx])
         if not ok.all():
             i = int(idx[np.flatnonzero(~ok)[0]])
@@ -511,7 +514,8 @@ def _values(act, job: Job, x, bits, got, names, clock, out, own) -> dict[str, Ta
     special_in = ~np.isfinite(x) | (x == 0)
     truth = Truth.of(act, job.params, x, False, special_in)
     truth.settle_classes(2 * F32.tiny)
-    clock["filter"] = clock.get("filter", 0) + time.perf_counter() - t
+    _clock(clock, "filter", time.perf_counter() - t, truth.seconds)
+    spent = truth.seconds
     hi, want = truth.hi, truth.want
     with np.errstate(invalid="ignore"):
         sub = _subnormal_cases(x, hi, want, F32)
@@ -532,9 +536,15 @@ def _values(act, job: Job, x, bits, got, names, clock, out, own) -> dict[str, Ta
         ok = _same(got[special], want[special], signed[special])
         res["special"] = tally_exact(x[special], bits[special], want[special], got[special],
                                      ok, "special")
-    clock["checks"] = clock.get("checks", 0) + time.perf_counter() - t
+    _clock(clock, "checks", time.perf_counter() - t, truth.seconds - spent)
     out["escalated"]["value"] = out["escalated"].get("value", 0) + truth.escalated
     return res
+
+
+def _clock(clock: dict[str, float], part: str, seconds: float, oracle: float) -> None:
+    """``seconds`` of ``part``, of which ``oracle`` in the oracle, counted apart."""
+    clock[part] = clock.get(part, 0.0) + seconds - oracle
+    clock["oracle"] = clock.get("oracle", 0.0) + oracle
 
 
 def _subnormal(x, bits, sub, err, got, want, zeros, tol) -> Tally:
@@ -553,7 +563,8 @@ def _gradients(act, job: Job, x, bits, vjp, jvp, names, clock, out, own) -> dict
     exact = ~np.isfinite(x) | kink
     truth = Truth.of(act, job.params, x, True, exact)
     truth.settle_classes(2 * F32.tiny)
-    clock["filter"] = clock.get("filter", 0) + time.perf_counter() - t
+    _clock(clock, "filter", time.perf_counter() - t, truth.seconds)
+    spent = truth.seconds
     hi, want = truth.hi, truth.want
     with np.errstate(invalid="ignore"):
         sub = _subnormal_cases(x, hi, want, F32) & ~kink
@@ -581,7 +592,7 @@ def _gradients(act, job: Job, x, bits, vjp, jvp, names, clock, out, own) -> dict
         zeros = _zeros(act, job.params, True, x, own)
         res["subnormal:gradient"] = _subnormal(x, bits, sub, err, worse, want, zeros,
                                                job.tol_grad)
-    clock["checks"] = clock.get("checks", 0) + time.perf_counter() - t
+    _clock(clock, "checks", time.perf_counter() - t, truth.seconds - spent)
     out["escalated"]["gradient"] = out["escalated"].get("gradient", 0) + truth.escalated
     return res
 
