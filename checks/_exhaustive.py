@@ -230,7 +230,7 @@ def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray,
     (±inf as 2**128: as linear in the value as any other; NaN: ∞ whatever it is);
     elsewhere (a value beyond float32's range, or NaN) its uncertainty is unknown."""
     def q_of(w: np.ndarray) -> np.ndarray:
-        e = (np.abs(w).view(np.uint64) >> np.uint64(52)).astype(np.int64) - 1023
+        e = (np.abs(w).view(np.int64) >> 52) - 1023  # the sign bit is clear
         return np.maximum(e, F32.emin) - F32.precision + 1
 
     with np.errstate(invalid="ignore", over="ignore"):

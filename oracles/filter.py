@@ -436,13 +436,16 @@ def decide(lo: np.ndarray, hi: np.ndarray, known: np.ndarray, fmt: Format,
     decides it."""
     sign = known.astype(np.int64) - 2
     with np.errstate(invalid="ignore", over="ignore"):
-        a, b = round_to(lo, fmt), round_to(hi, fmt)
+        if fmt.name == "bfloat16":
+            a, b = round_to(lo, fmt), round_to(hi, fmt)
+        else:  # compared in the format itself, one cast back at the end
+            a, b = lo.astype(fmt.dtype), hi.astype(fmt.dtype)
         exact_zero = (lo == 0) & (hi == 0) & (np.signbit(lo) == np.signbit(hi))
         zero_box = (lo <= 0) & (hi >= 0) & ~exact_zero
         same = ((a == b) & (np.signbit(a) == np.signbit(b)) & ~zero_box) | (
             np.isnan(lo) & np.isnan(hi))
         signed_zero = (a == 0) & (b == 0) & (sign != 0)  # rounds to 0, of a known sign
-        a = np.where(signed_zero, np.where(sign > 0, 0.0, -0.0), a)
+        a = np.where(signed_zero, np.where(sign > 0, 0.0, -0.0), a.astype(np.float64))
     return a, (same | signed_zero) & (known > 0)
 
 
