@@ -240,8 +240,15 @@ def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray,
         q_lo, q_hi = q_of(np.abs(v) - half), q_of(np.abs(v) + half)
         cross = q_lo < q_hi
         if cross.any():
-            err[cross], spread[cross] = _across(got[cross], v[cross], half[cross],
-                                                q_hi[cross])
+            # in ulps below P, the error is at most `up` on either side; where that is
+            # within twice MAX_SLACK (a result at P for a value beside it: sigmoid(x) =
+            # 1/2 + x/4 for every tiny x) it settles the error, else each side apart
+            up = np.ldexp(np.abs(got - v) + half, 1 - q_hi) / 2
+            near = cross & (up <= MAX_SLACK)
+            err, spread = np.where(near, up, err), np.where(near, up, spread)
+            far = np.flatnonzero(cross & ~near)
+            if len(far):
+                err[far], spread[far] = _across(got[far], v[far], half[far], q_hi[far])
         inside = np.isfinite(v) & (q <= F32.emax - F32.precision + 1)
         plain = np.isfinite(got) & inside
         settled = inside & ~(cross & np.isinf(got))
