@@ -167,11 +167,12 @@ class Truth:
         g, w = got[idx], self.want[idx]
         with np.errstate(invalid="ignore"):
             right = (g == w) & (np.signbit(g) == np.signbit(w)) & (tol >= 0.5)
-        err = np.full(len(idx), 0.5)
         wrong = np.flatnonzero(~right)
-        if len(wrong):
-            err[wrong] = self._errors(g[wrong], idx[wrong], tol)
-        if not len(wrong) or not np.any(err[wrong] > 0.5):
+        if not len(wrong):
+            return self._errors(g, idx, tol)
+        err = np.full(len(idx), 0.5)
+        err[wrong] = self._errors(g[wrong], idx[wrong], tol)
+        if not np.any(err[wrong] > 0.5):
             err[right] = self._errors(g[right], idx[right], tol)
         return err
 
