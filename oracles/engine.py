@@ -20,7 +20,12 @@ The same formula is then evaluated with mpmath (at 80 bits, then at the deciding
 and above), and its value must round to the same numbers, zeros with the same sign.
 mpmath carries no error bound of its own, so a mismatch is retried at higher precision
 before it is reported as a `Disagreement`: an oracle error is raised, never silently
-accepted.
+accepted. A caller that already holds those roundings from another independent evaluation
+(a ``witness``: the filter's float64 boxes, which run the formula on numpy's and SciPy's
+functions, `oracles.filter`) is spared mpmath where Arb's roundings are the witness's: two
+backends of independent code then agree on every number the cross-check compares. Where
+they differ, mpmath is run and must agree with Arb, and then the witness is in error: a
+`Disagreement` either way.
 
 ``hi`` is the correctly rounded float64 value and ``lo`` the float64 nearest to the exact
 remainder as the ball gives it: ``hi + lo`` is within 2**-105 of the value, relative (the
@@ -31,7 +36,7 @@ subnormal spacing where ``hi`` is subnormal or zero.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -196,11 +201,15 @@ def decide(
     *,
     what: Callable[[], str],
     prec: int = START_PREC,
+    witness: Mapping[str, float] | None = None,
 ) -> Any:
     """Correctly rounded values of ``compute(B)``: a number, a list, or a list of rows,
     answered in the same shape.
 
     ``what()`` names the computation in error messages (activation, parameters, input).
+    ``witness``: for a single number, its correct rounding in each of ``formats`` as an
+    independent evaluation decided it; where Arb's are the same, mpmath is not run (see
+    the module doc).
     """
     exact = _rational(compute, formats, what)
     if exact is not None:
@@ -218,8 +227,26 @@ def decide(
         if prec >= MAX_PREC:
             raise Undecided(f"{what()}: rounding undecided at {MAX_PREC} bits")
         prec = min(2 * prec, MAX_PREC)  # the last try is at MAX_PREC itself
-    results = _cross_check(compute, formats, results, prec, what)  # type: ignore[arg-type]
+    if witness is None or len(results) != 1 or not _agrees(results[0], formats, witness,
+                                                           what):
+        results = _cross_check(compute, formats, results, prec, what)  # type: ignore[arg-type]
+        if witness is not None and len(results) == 1:  # mpmath agrees with Arb
+            _agrees(results[0], formats, witness, what, strict=True)
     return _nest(results, shape)
+
+
+def _agrees(decided: Exact, formats: Sequence[Format], witness: Mapping[str, float],
+            what: Callable[[], str], strict: bool = False) -> bool:
+    """Whether the ``witness`` rounds as Arb decided in every format; with ``strict`` (Arb
+    and mpmath having agreed), a `Disagreement` where it does not."""
+    for fmt in formats:
+        w, want = witness[fmt.name], decided.rounded[fmt.name]
+        if not same(w, want):
+            if strict:
+                raise Disagreement(f"{what()}: the witness (the filter) rounds to {w!r} in "
+                                   f"{fmt.name}, Arb and mpmath certify {want!r}")
+            return False
+    return True
 
 
 def _rational(compute: Callable[[Any], Any], formats: Sequence[Format],

@@ -122,17 +122,21 @@ def evaluate(
     *,
     grad: bool = False,
     formats: Sequence[Format] = ALL_FORMATS,
+    witness: Mapping[str, float] | None = None,
 ) -> Any:
     """The exact value (or derivative) at ``x``, as `Exact` results.
 
     Elementwise: ``x`` a float, one `Exact`. Other kinds: ``x`` a sequence, a list of
     `Exact` (a list of rows, the Jacobian, for ``grad``; for logsumexp a list with the
     value, then the sign with return_sign). A parameter the library rounds is rounded for
-    each format (see the module doc).
+    each format (see the module doc). ``witness``: at a finite, nonzero elementwise input,
+    the rounding in each format that an independent evaluation (the filter) decided, which
+    stands in for mpmath's cross-check where it agrees with Arb (`engine.decide`).
     """
     params = act.resolve(params or {})
     if len(formats) > 1 and _rounds_params(act, params):
-        each = {f.name: evaluate(act, x, params, grad=grad, formats=(f,)) for f in formats}
+        each = {f.name: evaluate(act, x, params, grad=grad, formats=(f,), witness=witness)
+                for f in formats}
         top = each.get(F64.name) or evaluate(act, x, params, grad=grad, formats=(F64,))
         return _merge(top, each)
     dtype = formats[0].name if formats else None
@@ -147,7 +151,8 @@ def evaluate(
     special = _special(act, x, params, grad)
     if special is not None:
         return decide(special, formats, what=what)
-    result = decide(computation(act, x, params, grad), formats, what=what)
+    result = decide(computation(act, x, params, grad), formats, what=what,
+                    witness=witness if x != 0 else None)
     if x == 0 and math.copysign(1, x) < 0 and not grad and act.zero_sign is ZeroSign.ODD:
         if result.hi == 0:
             result = result.negated_zero()

@@ -267,3 +267,42 @@ def test_damaged_slice_answers_are_computed_again_with_a_warning(tmp_path):
     with pytest.warns(tables.DamagedTable, match="computing them again"):
         again = tables.SliceAnswers(act, {}, "float32", tmp_path)
     assert again.get(np.array([1.0, 2.0]), grad=False)[1].rounded["float32"] > 0.5
+
+
+TABLE_VARIANTS = tables.elementwise_variants()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("variant", TABLE_VARIANTS, ids=[
+    f"{a.name}-{catalog.variant_id(p) or 'default'}" for a, p in TABLE_VARIANTS])
+def test_tables_hold_what_the_mpmath_checked_oracle_gives(variant, dtype, oracle_cache):
+    """Tables are built with the filter's roundings witnessing Arb's in place of mpmath
+    (`engine.decide`): the same values, bit for bit, as the oracle checked by mpmath, at
+    inputs spread over the table."""
+    act, params = variant
+    df = tables.table(act.name, params, dtype, cache_dir=oracle_cache)
+    fmt = (FORMATS[dtype],)
+    for i in np.linspace(0, len(df) - 1, 12).astype(int):
+        row = df.iloc[i]
+        for grad, col in ((False, "value"), (True, "grad")):
+            want = evaluate(act, row.x, params, grad=grad, formats=fmt)
+            got = (row[f"{col}_hi"], row[f"{col}_lo"], row[col])
+            assert np.array_equal(np.array(got), [want.hi, want.lo, want.rounded[dtype]],
+                                  equal_nan=True), f"{col} at x = {row.x!r}"
+
+
+def test_a_witness_spares_mpmath_only_where_it_agrees_with_arb(monkeypatch):
+    from actaudit.oracles import Disagreement, engine
+
+    act, f16 = catalog.get("sigmoid"), FORMATS["float16"]
+    right = evaluate(act, -3.0, formats=(f16,)).rounded["float16"]
+    calls = []
+    real = engine._cross_check
+    monkeypatch.setattr(engine, "_cross_check", lambda *a: calls.append(1) or real(*a))
+    assert evaluate(act, -3.0, formats=(f16,), witness={"float16": right}).rounded[
+        "float16"] == right
+    assert not calls  # agreed: mpmath not run
+    wrong = float(np.nextafter(np.float16(right), np.float16(1)))
+    with pytest.raises(Disagreement, match="the witness"):
+        evaluate(act, -3.0, formats=(f16,), witness={"float16": wrong})
+    assert calls  # disagreed: mpmath ran, agreed with Arb, and the witness is in error
