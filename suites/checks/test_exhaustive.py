@@ -96,6 +96,46 @@ def test_errors_of_correctly_rounded_results_are_computed_only_for_the_maximum()
     assert histogram(err) == histogram(true)
 
 
+@pytest.mark.parametrize("start", [0x20000000, 0x418A0000, 0xC2B00000, 0x3F000000])
+def test_of_correctly_rounded_results_only_the_largest_error_is_computed(start):
+    """Where every result is correctly rounded, `_errors` runs only where an error may be
+    the largest: the others are bounded from their boxes (tiny x, where σ rounds to 1/2
+    and the box straddles it; σ rounding to 1 from below, where the value's ulp is half
+    the result's; σ in the subnormals; σ about 0.6). The maximum and where it is are
+    those of every error computed, and no error is over its computed one."""
+    t = _target()
+    x = np.arange(start, start + SMALL, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = x.astype(np.float64)
+    everywhere = np.ones(len(x), bool)
+    for grad in (False, True):
+        truth = X.Truth.of(t.act, {}, x, grad, ~everywhere)
+        got = truth.want.copy()
+        err = truth.errors(got, 2.0, everywhere)
+        full = truth._errors(got, np.arange(len(x)), 2.0)
+        assert abs(err.max() - full.max()) <= X.MAX_SLACK
+        if full.max() > X.MAX_SLACK:
+            assert np.argmax(err) == np.argmax(full)
+        assert np.all(err <= full + 2 * X.MAX_SLACK) and err.max() <= 0.5
+
+
+def test_the_largest_error_of_correctly_rounded_results_is_computed_from_wide_boxes():
+    """Boxes a quarter of an ulp wide (as a filter with a loose bound gives) leave every
+    lower bound that far below its error: the largest error must then come from `_errors`
+    (the oracle), not from the bounds."""
+    t = _target()
+    x = np.arange(START, START + 512, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = x.astype(np.float64)
+    everywhere = np.ones(len(x), bool)
+    truth = X.Truth.of(t.act, {}, x, False, ~everywhere)
+    truth.box_lo, truth.box_hi = truth.box_lo - 2.0**-26, truth.box_hi + 2.0**-26
+    got = truth.want.copy()
+    err = truth.errors(got, 2.0, everywhere)
+    exact = [evaluate(t.act, float(v), formats=(F32,)) for v in x]
+    true = ulp_error(got, np.array([e.hi for e in exact]), np.array([e.lo for e in exact]), F32)
+    assert abs(err.max() - true.max()) <= X.MAX_SLACK and np.argmax(err) == np.argmax(true)
+    assert np.all(err <= true + X.MAX_SLACK)
+
+
 def test_results_of_inf_or_nan_for_a_finite_truth_need_no_oracle(tmp_path):
     """±inf is as far from a finite value as ulp_error counts it (2**128 in ulps of the
     value), NaN infinitely far: the filter's box settles both, with the counts the
