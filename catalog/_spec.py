@@ -10,6 +10,11 @@ with Arb balls to certify the rounding. Inside a formula:
   parameter the library rounds (`Param.taken_as`), the binary number it rounds it to;
 * a value that is an exact number plus a far smaller remainder is returned as
   ``B.near(base, remainder)`` (see `actaudit.oracles.backends`);
+* the formulas also run in float64 interval arithmetic (`actaudit.oracles.filter`), for
+  every float32 input: there a difference that cancels (x − tanh(x) near 0) is also given
+  as its alternating series, ``B.alternating(x, terms, exact)``, and a value whose
+  factors underflow far out is written as a product (σ(x)(1 + x·σ(−x)), not a sum), so
+  that its sign, and so its rounding to ±0.0, is still known;
 * comparisons on inputs and parameters are exact, so piecewise definitions are plain ``if``;
 * a formula may return a Python number (an exact value: ``0``, ``math.inf``, ``math.nan``).
 """

@@ -17,7 +17,7 @@ threshold) is decided by the remainder's sign, which no working precision would 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -74,6 +74,15 @@ class _Common:
         """sech(x)^2 = 4 e^-2|x| / (1 + e^-2|x|)^2, i.e. 1 - tanh(x)^2 without cancellation."""
         e = self.exp(-2 * abs(x))
         return 4 * e / (1 + e) ** 2
+
+    def alternating(self, x: Any, terms: Sequence[tuple[int, Fraction]],
+                    exact: Callable[[], Any]) -> Any:
+        """The value ``exact()``, which is also the alternating series Σ c·x^n over
+        ``terms`` (n, c), its terms decreasing in magnitude at this ``x``, truncated: the
+        last of ``terms`` is the first one omitted, which bounds what is left out. Exact
+        backends compute ``exact()`` (Arb's precision takes care of a cancellation); the
+        float64 boxes, which cannot, sum the series (see `filter`)."""
+        return exact()
 
     def near(self, base: float | Fraction, rest: Any) -> Any:
         """The value ``base + rest``, ``base`` an exact float or dyadic fraction (an input,
@@ -133,6 +142,13 @@ class _Mpmath(_Common):
         if z > 2**64:
             return mp.exp(-z * z) / (z * mp.sqrt(mp.pi))
         return mp.erfc(z)
+
+    @staticmethod
+    def erfcx(z: Any) -> Any:
+        """e^(z²)·erfc(z); past 2**64, 1 / (z sqrt(pi)), as for erfc."""
+        if z > 2**64:
+            return 1 / (z * mp.sqrt(mp.pi))
+        return mp.erfc(z) * mp.exp(z * z)
 
     @staticmethod
     def num(x: float) -> Any:
@@ -198,6 +214,11 @@ class _Arb(_Common):
             return x.erfc()
         return flint.arb(x.upper()).erfc().union(flint.arb(x.lower()).erfc())
 
+    @classmethod
+    def erfcx(cls, x: Any) -> Any:
+        """e^(x²)·erfc(x), erfc as above."""
+        return cls.erfc(x) * (x * x).exp()
+
     @staticmethod
     def tanh(x: Any) -> Any:
         return x.tanh()
@@ -256,7 +277,7 @@ class _Rational(_Common):
     def near(self, base: float | Fraction, rest: Any) -> Any:
         return Fraction(base) + rest  # exact already
 
-    exp = expm1 = log = log1p = erfc = tanh = _irrational
+    exp = expm1 = log = log1p = erfc = erfcx = tanh = _irrational
 
     @staticmethod
     def sqrt(x: Fraction) -> Fraction:

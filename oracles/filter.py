@@ -20,16 +20,20 @@ Why the enclosure holds, operation by operation:
   take the extremes of the four products or quotients of the ends; a divisor interval
   holding 0 encloses nothing (undecided). Negation and ``abs`` are exact.
 * ``exp, expm1, log, log1p, sqrt, tanh`` are numpy's (the platform's libm, or numpy's own
-  SIMD loops), and ``erfc`` SciPy's. None of them is correctly rounded, and none carries
-  a proof; their published maximum errors are at most 4 ulps (glibc's table of known
-  maximum errors; numpy's accuracy tests for its SIMD loops) and below 4e-15 relative
-  for SciPy's erfc (Cephes' stated peak error). Each end is moved outward by `LIBM_ULPS`
-  (`ERFC_ULPS` for erfc) times ``|r|·2**-52`` plus as many subnormal spacings: twice the
-  claims and more. The functions are monotonic, so the image of an interval is the
-  interval of its ends' images (erfc's decreasing). An end that overflows (inf) only
-  says the value is beyond the largest number.
+  SIMD loops), and ``erfc``, ``erfcx`` SciPy's. None of them is correctly rounded, and
+  none carries a proof; their published maximum errors are at most 4 ulps (glibc's table
+  of known maximum errors; numpy's accuracy tests for its SIMD loops) and below 4e-15
+  relative for SciPy's erfc (Cephes' stated peak error; erfcx, from the Faddeeva package,
+  claims about 1e-15 for x >= 0, and below 0 encloses nothing here). Each end is moved
+  outward by `LIBM_ULPS` (`ERFC_ULPS` for both) times ``|r|·2**-52`` plus as many
+  subnormal spacings: twice the claims and more. The functions are monotonic, so the
+  image of an interval is the interval of its ends' images (erfc and erfcx decrease). An
+  end that overflows (inf) only says the value is beyond the largest number.
 * constants (a decimal literal, a parameter, π) are enclosed by the two float64 numbers
   around their exact value.
+* where float64 would cancel (x − tanh(x) near 0), a formula gives the value also as a
+  truncated alternating series (`_Common.alternating`), whose terms decrease there: the
+  first omitted term bounds the rest, and widens the box on both sides.
 * the sign of a product or quotient is that of its factors wherever its box touches 0
   (an underflow: 1/expm1(1e34) is positive, and rounds to +0.0).
 
@@ -43,7 +47,7 @@ filter's box is an error (`FilterError`), never accepted.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from fractions import Fraction
 from typing import Any
@@ -286,6 +290,10 @@ class Truth:
                 self.true.shape, self.false.shape)))
 
 
+def _erfcx_of_nonnegative(x: np.ndarray) -> np.ndarray:
+    return np.where(x >= 0, scipy.special.erfcx(np.maximum(x, 0.0)), np.nan)
+
+
 _NORMAL = 2.0**-1022  # libm results below this (subnormal) are only known to be below it
 
 
@@ -329,9 +337,21 @@ class _Boxes(_Common):
     tanh = staticmethod(_monotone(np.tanh, LIBM_ULPS, sign="same"))
     erfc = staticmethod(_monotone(scipy.special.erfc, ERFC_ULPS, increasing=False,
                                   sign="positive"))
+    # for x >= 0 only: below, SciPy computes 2e^(x²) − erfcx(−x), hundreds of ulps off
+    erfcx = staticmethod(_monotone(_erfcx_of_nonnegative, ERFC_ULPS, increasing=False,
+                                   sign="positive"))
 
     def near(self, base: Any, rest: Any) -> Any:
         return box(base) + rest
+
+    def alternating(self, x: Any, terms: Sequence[tuple[int, Fraction]],
+                    exact: Callable[[], Any]) -> Box:
+        """The series' kept terms summed, widened by the first omitted one's magnitude
+        (an alternating series whose terms decrease leaves out less than that)."""
+        *kept, (n, c) = terms
+        total = sum((self.frac(k) * x**m for m, k in kept), start=box(0))
+        rest = abs(self.frac(c) * x**n).hi
+        return total + Box(-rest, rest)
 
     def exact(self, x: Any) -> Any:
         return x  # a box of the input is exact already
