@@ -252,6 +252,7 @@ class Truth:
 _Q_MIN = F32.emin - F32.precision + 1  # log2 of float32's smallest ulp
 _MANTISSA = (1 << 52) - 1
 _SPACING = 2.0**_Q_MIN
+_EDGE = 2.0 ** (F32.emax + 1)  # where ulp_error places values past float32's range
 
 
 def _right_bounds(got: np.ndarray, mid: np.ndarray, half: np.ndarray,
@@ -305,13 +306,17 @@ def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray,
             if len(far):
                 err[far], spread[far] = _across(got[far], v[far], half[far], q_hi[far])
         inside = np.isfinite(v) & (q <= F32.emax - F32.precision + 1)
+        # a box wholly past float32's range: `ulp_error` puts every value there at the
+        # edge 2**128, so the error is known exactly (log1mexp' = 1/expm1(x) ≈ 1/x at
+        # every subnormal x)
+        beyond = np.abs(v) - half >= _EDGE
         plain = np.isfinite(got) & inside
-        settled = inside & ~(cross & np.isinf(got))
+        settled = inside & ~(cross & np.isinf(got)) | beyond
     if not plain.all():
         odd = ~plain
         err[odd] = ulp_error(got[odd], v[odd], np.zeros(int(odd.sum())), F32)
-        spread[odd] = np.where(inside[odd], np.where(np.isnan(got[odd]), 0.0, spread[odd]),
-                               np.inf)
+        known = np.where(np.isnan(got[odd]) | beyond[odd], 0.0, spread[odd])
+        spread[odd] = np.where(inside[odd] | beyond[odd], known, np.inf)
     return err, spread, settled, cross
 
 

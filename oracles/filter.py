@@ -344,6 +344,14 @@ class _Boxes(_Common):
     def near(self, base: Any, rest: Any) -> Any:
         return box(base) + rest
 
+    def sech2(self, x: Any) -> Any:
+        """Within ±1/8, 1 − tanh(x)² (tanh(x)² < 1/64 cancels nothing): beside 1 its box
+        is several times narrower than the quotient's (`_Common.sech2`), and tells
+        1 − x² from 1 for every float32 x above 1.5e-8."""
+        if abs(x) <= self.frac(Fraction(1, 8)):
+            return 1 - self.tanh(x) ** 2
+        return super().sech2(x)
+
     def alternating(self, x: Any, terms: Sequence[tuple[int, Fraction]],
                     exact: Callable[[], Any]) -> Box:
         """The series' kept terms summed, widened by the first omitted one's magnitude

@@ -16,7 +16,7 @@ import pytest
 
 from actaudit import catalog
 from actaudit.checks import _exhaustive as X
-from actaudit.checks._elementwise import histogram
+from actaudit.checks._elementwise import Evaluation, histogram
 from actaudit.oracles import FORMATS, evaluate, ulp_error
 
 F32 = FORMATS["float32"]
@@ -163,6 +163,55 @@ def test_results_of_inf_or_nan_for_a_finite_truth_need_no_oracle(tmp_path):
     err = ulp_error(got, hi, lo, F32)
     assert f.status == "fail" and f"{int(np.sum(err > 2.0)):,} over 2 ULP" in f.detail
     assert json.loads(f.extra["histogram"]) == histogram(err)
+
+
+def test_a_truth_past_float32s_range_needs_no_oracle():
+    """log1mexp'(x) = 1/expm1(x) ≈ 1/x is past float32's range at the subnormals below
+    2**-128 (a quarter of the positive subnormals); ulp_error places such a value at
+    2**128, so its error is known from the box: no input goes to the oracle, and the
+    largest error is the oracle's, input by input."""
+    import jax
+
+    from actaudit import impl
+
+    act, check = catalog.get("log1mexp"), "subnormal:gradient"
+    start = 1 << 20  # x from 2**-129: 1/x from 2**129 down
+    stop = start + SMALL
+    x = np.arange(start, stop, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    exact = [evaluate(act, float(v), grad=True, formats=(F32,)) for v in x]
+    hi, lo = np.array([e.hi for e in exact]), np.array([e.lo for e in exact])
+    assert np.all(hi >= 2.0**128)
+    for spec in ("jax.nn", "reference"):
+        result = X.run(X.Job(spec, act.name, {}, start, stop, 4.0, 4.0, (check,), 60.0))
+        assert result["escalated"]["gradient"] == 0
+        tally = X.merge_all([result])[check]
+        got = np.asarray(jax.vmap(jax.grad(impl.load(spec).get("log1mexp")))(x), np.float64)
+        err = ulp_error(got, hi, lo, F32)
+        assert tally.n == SMALL and abs(tally.peak - err.max()) <= X.MAX_SLACK
+        assert tally.counts["bad"] == np.sum(err > 4.0)
+
+
+def test_a_derivative_beside_1_is_told_from_1_without_the_oracle():
+    """tanh'(x) = 1 − x² for x about 4e-8: the reference (jitted over an array) gives
+    1 − 2**-23, an error just under 2 ULP, a histogram edge. The filter's box of
+    1 − tanh(x)² lies below 1, so the error's bin is known: no input goes to the oracle
+    (the box of 4e/(1 + e)², wider, crossed 1 and sent every such input there), and the
+    counts are the oracle's input by input."""
+    from actaudit import impl
+
+    act, start = catalog.get("tanh"), 0x33300000
+    x = np.arange(start, start + SMALL, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    t = X.Target("reference", act, {}, 4.0, 4.0, ("gradient",))
+    result = X.run(X.Job(t.spec, act.name, {}, start, start + SMALL, 4.0, 4.0,
+                         ("gradient",), 60.0))
+    assert result["escalated"]["gradient"] <= 1  # the worst input, at most
+    f = X.findings(t, [result], SMALL)[0]
+    got = Evaluation(impl.load("reference").get("tanh"), {}, F32, x.astype(np.float64)
+                     ).gradients()[0]  # as the audit takes it
+    exact = [evaluate(act, float(v), grad=True, formats=(F32,)) for v in x]
+    err = ulp_error(got, np.array([e.hi for e in exact]), np.array([e.lo for e in exact]), F32)
+    assert np.any((err > 1.9) & (err < 2))  # just under the edge
+    assert f.max_ulp == err.max() and json.loads(f.extra["histogram"]) == histogram(err)
 
 
 def test_special_and_subnormal_inputs_are_judged_as_sampled_ones_are():
