@@ -18,7 +18,12 @@ Why the enclosure holds, operation by operation:
   outward by ``|r|·2**-52 + 2**-1074`` (at least one ulp of ``r``, and the subnormal
   spacing below the normal range), which then encloses it. Multiplication and division
   take the extremes of the four products or quotients of the ends; a divisor interval
-  holding 0 encloses nothing (undecided). Negation and ``abs`` are exact.
+  holding 0 encloses nothing (undecided). Negation and ``abs`` are exact, and so is an
+  operation on exact numbers that rounds nothing: a sum whose error (TwoSum's) is 0, a
+  product whose error (Dekker's) is 0, a quotient that times the divisor is the
+  dividend, each well inside float64's range. Those stay exact numbers: x + 1/2 at a
+  tie of float32 (soft_shrink), or (x + 3)/6 at one (hard_sigmoid), is decided as the
+  tie it is.
 * ``exp, expm1, log, log1p, sqrt, tanh`` are numpy's (the platform's libm, or numpy's own
   SIMD loops), and ``erfc``, ``erfcx`` SciPy's. None of them is correctly rounded, and
   none carries a proof; their published maximum errors are at most 4 ulps (glibc's table
@@ -125,12 +130,18 @@ class Box:
     def __add__(self, other: Any) -> Box:
         o = box(other)
         with np.errstate(over="ignore", invalid="ignore"):
-            lo, hi = _out(self.lo + o.lo, self.hi + o.hi)
+            s = self.lo + o.lo
+            lo, hi = _out(s, self.hi + o.hi)
 
             def sign() -> Any:
                 sa, sb = self.signs(), o.signs()
                 return np.where(sa == sb, sa, 0)
-            return Box(lo, hi, sign=_signed(lo, hi, sign) if _informed(self, o) else 0)
+            known = _signed(lo, hi, sign) if _informed(self, o) else 0
+            if self.exact and o.exact:  # exact where the sum rounds nothing (its TwoSum
+                b = s - self.lo  # error is 0): x + 1/2 at a tie of float32 stays one
+                held = ((self.lo - (s - b)) + (o.lo - b) == 0) & np.isfinite(s)
+                return _kept(s, held, lo, hi, known)
+            return Box(lo, hi, sign=known)
 
     __radd__ = __add__
 
@@ -143,6 +154,10 @@ class Box:
     def __mul__(self, other: Any) -> Box:
         o = box(other)
         with np.errstate(over="ignore", invalid="ignore"):
+            if self.exact and o.exact:  # exact where the product rounds nothing
+                p, err = _two_product(self.lo, o.lo)
+                sign = _signed(p, p, lambda: self.signs() * o.signs())
+                return _kept(p, err == 0, *_out(p, p), sign)
             if o.exact and o.lo.ndim == 0:  # a constant: two products
                 c = float(o.lo)
                 if c == 0:
@@ -150,8 +165,6 @@ class Box:
                 a, b = self.lo * c, self.hi * c
                 lo, hi = (a, b) if c > 0 else (b, a)
                 sign = self.sign if c > 0 else -self.sign
-                if self.exact and abs(c) >= 1 and _power_of_two(c):  # exact (no overflow
-                    return Box(lo, hi, True, sign)  # from a float32 input)
                 return Box(*_out(lo, hi), sign=sign)
             if self.exact and self.lo.ndim == 0:
                 return o * self
@@ -173,6 +186,13 @@ class Box:
         def sign() -> Any:
             return self.signs() * o.signs()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if self.exact and o.exact:  # exact where the quotient times the divisor is
+                q = self.lo / o.lo  # the dividend, exactly ((x + 3)/6 at a tie)
+                p, err = _two_product(q, o.lo)
+                held = (p == self.lo) & (err == 0)
+                lo, hi = _out(q, q)
+                lo, hi = np.where(o.lo == 0, np.nan, lo), np.where(o.lo == 0, np.nan, hi)
+                return _kept(q, held, lo, hi, _signed(lo, hi, sign))
             if self.exact and self.lo.ndim == 0 and np.all(o.lo > 0):  # c / a positive box
                 c = float(self.lo)
                 lo, hi = _out(*((c / o.hi, c / o.lo) if c >= 0 else (c / o.lo, c / o.hi)))
@@ -250,9 +270,34 @@ def _signed(lo: np.ndarray, hi: np.ndarray, sign: Any) -> Any:
     return sign()
 
 
-def _power_of_two(c: float) -> bool:
-    m, _ = math.frexp(abs(c))
-    return m == 0.5
+def _kept(v: np.ndarray, held: np.ndarray, lo: np.ndarray, hi: np.ndarray, sign: Any) -> Box:
+    """The exact numbers ``v`` where ``held`` (an operation that rounded nothing), else
+    the box [lo, hi]; an exact box where every one is held."""
+    if np.all(held):
+        return Box(v, exact=True, sign=sign)
+    return Box(np.where(held, v, lo), np.where(held, v, hi), sign=sign)
+
+
+def _plain(v: np.ndarray) -> np.ndarray:
+    """0, or between 2**-900 and 2**996: where `_two_product`'s partial products neither
+    underflow nor overflow, so that its error is exact."""
+    a = np.abs(v)
+    return (a == 0) | ((a >= 2.0**-900) & (a <= 2.0**996))
+
+
+def _two_product(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a·b rounded, and its rounding error exactly): Dekker's product, each factor split
+    in halves of 26 bits (Veltkamp); NaN for the error unless the factors and the product
+    are `_plain`."""
+    def split(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = v * 134217729.0  # 2**27 + 1
+        hi = t - (t - v)
+        return hi, v - hi
+
+    p = a * b
+    (ah, al), (bh, bl) = split(a), split(b)
+    err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, np.where(_plain(a) & _plain(b) & _plain(p), err, np.nan)
 
 
 def box(v: Any) -> Box:

@@ -177,3 +177,44 @@ def test_constants_are_enclosed():
     with mpmath.workprec(200):
         assert mpmath.mpf(float(boxes.BOXES.pi.lo)) < mpmath.pi < mpmath.mpf(
             float(boxes.BOXES.pi.hi))
+
+
+TIES = [  # (activation, params, first bit pattern): exact values, a quarter or more ties
+    ("soft_shrink", {}, 0xCB0E0000),  # x + 1/2 where float32's ulp is 1
+    ("hard_sigmoid", {}, 0x3EEAC000),  # (x + 3)/6
+    ("sparse_sigmoid", {}, 0x3EEAC000),  # (x + 1)/2
+    ("prelu", {"negative_slope": 0.25}, 0x805B4000),  # x/4 at negative subnormals
+]
+
+
+@pytest.mark.parametrize("name,params,start", TIES, ids=[t[0] for t in TIES])
+def test_exact_arithmetic_stays_exact_and_decides_ties(name, params, start):
+    """A sum, product or quotient of exact numbers that rounds nothing stays an exact
+    number, so a value that is exactly a tie of float32 is decided (round half to even),
+    not sent to the oracle; every rounding as the oracle certifies it."""
+    act = catalog.get(name)
+    x = np.arange(start, start + 96, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = x.astype(np.float64)
+    lo, hi, known = boxes.enclose(act, x, params, "float32")
+    rounded, decided = boxes.decide(lo, hi, known, F32)
+    assert decided.all(), f"undecided at {x[~decided][:3]}"
+    ties = 0
+    for v, r in zip(x, rounded, strict=True):
+        e = evaluate(act, float(v), params, formats=(F32,))
+        assert r == e.rounded["float32"], (v, r, e.rounded["float32"])
+        mid = (np.float64(np.float32(e.hi)) + np.float64(np.nextafter(
+            np.float32(e.hi), np.float32(np.inf)))) / 2
+        ties += e.hi == mid or e.hi == 2 * np.float64(np.float32(e.hi)) - mid
+    assert ties >= 4  # ties among them, not only easy cases
+
+
+def test_two_product_gives_the_exact_rounding_error():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(500) * 2.0 ** rng.integers(-300, 300, 500)
+    b = rng.standard_normal(500) * 2.0 ** rng.integers(-300, 300, 500)
+    p, err = boxes._two_product(a, b)
+    for u, v, q, e in zip(a, b, p, err, strict=True):
+        assert Fraction(u) * Fraction(v) - Fraction(q) == Fraction(e)
+    # where a partial product could underflow, no error is claimed
+    _, err = boxes._two_product(np.array([2.0**-600]), np.array([2.0**-400]))
+    assert np.isnan(err).all()
