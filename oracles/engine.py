@@ -237,10 +237,13 @@ def decide(
 
 def _agrees(decided: Exact, formats: Sequence[Format], witness: Mapping[str, float],
             what: Callable[[], str], strict: bool = False) -> bool:
-    """Whether the ``witness`` rounds as Arb decided in every format; with ``strict`` (Arb
-    and mpmath having agreed), a `Disagreement` where it does not."""
+    """Whether the ``witness`` rounds as Arb decided in every format (a format it does not
+    hold is not witnessed); with ``strict`` (Arb and mpmath having agreed), a
+    `Disagreement` where it rounds otherwise."""
     for fmt in formats:
-        w, want = witness[fmt.name], decided.rounded[fmt.name]
+        w, want = witness.get(fmt.name), decided.rounded[fmt.name]
+        if w is None:
+            return False
         if not same(w, want):
             if strict:
                 raise Disagreement(f"{what()}: the witness (the filter) rounds to {w!r} in "
