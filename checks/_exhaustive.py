@@ -311,7 +311,7 @@ def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray,
         # every subnormal x)
         beyond = np.abs(v) - half >= _EDGE
         plain = np.isfinite(got) & inside
-        settled = inside & ~(cross & np.isinf(got)) | beyond
+        settled = (inside & ~(cross & np.isinf(got))) | beyond
     if not plain.all():
         odd = ~plain
         err[odd] = ulp_error(got[odd], v[odd], np.zeros(int(odd.sum())), F32)

@@ -31,10 +31,6 @@ SPREAD, SIZE = 64, 1 << 14  # timed: 64 sub-chunks of 2**14 inputs (2**20 of 2**
 REPRESENTATIVE = ("sigmoid", "gelu")
 
 
-def _variants(names: list[str]) -> list[tuple]:
-    return tables.elementwise_variants(names or None)
-
-
 def pytest_generate_tests(metafunc):
     if "target" not in metafunc.fixturenames:
         return
@@ -42,7 +38,8 @@ def pytest_generate_tests(metafunc):
     timed = opt("benchmark_enable", False)
     names = [n for n in opt("only").split(",") if n] or ([] if timed else list(REPRESENTATIVE))
     loaded = [impl.load(spec) for spec in dict.fromkeys(opt("impl") or ["reference"])]
-    found = [(im.name, act, params) for im in loaded for act, params in _variants(names)
+    variants = tables.elementwise_variants(names or None)
+    found = [(im.name, act, params) for im in loaded for act, params in variants
              if im.get(act.name) is not None]  # what an implementation lacks is not timed
     metafunc.parametrize("target", found, ids=[
         f"{s}-{a.name}-{catalog.variant_id(p) or 'default'}" for s, a, p in found])

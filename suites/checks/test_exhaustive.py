@@ -46,6 +46,13 @@ def _serial(target, start, stop, size=SMALL):
     return {f.check: f for f in X.findings(target, results, stop - start)}
 
 
+def _oracle(act, x, grad=False):
+    """(hi, lo, rounded): the certified value at each input, one by one."""
+    exact = [evaluate(act, float(v), grad=grad, formats=(F32,)) for v in x]
+    return (np.array([e.hi for e in exact]), np.array([e.lo for e in exact]),
+            np.array([e.rounded["float32"] for e in exact]))
+
+
 def test_counts_and_maximum_are_the_oracles_input_by_input():
     """Every input certified one by one (evaluate), against the chunked, filtered run."""
     t = _target(checks=("accuracy", "gradient"))
@@ -57,11 +64,7 @@ def test_counts_and_maximum_are_the_oracles_input_by_input():
     for check, fn in (("accuracy", jax.nn.sigmoid), ("gradient", jax.grad(jax.nn.sigmoid))):
         got = np.asarray(jax.vmap(fn)(x), np.float64) if check == "gradient" else np.asarray(
             fn(x), np.float64)
-        exact = [evaluate(t.act, float(v), grad=check == "gradient", formats=(F32,))
-                 for v in x]
-        hi = np.array([e.hi for e in exact])
-        lo = np.array([e.lo for e in exact])
-        want = np.array([e.rounded["float32"] for e in exact])
+        hi, lo, want = _oracle(t.act, x, grad=check == "gradient")
         err = ulp_error(got, hi, lo, F32)
         f = found[check]
         assert f.max_ulp == err.max()  # certified
@@ -79,9 +82,7 @@ def test_errors_of_correctly_rounded_results_are_computed_only_for_the_maximum()
     t = _target()
     x = np.arange(START, START + 512, dtype=np.uint64).astype(np.uint32).view(np.float32)
     x = x.astype(np.float64)
-    exact = [evaluate(t.act, float(v), formats=(F32,)) for v in x]
-    hi, lo = np.array([e.hi for e in exact]), np.array([e.lo for e in exact])
-    want = np.array([e.rounded["float32"] for e in exact])
+    hi, lo, want = _oracle(t.act, x)
     everywhere = np.ones(len(x), bool)
     truth = X.Truth.of(t.act, {}, x, False, ~everywhere)
     got = want.copy()
@@ -130,8 +131,8 @@ def test_the_largest_error_of_correctly_rounded_results_is_computed_from_wide_bo
     truth.box_lo, truth.box_hi = truth.box_lo - 2.0**-26, truth.box_hi + 2.0**-26
     got = truth.want.copy()
     err = truth.errors(got, 2.0, everywhere)
-    exact = [evaluate(t.act, float(v), formats=(F32,)) for v in x]
-    true = ulp_error(got, np.array([e.hi for e in exact]), np.array([e.lo for e in exact]), F32)
+    hi, lo, _ = _oracle(t.act, x)
+    true = ulp_error(got, hi, lo, F32)
     assert abs(err.max() - true.max()) <= X.MAX_SLACK and np.argmax(err) == np.argmax(true)
     assert np.all(err <= true + X.MAX_SLACK)
 
@@ -155,8 +156,7 @@ def test_results_of_inf_or_nan_for_a_finite_truth_need_no_oracle(tmp_path):
     f = X.findings(t, [result], SMALL)[0]
     x = np.arange(START, stop, dtype=np.uint64).astype(np.uint32).view(np.float32)
     got = np.where(x > 0.99995, np.inf, np.where(x < 0.9999, np.nan, 0.0))
-    exact = [evaluate(t.act, float(v), formats=(F32,)) for v in x]
-    hi, lo = np.array([e.hi for e in exact]), np.array([e.lo for e in exact])
+    hi, lo, _ = _oracle(t.act, x)
     finite = np.isfinite(got)
     import jax
     got[finite] = np.asarray(jax.nn.sigmoid(x[finite]), np.float64)
@@ -178,8 +178,7 @@ def test_a_truth_past_float32s_range_needs_no_oracle():
     start = 1 << 20  # x from 2**-129: 1/x from 2**129 down
     stop = start + SMALL
     x = np.arange(start, stop, dtype=np.uint64).astype(np.uint32).view(np.float32)
-    exact = [evaluate(act, float(v), grad=True, formats=(F32,)) for v in x]
-    hi, lo = np.array([e.hi for e in exact]), np.array([e.lo for e in exact])
+    hi, lo, _ = _oracle(act, x, grad=True)
     assert np.all(hi >= 2.0**128)
     for spec in ("jax.nn", "reference"):
         result = X.run(X.Job(spec, act.name, {}, start, stop, 4.0, 4.0, (check,), 60.0))
@@ -208,8 +207,8 @@ def test_a_derivative_beside_1_is_told_from_1_without_the_oracle():
     f = X.findings(t, [result], SMALL)[0]
     got = Evaluation(impl.load("reference").get("tanh"), {}, F32, x.astype(np.float64)
                      ).gradients()[0]  # as the audit takes it
-    exact = [evaluate(act, float(v), grad=True, formats=(F32,)) for v in x]
-    err = ulp_error(got, np.array([e.hi for e in exact]), np.array([e.lo for e in exact]), F32)
+    hi, lo, _ = _oracle(act, x, grad=True)
+    err = ulp_error(got, hi, lo, F32)
     assert np.any((err > 1.9) & (err < 2))  # just under the edge
     assert f.max_ulp == err.max() and json.loads(f.extra["histogram"]) == histogram(err)
 
