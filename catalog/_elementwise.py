@@ -20,6 +20,13 @@ ODD = ZeroSign.ODD
 SELU_ALPHA = "1.6732632423543772848170429916717"
 SELU_SCALE = "1.0507009873554804934193349852946"
 GELU_CUBIC = "0.044715"
+TINY = Fraction(1, 4096)  # |x| below this: x·(1/2 + …) is given as x/2 plus the rest
+
+
+def _half_and(x, B, rest):
+    """x/2 + rest as ``B.near``: at an odd subnormal x, x/2 is a tie of the format, and
+    only the remainder's sign decides the rounding (silu(x) = x/2 + x²/4 rounds up)."""
+    return B.near(_exact(x, B) / 2, rest)
 
 
 def _identity(x, B):
@@ -55,7 +62,9 @@ def _hard_sigmoid_grad(x, B):
 
 
 def _hard_silu(x, B):
-    """x·relu6(x + 3)/6: −0.0 for x ≤ −3 (x·0), as at −inf."""
+    """x·relu6(x + 3)/6: −0.0 for x ≤ −3 (x·0), as at −inf; at tiny x, x/2 + x²/6."""
+    if abs(x) < B.lit(TINY):
+        return _half_and(x, B, x * x / 6)
     return -0.0 if x <= -3 else (x if x >= 3 else x * (x + 3) / 6)
 
 
@@ -83,8 +92,20 @@ def _leaky_neg_inf(B, negative_slope):
     return -math.inf if negative_slope > 0 else (math.inf if negative_slope < 0 else 0)
 
 
+# expm1(x) − x = x²/2 + x³/6 + …: (n, c) for c·xⁿ; for −1 < x < 0 its terms alternate in
+# sign and decrease
+EXPM1_MINUS_X = tuple((n, Fraction(1, math.factorial(n))) for n in range(2, 7))
+
+
 def _elu(x, B, alpha):
-    return x if x > 0 else alpha * B.expm1(x)
+    """x if x > 0, else α·expm1(x); at tiny x, αx + α(expm1(x) − x) (`_half_and`'s tie at
+    α = 1/2), the remainder by its series `EXPM1_MINUS_X`."""
+    if x > 0:
+        return x
+    if -x < B.lit(TINY):
+        rest = B.alternating(x, EXPM1_MINUS_X, lambda: B.expm1(x) - x)
+        return B.near(B.exact(alpha) * _exact(x, B), alpha * rest)
+    return alpha * B.expm1(x)
 
 
 def _elu_grad(x, B, alpha):
@@ -195,7 +216,11 @@ def _gelu_u(x, B):
 
 
 def _gelu(x, B, approximate):
-    """For x > 0, x minus x·σ(−2u) (x·erfc(x/√2)/2): the value beside x, however close."""
+    """For x > 0, x minus x·σ(−2u) (x·erfc(x/√2)/2): the value beside x, however close;
+    at tiny x, x/2 + (x/2)·tanh(u) (x/2 + (x/2)·erf(x/√2)), see `_half_and`."""
+    if abs(x) < B.lit(TINY):
+        odd = B.tanh(_gelu_u(x, B)) if approximate else B.erf(x / B.sqrt(B.lit(2)))
+        return _half_and(x, B, x / 2 * odd)
     if approximate:
         if x > 0:
             return B.near(x, -x * B.sigmoid(-2 * _gelu_u(x, B)))
@@ -277,7 +302,9 @@ def _sigmoid_grad(x, B):
 
 
 def _silu(x, B):
-    """x·σ(x); for x > 0, x − x·σ(−x)."""
+    """x·σ(x); for x > 0, x − x·σ(−x); at tiny x, x/2 + (x/2)·tanh(x/2) (`_half_and`)."""
+    if abs(x) < B.lit(TINY):
+        return _half_and(x, B, x / 2 * B.tanh(x / 2))
     if x > 0:
         return B.near(x, -x * B.sigmoid(-x))
     return x * B.sigmoid(x)
@@ -290,7 +317,9 @@ def _silu_grad(x, B):
 
 
 def _beta_swish(x, B, beta):
-    """x·σ(βx); where βx > 0, x − x·σ(−βx)."""
+    """x·σ(βx); where βx > 0, x − x·σ(−βx); at tiny x, x/2 + (x/2)·tanh(βx/2)."""
+    if abs(x) < B.lit(TINY):
+        return _half_and(x, B, x / 2 * B.tanh(beta * x / 2))
     if beta * x > 0:
         return B.near(x, -x * B.sigmoid(-beta * x))
     return x * B.sigmoid(beta * x)

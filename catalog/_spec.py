@@ -12,9 +12,11 @@ with Arb balls to certify the rounding. Inside a formula:
   ``B.near(base, remainder)`` (see `actaudit.oracles.backends`);
 * the formulas also run in float64 interval arithmetic (`actaudit.oracles.filter`), for
   every float32 input: there a difference that cancels (x − tanh(x) near 0) is also given
-  as its alternating series, ``B.alternating(x, terms, exact)``, and a value whose
+  as its alternating series, ``B.alternating(x, terms, exact)``; a value whose
   factors underflow far out is written as a product (σ(x)(1 + x·σ(−x)), not a sum), so
-  that its sign, and so its rounding to ±0.0, is still known;
+  that its sign, and so its rounding to ±0.0, is still known; and a value beside a tie
+  of the format (x·σ(x) = x/2 + x²/4 at an odd subnormal x) as ``B.near(x/2, rest)``,
+  whose sign the filter then uses;
 * comparisons on inputs and parameters are exact, so piecewise definitions are plain ``if``;
 * a formula may return a Python number (an exact value: ``0``, ``math.inf``, ``math.nan``).
 """

@@ -101,16 +101,9 @@ class Truth:
         """The filter's truth at every input, and the oracle's where ``exact`` (special
         inputs, kinks) or where the filter's box does not decide the rounding."""
         n = len(x)
-        run = ~exact
-        if run.all():
-            box_lo, box_hi, known = boxes.enclose(act, x, params, F32.name, grad)
-        else:
-            box_lo, box_hi = np.full(n, np.nan), np.full(n, np.nan)
-            known = np.zeros(n, np.int8)
-            if run.any():
-                box_lo[run], box_hi[run], known[run] = boxes.enclose(act, x[run], params,
-                                                                     F32.name, grad)
-        want, decided = boxes.decide(box_lo, box_hi, known, F32)
+        enc = boxes.enclose(act, x, params, F32.name, grad, None if not exact.any() else ~exact)
+        want, decided = boxes.decide(enc, F32)
+        box_lo, box_hi, known = enc.lo, enc.hi, enc.known
         with np.errstate(invalid="ignore", over="ignore"):
             hi = np.where(decided, box_lo + (box_hi - box_lo) / 2, np.nan)
         t = cls(x, want, hi, np.zeros(n), box_lo, box_hi, known, np.zeros(n, bool), act,
@@ -151,12 +144,16 @@ class Truth:
                 f"the filter's box [{self.box_lo[i]!r}, {self.box_hi[i]!r}] for "
                 f"{name}({float(self.x[i])!r}) misses the certified {self.hi[i]!r}")
 
-    def errors(self, got: np.ndarray, tol: float, where: np.ndarray) -> np.ndarray:
+    def errors(self, got: np.ndarray, tol: float, where: np.ndarray,
+               groups: np.ndarray | None = None) -> np.ndarray:
         """The ULP errors of ``got`` at the inputs ``where`` (a mask): certified where
         escalated, else within `MAX_SLACK` of the truth (a box across a power of two:
-        the upper bound of its bin); so that counts are exact, inputs whose error bounds
-        straddle the tolerance (beside a power of two, any histogram edge), or are wider
-        than `MAX_SLACK` elsewhere, are escalated first.
+        the upper bound of its bin) where an error may be the largest of its group
+        (``groups``: a label per input, whose maxima are each wanted; one group by
+        default), and elsewhere within its bin. So that counts are exact, inputs whose
+        error bounds straddle the tolerance (beside a power of two, any histogram edge)
+        are escalated first, and so are those wider than `MAX_SLACK` elsewhere that may
+        be a group's largest or straddle a histogram edge.
 
         A correctly rounded result is within half an ulp: its bin is the first, and it is
         not over a tolerance of half an ulp or more. Its error is only wanted for the
@@ -171,7 +168,8 @@ class Truth:
         if not len(wrong):
             return self._right_errors(g, idx, tol)
         err = np.full(len(idx), 0.5)
-        err[wrong] = self._errors(g[wrong], idx[wrong], tol)
+        err[wrong] = self._errors(g[wrong], idx[wrong], tol,
+                                  None if groups is None else groups[where][wrong])
         if not np.any(err[wrong] > 0.5):
             err[right] = self._right_errors(g[right], idx[right], tol)
         return err
@@ -207,8 +205,10 @@ class Truth:
         err[at] = self._errors(g[at], idx[at], tol)
         return err
 
-    def _errors(self, g: np.ndarray, idx: np.ndarray, tol: float) -> np.ndarray:
-        """`errors` of the results ``g`` at the inputs ``idx``."""
+    def _errors(self, g: np.ndarray, idx: np.ndarray, tol: float,
+                groups: np.ndarray | None = None) -> np.ndarray:
+        """`errors` of the results ``g`` at the inputs ``idx``: each one to within
+        MAX_SLACK that may be its group's largest; the others within their bins."""
         open_ = ~self.certified[idx]
         half = np.where(open_, (self.box_hi[idx] - self.box_lo[idx]) / 2, 0.0)
         err, spread, settled, cross = _fast_errors(g, self.hi[idx], half)
@@ -233,7 +233,13 @@ class Truth:
             # upper bound (the float64 box cannot tell on which side of P the value is:
             # σ'(x) = 1/4 - x²/16 for every tiny x); any other error is known to MAX_SLACK
             err = np.where(cross, high, np.clip(err, low, high))
-            unsure = open_ & (~settled | ((spread > MAX_SLACK) & ~cross) | across)
+            # an error wider than MAX_SLACK is wanted closer only where it may be its
+            # group's largest (or the first of equal ones): elsewhere its bin is enough
+            # (gelu's tanh form below −8, where σ(2u)'s argument is a few ulps of 66
+            # wide and half the results are an ulp off: each is 3e-6 ULP wide)
+            wide = (spread > MAX_SLACK) & ~cross
+            unsure = open_ & (~settled | across | wide & ((low <= below)
+                                                          | _maybe_top(low, high, groups)))
         self.escalate(idx[unsure & open_])
         exact = self.certified[idx]
         if exact.any():  # certified inputs: the double-double, as the sampled check does
@@ -247,6 +253,22 @@ class Truth:
             a, b = np.abs(self.box_lo), np.abs(self.box_hi)
             across = ~self.certified & (np.minimum(a, b) < low) & (np.maximum(a, b) >= low)
         self.escalate(np.flatnonzero(across))
+
+
+def _maybe_top(low: np.ndarray, high: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Where an error in [low, high] may be the largest of its group, or the first of
+    equal ones once each is known to within MAX_SLACK: its upper bound is not that far
+    below the group's greatest lower bound (NaN bounds: unknown, maybe)."""
+    maybe = np.isnan(high) | np.isnan(low)
+    labels = np.zeros(len(low), np.int8) if groups is None else groups
+    for label in np.unique(labels):
+        at = labels == label
+        lows = low[at & ~np.isnan(low)]
+        if len(lows):
+            maybe |= at & (high >= lows.max() - 2 * MAX_SLACK)
+        else:
+            maybe |= at
+    return maybe
 
 
 _Q_MIN = F32.emin - F32.precision + 1  # log2 of float32's smallest ulp
@@ -284,7 +306,8 @@ def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray,
     P has an ulp on each side: its error bounds are taken over each side apart, the error
     being linear in the value on each. A result of ±inf or NaN takes `ulp_error`'s error
     (±inf as 2**128: as linear in the value as any other; NaN: ∞ whatever it is);
-    elsewhere (a value beyond float32's range, or NaN) its uncertainty is unknown."""
+    elsewhere (a value beyond float32's range) its uncertainty is unknown. A value of NaN
+    is NaN exactly, and so is the error."""
     def q_of(w: np.ndarray) -> np.ndarray:
         e = (np.abs(w).view(np.int64) >> 52) - 1023  # the sign bit is clear
         return np.maximum(e, F32.emin) - F32.precision + 1
@@ -310,13 +333,17 @@ def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray,
         # edge 2**128, so the error is known exactly (log1mexp' = 1/expm1(x) ≈ 1/x at
         # every subnormal x)
         beyond = np.abs(v) - half >= _EDGE
+        # a NaN value is NaN exactly (a domain's convention: log1mexp below 0, at
+        # subnormal inputs too): the error is 0 for a NaN result, ∞ for any other
+        nan = np.isnan(v)
         plain = np.isfinite(got) & inside
-        settled = (inside & ~(cross & np.isinf(got))) | beyond
+        settled = (inside & ~(cross & np.isinf(got))) | beyond | nan
     if not plain.all():
         odd = ~plain
+        exact = beyond[odd] | nan[odd]
         err[odd] = ulp_error(got[odd], v[odd], np.zeros(int(odd.sum())), F32)
-        known = np.where(np.isnan(got[odd]) | beyond[odd], 0.0, spread[odd])
-        spread[odd] = np.where(inside[odd] | beyond[odd], known, np.inf)
+        known = np.where(np.isnan(got[odd]) | exact, 0.0, spread[odd])
+        spread[odd] = np.where(inside[odd] | exact, known, np.inf)
     return err, spread, settled, cross
 
 
@@ -595,9 +622,8 @@ def _values(act, job: Job, x, bits, got, names, clock, out, own) -> dict[str, Ta
         res["accuracy"] = tally_worst(x[acc], bits[acc], err, want[acc], got[acc],
                                       job.tol_value, "accuracy")
     if "subnormal" in names:
-        err = truth.errors(got, job.tol_value, sub)
         zeros = _zeros(act, job.params, False, x, own)
-        res["subnormal"] = _subnormal(x, bits, sub, err, got, want, zeros, job.tol_value)
+        res["subnormal"] = _subnormal(truth, bits, sub, got, zeros, job.tol_value)
     if "special" in names:
         signed = np.isinf(x) | ((x == 0) & (act.zero_sign is ZeroSign.ODD))
         ok = _same(got[special], want[special], signed[special])
@@ -614,12 +640,15 @@ def _clock(clock: dict[str, float], part: str, seconds: float, oracle: float) ->
     clock["oracle"] = clock.get("oracle", 0.0) + oracle
 
 
-def _subnormal(x, bits, sub, err, got, want, zeros, tol) -> Tally:
+def _subnormal(truth: Truth, bits, sub, got, zeros, tol) -> Tally:
+    """The subnormal tally: the worst result not flushed and the worst beyond ``tol``
+    are each wanted, so the errors' maxima are taken flushed and not apart."""
+    x = truth.x
     with np.errstate(invalid="ignore"):
-        zero = zeros[0][sub]
-        flushed = ((got[sub] == 0) | (got[sub] == zero) | (np.isnan(got[sub]) & np.isnan(zero))
-                   ) | _read_as_zero(x[sub], got[sub], tuple(z[sub] for z in zeros), F32)
-    return tally_subnormal(x, bits, sub, err, got, want, flushed, tol)
+        flushed = (got == 0) | (got == zeros[0]) | (np.isnan(got) & np.isnan(zeros[0]))
+        flushed[sub] |= _read_as_zero(x[sub], got[sub], tuple(z[sub] for z in zeros), F32)
+    err = truth.errors(got, tol, sub, flushed)
+    return tally_subnormal(x, bits, sub, err, got, truth.want, flushed[sub], tol)
 
 
 def _gradients(act, job: Job, x, bits, vjp, jvp, names, clock, out, own) -> dict[str, Tally]:
@@ -655,10 +684,8 @@ def _gradients(act, job: Job, x, bits, vjp, jvp, names, clock, out, own) -> dict
                                               worse[special], ok, "gradient:special")
     if "subnormal:gradient" in names:
         worse = _worse(truth, vjp, jvp, job.tol_grad, sub)
-        err = truth.errors(worse, job.tol_grad, sub)
         zeros = _zeros(act, job.params, True, x, own)
-        res["subnormal:gradient"] = _subnormal(x, bits, sub, err, worse, want, zeros,
-                                               job.tol_grad)
+        res["subnormal:gradient"] = _subnormal(truth, bits, sub, worse, zeros, job.tol_grad)
     _clock(clock, "checks", time.perf_counter() - t, truth.seconds - spent)
     out["escalated"]["gradient"] = out["escalated"].get("gradient", 0) + truth.escalated
     return res

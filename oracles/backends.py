@@ -134,6 +134,7 @@ class _Mpmath(_Common):
     log1p = staticmethod(mp.log1p)
     sqrt = staticmethod(mp.sqrt)
     tanh = staticmethod(mp.tanh)
+    erf = staticmethod(mp.erf)
 
     @staticmethod
     def erfc(z: Any) -> Any:
@@ -204,6 +205,10 @@ class _Arb(_Common):
     @staticmethod
     def sqrt(x: Any) -> Any:
         return x.sqrt()
+
+    @staticmethod
+    def erf(x: Any) -> Any:
+        return x.erf()
 
     @staticmethod
     def erfc(x: Any) -> Any:
@@ -277,7 +282,7 @@ class _Rational(_Common):
     def near(self, base: float | Fraction, rest: Any) -> Any:
         return Fraction(base) + rest  # exact already
 
-    exp = expm1 = log = log1p = erfc = erfcx = tanh = _irrational
+    exp = expm1 = log = log1p = erf = erfc = erfcx = tanh = _irrational
 
     @staticmethod
     def sqrt(x: Fraction) -> Fraction:

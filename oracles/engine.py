@@ -263,8 +263,11 @@ def _rational(compute: Callable[[Any], Any], formats: Sequence[Format],
     results = [_from_fraction(v, formats) for v in values]
     with ARB.precision(START_PREC):  # the rational, enclosed at this precision, must meet
         for q, ball in zip(values, _as_list(compute(ARB)), strict=True):  # Arb's ball
-            if isinstance(q, Fraction) and not ball.overlaps(
-                    flint.arb(flint.fmpq(q.numerator, q.denominator))):
+            if not isinstance(q, Fraction):
+                continue
+            if isinstance(ball, Offset):  # base + rest: q − base must meet the remainder
+                q, ball = q - ball.base, ball.rest
+            if not ball.overlaps(flint.arb(flint.fmpq(q.numerator, q.denominator))):
                 raise Disagreement(f"{what()}: exact value {q} lies outside Arb's ball {ball}")
     return _nest(results, shape)
 

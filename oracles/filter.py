@@ -36,6 +36,10 @@ Why the enclosure holds, operation by operation:
   end that overflows (inf) only says the value is beyond the largest number.
 * constants (a decimal literal, a parameter, π) are enclosed by the two float64 numbers
   around their exact value.
+* a value given as an exact base plus a remainder (``B.near``: silu(x) = x/2 + (x/2)·tanh(x/2)
+  at tiny x) keeps the base, and the side of it the remainder's sign puts the value on:
+  where the base is a tie of the format (x/2 at an odd subnormal x), that side decides
+  the rounding, which no box around the sum could (`decide`).
 * where float64 would cancel (x − tanh(x) near 0), a formula gives the value also as a
   truncated alternating series (`_Common.alternating`), whose terms decrease there: the
   first omitted term bounds the rest, and widens the box on both sides.
@@ -55,7 +59,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.special
@@ -250,6 +254,17 @@ class Box:
                    self.sign if np.isscalar(self.sign) else self.sign[mask])
 
 
+class Near(Box):
+    """A formula's result ``base + rest`` (`_Boxes.near`): the box of the sum, the exact
+    base, and ``side``, the remainder's sign where known (1, -1; 0 for not known)."""
+
+    __slots__ = ("base", "side")
+
+    def __init__(self, total: Box, base: Box, rest: Box):
+        super().__init__(total.lo, total.hi, total.exact, total.sign)
+        self.base, self.side = base.lo, rest.signs()
+
+
 def _nonnegative(b: Box) -> bool:
     """Whether every value of ``b`` is known to be >= 0 (a NaN end is not)."""
     with np.errstate(invalid="ignore"):
@@ -382,12 +397,14 @@ class _Boxes(_Common):
     tanh = staticmethod(_monotone(np.tanh, LIBM_ULPS, sign="same"))
     erfc = staticmethod(_monotone(scipy.special.erfc, ERFC_ULPS, increasing=False,
                                   sign="positive"))
+    erf = staticmethod(_monotone(scipy.special.erf, ERFC_ULPS, sign="same"))
     # for x >= 0 only: below, SciPy computes 2e^(x²) − erfcx(−x), hundreds of ulps off
     erfcx = staticmethod(_monotone(_erfcx_of_nonnegative, ERFC_ULPS, increasing=False,
                                    sign="positive"))
 
     def near(self, base: Any, rest: Any) -> Any:
-        return box(base) + rest
+        b, r = box(base), box(rest)
+        return Near(b + r, b, r) if b.exact else b + r
 
     def sech2(self, x: Any) -> Any:
         """Within ±1/8, 1 − tanh(x)² (tanh(x)² < 1/64 cancels nothing): beside 1 its box
@@ -429,46 +446,65 @@ class _Boxes(_Common):
 BOXES = _Boxes()
 
 
+class Enclosure(NamedTuple):
+    """What the filter knows of a formula's value at each input (float64 arrays).
+
+    ``lo <= value <= hi``; ``known``: 0 where the filter encloses nothing (an undecided
+    branch, a divisor around 0), else 2 plus the value's sign where known to be nonzero
+    (1, -1; 0 for not known); ``base``: where the formula gives the value as an exact
+    base plus a remainder (`Near`), that base, else NaN; ``side``: the remainder's sign
+    there (1, -1), 0 where not known or no base."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    known: np.ndarray
+    base: np.ndarray
+    side: np.ndarray
+
+
 def enclose(act: Activation, x: np.ndarray, params: Mapping[str, Any], dtype: str,
-            grad: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Enclosures ``lo <= f(x) <= hi`` (or of f') at each finite ``x`` (float64 array), the
-    parameters taken as the library takes them for ``dtype``, and ``known``: 0 where the
-    filter encloses nothing (an undecided branch, a divisor around 0), else 2 plus the
-    value's sign where known to be nonzero (1, -1; 0 for not known). A value the formula
-    gives as an exact number (0, 1, NaN by a domain convention) is that number at both
-    ends."""
+            grad: bool = False, where: np.ndarray | None = None) -> Enclosure:
+    """The `Enclosure` of f(x) (or f'(x)) at each finite ``x`` (float64 array), the
+    parameters taken as the library takes them for ``dtype``; only ``where`` (a mask),
+    if given, the other inputs enclosed by nothing. A value the formula gives as an
+    exact number (0, 1, NaN by a domain convention) is that number at both ends."""
     params = taken(act, act.resolve(params), dtype)
     x = np.asarray(x, np.float64)
-    lo = np.full(x.shape, np.nan)
-    hi = np.full(x.shape, np.nan)
-    known = np.zeros(x.shape, np.int8)  # 0 not enclosed; else 2 + the sign known (-1, 0, 1)
-    _run(computation(act, x, params, grad), np.arange(len(x)), lo, hi, known)
-    return lo, hi, known
+    out = Enclosure(np.full(x.shape, np.nan), np.full(x.shape, np.nan),
+                    np.zeros(x.shape, np.int8), np.full(x.shape, np.nan),
+                    np.zeros(x.shape, np.int8))
+    at = np.arange(len(x)) if where is None else np.flatnonzero(where)
+    _run(computation(act, x, params, grad), at, out)
+    return out
 
 
-def _run(compute: Callable[[Any], Any], where: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-         known: np.ndarray, depth: int = 0) -> None:
-    """``compute`` on the inputs ``where`` (indices into the whole input), into ``lo``,
-    ``hi`` and ``known``; split at each branch the inputs take differently."""
+def _run(compute: Callable[[Any], Any], where: np.ndarray, out: Enclosure,
+         depth: int = 0) -> None:
+    """``compute`` on the inputs ``where`` (indices into the whole input), into ``out``;
+    split at each branch the inputs take differently."""
     if not len(where):
         return
+    lo, hi, known = out.lo, out.hi, out.known
     full = len(where) == len(lo)
     try:
-        out = compute(BOXES if full else _Taking(BOXES, where))
+        value = compute(BOXES if full else _Taking(BOXES, where))
     except Undecided as split:
         if depth > 16:  # formulas branch a few times; more means a loop: leave undecided
             return
         for mask in (split.true, split.false):
             part = np.flatnonzero(mask)
             if len(part):
-                _run(compute, where[part], lo, hi, known, depth + 1)
+                _run(compute, where[part], out, depth + 1)
         return
-    b = out if isinstance(out, Box) else box(out)
+    b = value if isinstance(value, Box) else box(value)
     at = slice(None) if full else where  # the whole input: no gathers and scatters
     b_lo, b_hi = np.broadcast_to(b.lo, where.shape), np.broadcast_to(b.hi, where.shape)
     lo[at], hi[at] = b_lo, b_hi
     sign = 2 + np.broadcast_to(b.signs(), where.shape)
     known[at] = sign if b.exact else np.where(np.isnan(b_lo) | np.isnan(b_hi), 0, sign)
+    if isinstance(b, Near):
+        out.base[at] = np.broadcast_to(b.base, where.shape)
+        out.side[at] = np.broadcast_to(b.side, where.shape)
 
 
 class _Taking:
@@ -484,12 +520,46 @@ class _Taking:
         return getattr(self._inner, name)
 
 
-def decide(lo: np.ndarray, hi: np.ndarray, known: np.ndarray, fmt: Format,
-           ) -> tuple[np.ndarray, np.ndarray]:
+def decide(enc: Enclosure, fmt: Format) -> tuple[np.ndarray, np.ndarray]:
     """(rounded, decided): the correct rounding to ``fmt`` (as float64) where both ends
     of an enclosing box round alike, a zero's sign included (a box around 0 decides
-    nothing, unless the value's sign is known), NaN where the value is NaN; and where that
-    decides it."""
+    nothing, unless the value's sign is known), NaN where the value is NaN; or where the
+    value lies on a known side of an exact base, between it and the box's far end, and
+    the two round alike (`_beside`); and where that decides it."""
+    rounded, decided = _decide_box(enc.lo, enc.hi, enc.known, fmt)
+    near = np.flatnonzero(~decided & (enc.side != 0) & (enc.known > 0) & (enc.base != 0)
+                          & np.isfinite(enc.base))
+    if len(near):
+        far = np.where(enc.side[near] > 0, enc.hi[near], enc.lo[near])
+        r, ok = _beside(enc.base[near], enc.side[near], far, fmt)
+        rounded[near[ok]], decided[near[ok]] = r[ok], True
+    return rounded, decided
+
+
+def _beside(base: np.ndarray, side: np.ndarray, far: np.ndarray, fmt: Format,
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(rounded, decided) for values strictly on ``side`` of the exact float64 ``base``, up
+    to ``far``. Values just beside ``base`` round as it does, except where it is a tie:
+    then to the neighbour on ``side``. Every boundary of the format's rounding is a
+    float64 number, so none lies strictly between ``base`` and the next float64: "just
+    beside" holds for every real number there. With ``f`` the rounding of ``base``, its
+    difference ``d`` is exact, and ``base`` is a tie exactly where ``f + 2d`` (the
+    neighbour on its side) is a number of the format. Decided where that rounding and
+    ``far``'s agree, finite."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        f = round_to(base, fmt)
+        d = base - f
+        g = f + 2 * d
+        tie = (d != 0) & (round_to(g, fmt) == g)
+        r = np.where(tie & (np.sign(d) == side), g, f)
+        end = round_to(far, fmt)
+        ok = (r == end) & (np.signbit(r) == np.signbit(end)) & np.isfinite(r) & np.isfinite(g)
+    return r, ok
+
+
+def _decide_box(lo: np.ndarray, hi: np.ndarray, known: np.ndarray, fmt: Format,
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """`decide` from the box alone."""
     sign = known.astype(np.int64) - 2
     with np.errstate(invalid="ignore", over="ignore"):
         if fmt.name == "bfloat16":

@@ -117,8 +117,7 @@ def _witnesses(act: Activation, params: dict, fmt: Format, xs: np.ndarray, grad:
     else None."""
     out: list[dict[str, float] | None] = [None] * len(xs)
     finite = np.flatnonzero(np.isfinite(xs))
-    lo, hi, known = boxes.enclose(act, xs[finite], params, fmt.name, grad)
-    rounded, decided = boxes.decide(lo, hi, known, fmt)
+    rounded, decided = boxes.decide(boxes.enclose(act, xs[finite], params, fmt.name, grad), fmt)
     for i, r in zip(finite[decided].tolist(), rounded[decided].tolist(), strict=True):
         out[i] = {fmt.name: r}
     return out

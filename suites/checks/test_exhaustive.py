@@ -53,6 +53,16 @@ def _oracle(act, x, grad=False):
             np.array([e.rounded["float32"] for e in exact]))
 
 
+def _sigmoid_truth(width=0.0):
+    """σ's truth from the filter at 512 inputs from START (none escalated yet), the boxes
+    widened by ``width`` on each side; and a mask of every input."""
+    x = np.arange(START, START + 512, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    everywhere = np.ones(len(x), bool)
+    truth = X.Truth.of(catalog.get("sigmoid"), {}, x.astype(np.float64), False, ~everywhere)
+    truth.box_lo, truth.box_hi = truth.box_lo - width, truth.box_hi + width
+    return truth, everywhere
+
+
 def test_counts_and_maximum_are_the_oracles_input_by_input():
     """Every input certified one by one (evaluate), against the chunked, filtered run."""
     t = _target(checks=("accuracy", "gradient"))
@@ -79,12 +89,8 @@ def test_errors_of_correctly_rounded_results_are_computed_only_for_the_maximum()
     """A correctly rounded result's bin is the first; its own error is computed where no
     other result is worse than half an ulp (all correctly rounded: each one's error, to
     within MAX_SLACK), and is otherwise 0.5, every count unchanged."""
-    t = _target()
-    x = np.arange(START, START + 512, dtype=np.uint64).astype(np.uint32).view(np.float32)
-    x = x.astype(np.float64)
-    hi, lo, want = _oracle(t.act, x)
-    everywhere = np.ones(len(x), bool)
-    truth = X.Truth.of(t.act, {}, x, False, ~everywhere)
+    truth, everywhere = _sigmoid_truth()
+    hi, lo, want = _oracle(truth.act, truth.x)
     got = want.copy()
     err = truth.errors(got, 2.0, everywhere)
     assert np.abs(err - ulp_error(got, hi, lo, F32)).max() <= X.MAX_SLACK
@@ -123,18 +129,56 @@ def test_the_largest_error_of_correctly_rounded_results_is_computed_from_wide_bo
     """Boxes a quarter of an ulp wide (as a filter with a loose bound gives) leave every
     lower bound that far below its error: the largest error must then come from `_errors`
     (the oracle), not from the bounds."""
-    t = _target()
-    x = np.arange(START, START + 512, dtype=np.uint64).astype(np.uint32).view(np.float32)
-    x = x.astype(np.float64)
-    everywhere = np.ones(len(x), bool)
-    truth = X.Truth.of(t.act, {}, x, False, ~everywhere)
-    truth.box_lo, truth.box_hi = truth.box_lo - 2.0**-26, truth.box_hi + 2.0**-26
+    truth, everywhere = _sigmoid_truth(2.0**-26)
     got = truth.want.copy()
     err = truth.errors(got, 2.0, everywhere)
-    hi, lo, _ = _oracle(t.act, x)
+    hi, lo, _ = _oracle(truth.act, truth.x)
     true = ulp_error(got, hi, lo, F32)
     assert abs(err.max() - true.max()) <= X.MAX_SLACK and np.argmax(err) == np.argmax(true)
     assert np.all(err <= true + X.MAX_SLACK)
+
+
+def test_wide_errors_of_wrong_results_are_computed_only_where_they_may_be_largest():
+    """Boxes 2**-40 wide (several times MAX_SLACK in ULP, as gelu's tanh form gives below
+    −8) around results up to 3 ulps off: the oracle runs only where an error may be its
+    group's largest or straddles a bin's edge; the maxima of each group, where they are,
+    and every bin are those of the certified errors, and no error leaves its bounds."""
+    truth, everywhere = _sigmoid_truth(2.0**-40)
+    x = truth.x
+    steps = np.random.default_rng(0).integers(-3, 4, len(x))
+    got = truth.want.astype(np.float32)
+    toward = np.where(steps > 0, np.float32(np.inf), np.float32(-np.inf))
+    for k in range(3):
+        got = np.where(np.abs(steps) > k, np.nextafter(got, toward), got)
+    got = got.astype(np.float64)
+    groups = (np.arange(len(x)) % 3).astype(np.int8)
+    err = truth.errors(got, 2.0, everywhere, groups)
+    hi, lo, _ = _oracle(truth.act, x)
+    true = ulp_error(got, hi, lo, F32)
+    assert 0 < truth.escalated < len(x) // 4
+    for g in range(3):
+        at = np.flatnonzero(groups == g)
+        assert abs(err[at].max() - true[at].max()) <= X.MAX_SLACK
+        assert np.argmax(err[at]) == np.argmax(true[at])
+    assert histogram(err) == histogram(true)
+    wrong = steps != 0  # (a correctly rounded result's error is 0.5: see above)
+    assert np.all(np.abs(err - true)[wrong] <= 2.0**-40 * 2**24)
+
+
+def test_a_nan_truth_is_exact_and_needs_no_oracle():
+    """log1mexp is NaN below 0, at negative subnormals too (where the subnormal check
+    computes errors): a NaN result is 0 ULP off, any other infinitely, without the
+    oracle (it once escalated 8 million inputs a derivative)."""
+    act = catalog.get("log1mexp")
+    x = -np.arange(1, 257, dtype=np.uint32).view(np.float32).astype(np.float64)
+    everywhere = np.ones(len(x), bool)
+    for grad in (False, True):
+        truth = X.Truth.of(act, {}, x, grad, ~everywhere)
+        assert np.isnan(truth.want).all()
+        nan, zero = np.full(len(x), np.nan), np.zeros(len(x))
+        assert (truth.errors(nan, 4.0, everywhere) == 0).all()
+        assert np.isinf(truth.errors(zero, 4.0, everywhere)).all()
+        assert truth.escalated == 0
 
 
 def test_results_of_inf_or_nan_for_a_finite_truth_need_no_oracle(tmp_path):

@@ -36,8 +36,9 @@ def test_boxes_hold_the_certified_values_and_decide_their_rounding(variant, dtyp
         keep = np.isfinite(x) & (x != 0)
         if grad:
             keep &= ~np.isin(x, kinks)
-        lo, hi, known = boxes.enclose(act, x[keep], params, dtype, grad)
-        rounded, decided = boxes.decide(lo, hi, known, fmt)
+        enc = boxes.enclose(act, x[keep], params, dtype, grad)
+        rounded, decided = boxes.decide(enc, fmt)
+        lo, hi, known = enc.lo, enc.hi, enc.known
         exact, want = table[f"{col}_hi"].to_numpy()[keep], table[col].to_numpy()[keep]
         held = boxes.contains(lo, hi, known, exact)
         assert held.all(), f"{col}: x = {x[keep][~held][:3]}, boxes {lo[~held][:3]} .. " \
@@ -71,8 +72,9 @@ def test_far_tails_and_cancellations_are_decided_without_the_oracle(name, params
     rounding itself: millions of inputs that would otherwise each cost an oracle call."""
     act = catalog.get(name)
     x = np.array(xs)
-    lo, hi, known = boxes.enclose(act, x, params, "float32", grad)
-    rounded, decided = boxes.decide(lo, hi, known, F32)
+    enc = boxes.enclose(act, x, params, "float32", grad)
+    rounded, decided = boxes.decide(enc, F32)
+    lo, hi = enc.lo, enc.hi
     assert decided.all(), f"undecided at {x[~decided]}: [{lo[~decided]}, {hi[~decided]}]"
     for v, r in zip(xs, rounded, strict=True):
         want = evaluate(act, v, params, grad=grad, formats=(F32,)).rounded["float32"]
@@ -124,8 +126,8 @@ def test_an_underflowed_quotient_keeps_its_sign(x):
     [0, 1/MAX] moved out, touches 0; its sign is the factors', so the rounding to +0.0 is
     decided without the oracle."""
     act = catalog.get("log1mexp")
-    lo, hi, known = boxes.enclose(act, np.array([x]), {}, "float32", True)
-    rounded, decided = boxes.decide(lo, hi, known, F32)
+    enc = boxes.enclose(act, np.array([x]), {}, "float32", True)
+    rounded, decided = boxes.decide(enc, F32)
     want = evaluate(act, x, grad=True, formats=(F32,)).rounded["float32"]
     assert decided[0] and rounded[0] == want and not np.signbit(rounded[0])
 
@@ -154,7 +156,7 @@ def test_a_formula_branching_on_undecided_comparisons_leaves_those_inputs_open()
     guesses a branch."""
     act = catalog.get("beta_swish")
     x = np.array([-2.0, -1e-30, 1e-30, 3.0])
-    lo, hi, known = boxes.enclose(act, x, {"beta": 0.5}, "float32")
+    lo, hi, known, *_ = boxes.enclose(act, x, {"beta": 0.5}, "float32")
     assert (known > 0).all()
     for i, v in enumerate(x):
         e = evaluate(act, float(v), {"beta": 0.5}, formats=(FORMATS["float32"],))
@@ -195,8 +197,8 @@ def test_exact_arithmetic_stays_exact_and_decides_ties(name, params, start):
     act = catalog.get(name)
     x = np.arange(start, start + 96, dtype=np.uint64).astype(np.uint32).view(np.float32)
     x = x.astype(np.float64)
-    lo, hi, known = boxes.enclose(act, x, params, "float32")
-    rounded, decided = boxes.decide(lo, hi, known, F32)
+    enc = boxes.enclose(act, x, params, "float32")
+    rounded, decided = boxes.decide(enc, F32)
     assert decided.all(), f"undecided at {x[~decided][:3]}"
     ties = 0
     for v, r in zip(x, rounded, strict=True):
@@ -218,3 +220,59 @@ def test_two_product_gives_the_exact_rounding_error():
     # where a partial product could underflow, no error is claimed
     _, err = boxes._two_product(np.array([2.0**-600]), np.array([2.0**-400]))
     assert np.isnan(err).all()
+
+
+BESIDE_TIES = [  # (activation, params): x/2 plus a remainder of known sign at tiny x
+    ("silu", {}), ("gelu", {}), ("gelu", {"approximate": False}), ("beta_swish", {}),
+    ("beta_swish", {"beta": 2.0}), ("elu", {"alpha": 0.5}), ("hard_silu", {}),
+]
+
+
+@pytest.mark.parametrize("name,params", BESIDE_TIES,
+                         ids=[f"{n}-{catalog.variant_id(p) or 'default'}" for n, p in BESIDE_TIES])
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+def test_a_value_beside_a_tie_is_decided_by_its_remainders_sign(name, params, dtype):
+    """At an odd subnormal x, x/2 is a tie of the format and x·σ(x) = x/2 + x²/4 lies
+    beside it, far closer than any float64 box can show: the formula gives the exact
+    base x/2 and the remainder (`B.near`), whose sign decides, as the oracle certifies,
+    both signs of x, without the oracle."""
+    act, fmt = catalog.get(name), FORMATS[dtype]
+    bits = {"float32": (np.uint32, 31), "float16": (np.uint16, 15), "bfloat16": (np.uint16, 15)}
+    kind, top = bits[dtype]
+    odd = np.arange(1, 96, 2, dtype=np.uint64)
+    pattern = np.concatenate([odd, odd | (1 << top)]).astype(kind)
+    x = pattern.view(fmt.dtype).astype(np.float64)
+    if name == "elu":
+        x = x[x < 0]  # elu(x) = x above 0
+    rounded, decided = boxes.decide(boxes.enclose(act, x, params, dtype), fmt)
+    assert decided.all(), f"undecided at {x[~decided][:3]}"
+    for v, r in zip(x, rounded, strict=True):
+        want = evaluate(act, float(v), params, formats=(fmt,)).rounded[dtype]
+        assert r == want and np.signbit(r) == np.signbit(want), (v, r, want)
+
+
+@given(st.floats(-1e300, 1e300).filter(lambda v: v != 0),
+       st.sampled_from([1, -1]), st.sampled_from(["float32", "float16", "bfloat16"]),
+       st.booleans())
+def test_values_just_beside_an_exact_base_round_as_the_exact_sum(v, side, dtype, tie):
+    """`_beside` against exact rational rounding: the value base ± 2**-1100 (past any
+    float64 step beside base), for any base, and for ties of the format."""
+    fmt = FORMATS[dtype]
+    base = v
+    if tie:  # the midpoint of v's rounding and its neighbour up
+        with np.errstate(over="ignore"):  # v past the format's range: inf, skipped
+            r = boxes.round_to(np.array([v]), fmt)[0]
+            up = np.nextafter(np.array([r], fmt.dtype), np.array([np.inf], fmt.dtype))
+        base = (r + float(up[0].astype(np.float64))) / 2
+        if not math.isfinite(base) or base == 0:
+            return
+    exact = Fraction(base) + side * Fraction(2) ** -1100
+    far = np.nextafter(base, side * np.inf)
+    got, ok = boxes._beside(np.array([base]), np.array([side]), np.array([far]), fmt)
+    want = fmt.round_fraction(exact)
+    if ok[0]:
+        assert got[0] == want and np.signbit(got[0]) == (exact < 0), (base, side, got, want)
+    else:  # undecided only where far is a boundary itself, or beyond the range
+        with np.errstate(over="ignore"):
+            far_rounded = boxes.round_to(np.array([far]), fmt)[0]
+        assert not math.isfinite(want) or far_rounded != want
