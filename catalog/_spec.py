@@ -162,6 +162,12 @@ class Activation:
     output's own, where the definition itself cancels (standardize's x − mean: an output
     near 0 is the difference of two nearly equal numbers, whatever the algorithm).
 
+    grad_scale: for a derivative that is a sum of terms which cancel where it crosses
+    zero (silu′ = σ(x) + x·σ(x)σ(−x), zero at −1.278), the size of those terms, a formula
+    ``(x, B, **params)``: its errors count in ulps of the larger of the derivative and
+    that size. Beside the zero no fixed precision gets closer (float32's silu′ at the
+    float32 nearest the root is millions of its own ulps off, an ulp of σ(x)).
+
     promotes: the output dtype with array parameters is JAX's promotion of x's dtype and
     theirs (`jnp.result_type`), as jax.nn's arithmetic gives it (float16 x, a float32
     negative_slope: float32); False where the library documents casting the parameter to
@@ -184,6 +190,7 @@ class Activation:
     source: str = "jax.nn"
     same_as: str | None = None
     slice_scaled: bool = False
+    grad_scale: Formula | None = None
     promotes: bool = True
     properties: tuple[Property, ...] = ()
     signature: str = field(default="")

@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..catalog import Activation, Bounds, Monotone, ZeroSign, variant_id
 from ..oracles import evaluate
+from ..oracles import filter as boxes
 from ..oracles.formats import FORMATS, Format, ulp_error
 from . import _repro
 from ._call import CallError, array, call
@@ -373,7 +374,7 @@ def _read_as_zero(x: np.ndarray, got: np.ndarray, zeros: tuple[np.ndarray, ...],
     return sub_in & explained & (fmt.tiny <= F32_TINY)
 
 
-def _subnormal(name, x, sub, got, hi, lo, rounded, fmt, limit, zeros) -> Finding:
+def _subnormal(name, x, sub, got, hi, lo, rounded, fmt, limit, zeros, scale=None) -> Finding:
     """Subnormal cases: within tolerance passes; a result of 0 (or f(0), the input flushed)
     where the truth is subnormal is flushing (`Severity.SUBNORMAL`) where hardware flushes:
     float32's subnormals (bfloat16's too) and float64's, under FTZ/DAZ. float16's
@@ -381,7 +382,7 @@ def _subnormal(name, x, sub, got, hi, lo, rounded, fmt, limit, zeros) -> Finding
     wrong values."""
     if not sub.any():
         return Finding(name, "pass", detail="no subnormal inputs or results in this dtype")
-    err = ulp_error(got[sub], hi[sub], lo[sub], fmt)
+    err = ulp_error(got[sub], hi[sub], lo[sub], fmt, None if scale is None else scale[sub])
     bad = err > limit
     flushable = fmt.tiny <= F32_TINY
     with np.errstate(invalid="ignore"):
@@ -442,8 +443,9 @@ def _gradient_findings(case: Case, ev: Evaluation, table: pd.DataFrame,
     acc = ~special & ~sub & ~kink & ~np.isnan(x)
     limit = case.limit("gradient")
     out = []
+    scale = boxes.grad_scale(act, x, case.params, fmt.name)  # 0 where none
     # each input's worse of the two, and which one that was (for the repro line)
-    by_vjp = ulp_error(vjp, hi, lo, fmt) >= ulp_error(jvp, hi, lo, fmt)
+    by_vjp = ulp_error(vjp, hi, lo, fmt, scale) >= ulp_error(jvp, hi, lo, fmt, scale)
     worse = np.where(by_vjp, vjp, jvp)
 
     def via(f: Finding, mask: np.ndarray) -> Finding:
@@ -452,7 +454,7 @@ def _gradient_findings(case: Case, ev: Evaluation, table: pd.DataFrame,
         return f
 
     if "gradient" in names:
-        err = ulp_error(worse[acc], hi[acc], lo[acc], fmt)
+        err = ulp_error(worse[acc], hi[acc], lo[acc], fmt, scale[acc])
         disagree = int(np.sum(~_same(vjp, jvp, np.zeros_like(x, bool))))
         f = _worst("gradient", x[acc], err, rounded[acc], worse[acc], limit, "inputs",
                    {"vjp_jvp_disagree": disagree})
@@ -473,7 +475,7 @@ def _gradient_findings(case: Case, ev: Evaluation, table: pd.DataFrame,
         out.append(f)
     if "subnormal:gradient" in names:
         out.append(via(_subnormal("subnormal:gradient", x, sub, worse, hi, lo, rounded, fmt,
-                                  limit, _zeros(x, rounded, worse)), sub))
+                                  limit, _zeros(x, rounded, worse), scale), sub))
     return out
 
 

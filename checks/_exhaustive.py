@@ -42,7 +42,7 @@ from .._files import atomic
 from ..catalog import Activation, ZeroSign, variant_id
 from ..oracles import evaluate
 from ..oracles import filter as boxes
-from ..oracles.formats import FORMATS, ulp_error
+from ..oracles.formats import FORMATS, log_ulp_of, ulp_error
 from ._call import CallError
 from ._elementwise import (
     HIST_EDGES,
@@ -57,7 +57,7 @@ from ._results import Finding, literal
 
 F32 = FORMATS["float32"]
 FOLDER = ".actaudit-exhaustive"  # under --out: the record of finished chunks
-VERSION = 1  # of the chunks' record: bump when what a chunk computes changes
+VERSION = 2  # of the chunks' record: bump when what a chunk computes changes
 CHUNK = 1 << 22  # inputs a chunk: 1,024 chunks over float32's 2**32 bit patterns
 TOTAL = 1 << 32
 CHECKS = ("accuracy", "subnormal", "special", "gradient", "gradient:special",
@@ -79,7 +79,9 @@ def chunks(total: int = TOTAL, size: int = CHUNK) -> list[tuple[int, int]]:
 class Truth:
     """The truth at a chunk's inputs: the rounded value ``want``, a float64 ``hi`` (and
     ``lo``: hi + lo the certified double-double where ``certified``, else the box's
-    midpoint and 0) and the filter's box, to bound the ULP error where not certified."""
+    midpoint and 0) and the filter's box, to bound the ULP error where not certified;
+    ``scale``: the magnitude whose ulp errors count in at least (a derivative's
+    `grad_scale`, else 0)."""
 
     x: np.ndarray
     want: np.ndarray
@@ -89,6 +91,7 @@ class Truth:
     box_hi: np.ndarray
     known: np.ndarray
     certified: np.ndarray
+    scale: np.ndarray
     act: Activation
     params: Mapping[str, Any]
     grad: bool
@@ -106,8 +109,9 @@ class Truth:
         box_lo, box_hi, known = enc.lo, enc.hi, enc.known
         with np.errstate(invalid="ignore", over="ignore"):
             hi = np.where(decided, box_lo + (box_hi - box_lo) / 2, np.nan)
-        t = cls(x, want, hi, np.zeros(n), box_lo, box_hi, known, np.zeros(n, bool), act,
-                params, grad)
+        scale = boxes.grad_scale(act, x, params, F32.name) if grad else np.zeros(n)
+        t = cls(x, want, hi, np.zeros(n), box_lo, box_hi, known, np.zeros(n, bool), scale,
+                act, params, grad)
         t.escalate(np.flatnonzero(~decided | exact))
         return t
 
@@ -184,15 +188,18 @@ class Truth:
         if not len(idx):
             return np.zeros(0)
         mid, half = self.hi[idx], (self.box_hi[idx] - self.box_lo[idx]) / 2
+        q_scale = log_ulp_of(self.scale[idx], F32)
         with np.errstate(invalid="ignore", over="ignore"):
-            # the value's ulp is at least |g|·2**-25, and float32's subnormal spacing
-            up = (np.abs(g - mid) + half) / np.maximum(np.abs(g) * 2.0**-25, _SPACING)
+            # the value's ulp is at least |g|·2**-25, float32's subnormal spacing, and the
+            # scale's ulp
+            least = np.maximum(np.maximum(np.abs(g) * 2.0**-25, _SPACING), np.ldexp(1.0, q_scale))
+            up = (np.abs(g - mid) + half) / least
             small = (up <= MAX_SLACK) & ~self.certified[idx]
         err = np.minimum(up, 0.5)
         rest = np.flatnonzero(~small)
         if not len(rest):
             return err
-        lower, upper = _right_bounds(g[rest], mid[rest], half[rest])
+        lower, upper = _right_bounds(g[rest], mid[rest], half[rest], q_scale[rest])
         certified = self.certified[idx[rest]]
         with np.errstate(invalid="ignore"):
             lower = np.where(certified | np.isnan(lower), 0.0, lower)
@@ -211,7 +218,8 @@ class Truth:
         MAX_SLACK that may be its group's largest; the others within their bins."""
         open_ = ~self.certified[idx]
         half = np.where(open_, (self.box_hi[idx] - self.box_lo[idx]) / 2, 0.0)
-        err, spread, settled, cross = _fast_errors(g, self.hi[idx], half)
+        err, spread, settled, cross = _fast_errors(g, self.hi[idx], half,
+                                                   log_ulp_of(self.scale[idx], F32))
         with np.errstate(invalid="ignore"):
             low, high = np.maximum(err - spread, 0.0), err + spread
             # a decided rounding settles the first bin: a correctly rounded result is
@@ -243,7 +251,8 @@ class Truth:
         self.escalate(idx[unsure & open_])
         exact = self.certified[idx]
         if exact.any():  # certified inputs: the double-double, as the sampled check does
-            err[exact] = ulp_error(g[exact], self.hi[idx][exact], self.lo[idx][exact], F32)
+            at = idx[exact]
+            err[exact] = ulp_error(g[exact], self.hi[at], self.lo[at], F32, self.scale[at])
         return err
 
     def settle_classes(self, low: float) -> None:
@@ -277,12 +286,13 @@ _SPACING = 2.0**_Q_MIN
 _EDGE = 2.0 ** (F32.emax + 1)  # where ulp_error places values past float32's range
 
 
-def _right_bounds(got: np.ndarray, mid: np.ndarray, half: np.ndarray,
+def _right_bounds(got: np.ndarray, mid: np.ndarray, half: np.ndarray, q_scale: np.ndarray,
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Bounds on the ULP errors of correctly rounded float32 results ``got`` against
     values in [mid − half, mid + half]. Such a value has the ulp of its result, or half
     of it where the result is a power of two (above the smallest normal) and the value
-    lies below it in magnitude; a box across that power of two is bounded with both."""
+    lies below it in magnitude; a box across that power of two is bounded with both. No
+    ulp is below 2**q_scale (`Truth.scale`)."""
     a = np.abs(got)
     bits = a.view(np.int64)
     e = (bits >> 52) - 1023
@@ -293,12 +303,12 @@ def _right_bounds(got: np.ndarray, mid: np.ndarray, half: np.ndarray,
         below = power & (m + half < a)
         across = power & ~below & (m - half < a)
         d = np.abs(got - mid)
-        lower = np.ldexp(np.maximum(d - half, 0.0), -(q - below))
-        upper = np.ldexp(d + half, -(q - below - across))
+        lower = np.ldexp(np.maximum(d - half, 0.0), -np.maximum(q - below, q_scale))
+        upper = np.ldexp(d + half, -np.maximum(q - below - across, q_scale))
     return lower, upper
 
 
-def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray,
+def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray, q_scale: np.ndarray,
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """ULP errors of float32 results ``got`` against float64 values ``v`` known to within
     ``half``: (error, its uncertainty, where these are settled: values in float32's
@@ -307,10 +317,11 @@ def _fast_errors(got: np.ndarray, v: np.ndarray, half: np.ndarray,
     being linear in the value on each. A result of ±inf or NaN takes `ulp_error`'s error
     (±inf as 2**128: as linear in the value as any other; NaN: ∞ whatever it is);
     elsewhere (a value beyond float32's range) its uncertainty is unknown. A value of NaN
-    is NaN exactly, and so is the error."""
+    is NaN exactly, and so is the error. No ulp is below 2**q_scale (`Truth.scale`): a
+    power of two below it is no boundary."""
     def q_of(w: np.ndarray) -> np.ndarray:
         e = (np.abs(w).view(np.int64) >> 52) - 1023  # the sign bit is clear
-        return np.maximum(e, F32.emin) - F32.precision + 1
+        return np.maximum(np.maximum(e, F32.emin) - F32.precision + 1, q_scale)
 
     with np.errstate(invalid="ignore", over="ignore"):
         q = q_of(v)
@@ -700,8 +711,9 @@ def _worse(truth: Truth, vjp, jvp, tol, where) -> np.ndarray:
     differ = np.flatnonzero(where & (vjp != jvp) & ~(np.isnan(vjp) & np.isnan(jvp)))
     worse = vjp.copy()
     if len(differ):
-        a = ulp_error(vjp[differ], truth.hi[differ], truth.lo[differ], F32)
-        b = ulp_error(jvp[differ], truth.hi[differ], truth.lo[differ], F32)
+        hi, lo, scale = truth.hi[differ], truth.lo[differ], truth.scale[differ]
+        a = ulp_error(vjp[differ], hi, lo, F32, scale)
+        b = ulp_error(jvp[differ], hi, lo, F32, scale)
         worse[differ] = np.where(a >= b, vjp[differ], jvp[differ])
     return worse
 
@@ -917,8 +929,11 @@ def certified(t: Target, check: str, top: list) -> list:
     _, bits, x, _, got = top
     if not math.isfinite(x):
         return top
-    e = evaluate(t.act, x, t.params, grad=check != "accuracy", formats=(F32,))
-    exact = float(ulp_error(np.array([got]), np.array([e.hi]), np.array([e.lo]), F32)[0])
+    grad = check != "accuracy"
+    e = evaluate(t.act, x, t.params, grad=grad, formats=(F32,))
+    scale = boxes.grad_scale(t.act, np.array([x]), t.params, F32.name) if grad else None
+    exact = float(ulp_error(np.array([got]), np.array([e.hi]), np.array([e.lo]), F32,
+                            scale)[0])
     return [exact, bits, x, e.rounded[F32.name], got]
 
 

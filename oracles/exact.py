@@ -65,10 +65,12 @@ def _const(spec: Any, act: Activation, params: Mapping[str, Any]) -> Any:
     return lambda B: spec
 
 
-def computation(act: Activation, x: Any, params: Mapping[str, Any], grad: bool = False):
-    """``compute(B)`` for the entry's formula (or derivative) at ``x``, the finite,
-    non-special case: what `decide` and `decimal` evaluate."""
-    fn = act.grad if grad else act.value
+def computation(act: Activation, x: Any, params: Mapping[str, Any], grad: bool = False,
+                formula: Any = None):
+    """``compute(B)`` for the entry's formula (or derivative, or ``formula``, another of
+    its formulas) at ``x``, the finite, non-special case: what `decide` and `decimal`
+    evaluate."""
+    fn = formula or (act.grad if grad else act.value)
     if fn is None:
         raise ValueError(f"{act.name} has no derivative (its input is integer indices)")
     if act.kind is Kind.ELEMENTWISE:

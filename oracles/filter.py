@@ -463,19 +463,33 @@ class Enclosure(NamedTuple):
 
 
 def enclose(act: Activation, x: np.ndarray, params: Mapping[str, Any], dtype: str,
-            grad: bool = False, where: np.ndarray | None = None) -> Enclosure:
-    """The `Enclosure` of f(x) (or f'(x)) at each finite ``x`` (float64 array), the
-    parameters taken as the library takes them for ``dtype``; only ``where`` (a mask),
-    if given, the other inputs enclosed by nothing. A value the formula gives as an
-    exact number (0, 1, NaN by a domain convention) is that number at both ends."""
+            grad: bool = False, where: np.ndarray | None = None,
+            formula: Any = None) -> Enclosure:
+    """The `Enclosure` of f(x) (or f'(x), or ``formula``: another of the entry's) at each
+    finite ``x`` (float64 array), the parameters taken as the library takes them for
+    ``dtype``; only ``where`` (a mask), if given, the other inputs enclosed by nothing. A
+    value the formula gives as an exact number (0, 1, NaN by a domain convention) is that
+    number at both ends."""
     params = taken(act, act.resolve(params), dtype)
     x = np.asarray(x, np.float64)
     out = Enclosure(np.full(x.shape, np.nan), np.full(x.shape, np.nan),
                     np.zeros(x.shape, np.int8), np.full(x.shape, np.nan),
                     np.zeros(x.shape, np.int8))
     at = np.arange(len(x)) if where is None else np.flatnonzero(where)
-    _run(computation(act, x, params, grad), at, out)
+    _run(computation(act, x, params, grad, formula), at, out)
     return out
+
+
+def grad_scale(act: Activation, x: np.ndarray, params: Mapping[str, Any], dtype: str,
+               ) -> np.ndarray:
+    """A lower bound of the entry's `grad_scale` at each finite ``x`` (0 where it has
+    none, or where the filter encloses nothing): the size its derivative's errors count
+    in ulps of, at least."""
+    if act.grad_scale is None:
+        return np.zeros(len(x))
+    lo = enclose(act, x, params, dtype, where=np.isfinite(x), formula=act.grad_scale).lo
+    with np.errstate(invalid="ignore"):
+        return np.where(lo > 0, lo, 0.0)
 
 
 def _run(compute: Callable[[Any], Any], where: np.ndarray, out: Enclosure,

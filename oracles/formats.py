@@ -131,8 +131,11 @@ def dyadic(v: float) -> Dyadic:
     return n, 1 - d.bit_length()
 
 
-def ulp_error(got: np.ndarray, hi: np.ndarray, lo: np.ndarray, fmt: Format) -> np.ndarray:
-    """|got - exact| / ulp(exact) in ``fmt``, elementwise, as in JAX's accuracy docs.
+def ulp_error(got: np.ndarray, hi: np.ndarray, lo: np.ndarray, fmt: Format,
+              floor: np.ndarray | None = None) -> np.ndarray:
+    """|got - exact| / ulp(exact) in ``fmt``, elementwise, as in JAX's accuracy docs; with
+    ``floor`` (magnitudes, 0 for none), in ulps of the larger of |exact| and the floor
+    (a derivative that is a difference of terms of that size, `Activation.grad_scale`).
 
     The exact value is the double-double ``hi + lo``. Conventions: a result that is NaN
     exactly where the truth is NaN has error 0, NaN against a number (or a number against
@@ -150,6 +153,8 @@ def ulp_error(got: np.ndarray, hi: np.ndarray, lo: np.ndarray, fmt: Format) -> n
         exponent = np.where(past, fmt.emax + 1,
                             np.where(hi == 0, fmt.emin, np.frexp(np.abs(hi))[1] - 1))
         log_ulp = np.maximum(exponent, fmt.emin) - fmt.precision + 1
+        if floor is not None:
+            log_ulp = np.maximum(log_ulp, log_ulp_of(floor, fmt))
 
         def in_ulps(v):  # exact: scaling by a power of two; the range edge at 2**(emax+1)
             edge = np.sign(v) * np.ldexp(1.0, fmt.emax + 1 - log_ulp)
@@ -160,6 +165,13 @@ def ulp_error(got: np.ndarray, hi: np.ndarray, lo: np.ndarray, fmt: Format) -> n
     err = np.where(nan_got | nan_hi, np.where(nan_got & nan_hi, 0.0, np.inf), err)
     opposite = np.isinf(got) & np.isinf(hi) & (got != hi)
     return np.where(opposite, np.inf, err)
+
+
+def log_ulp_of(v: np.ndarray, fmt: Format) -> np.ndarray:
+    """log2 of the ulp of ``fmt`` at magnitudes ``v`` (finite; 0 gives the smallest)."""
+    with np.errstate(invalid="ignore"):
+        exponent = np.where(v == 0, fmt.emin, np.frexp(np.abs(v))[1] - 1)
+    return np.maximum(exponent, fmt.emin) - fmt.precision + 1
 
 
 def _past_range(v: np.ndarray, fmt: Format) -> np.ndarray:

@@ -181,6 +181,31 @@ def test_a_nan_truth_is_exact_and_needs_no_oracle():
         assert truth.escalated == 0
 
 
+def test_beside_a_derivatives_zero_errors_count_in_ulps_of_its_terms():
+    """silu′ = σ(x)(1 + x·σ(−x)) crosses zero at −1.2784645: its terms are of the size
+    of σ(x), and any float32 result beside the zero is millions of its own ulps off. The
+    chunked run counts the errors in ulps of the larger of the value and σ(x) (the
+    catalog's `grad_scale`), as computed here input by input from the oracle and SciPy's
+    σ; the row passes, its maximum a few of those ulps."""
+    import jax
+    from scipy.special import expit
+
+    root = int(np.array([-1.2784645], np.float32).view(np.uint32)[0])
+    start, stop = root - SMALL // 2, root + SMALL // 2
+    t = _target("silu", checks=("gradient",), tol=(4.0, 64.0))
+    found = _serial(t, start, stop)["gradient"]
+    x = np.arange(start, stop, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    got = np.asarray(jax.vmap(jax.grad(jax.nn.silu))(x), np.float64)
+    hi, lo, _ = _oracle(t.act, x, grad=True)
+    own = ulp_error(got, hi, lo, F32)
+    floor = np.maximum(np.abs(hi), expit(x.astype(np.float64)))
+    err = np.abs((got - hi) - lo) / np.ldexp(1.0, np.frexp(floor)[1] - 1 - 23)
+    assert own.max() > 1e6  # in its own ulps
+    assert abs(found.max_ulp - err.max()) <= 1e-9 * err.max()
+    assert found.worst_input == repr(float(x[np.argmax(err)]))
+    assert found.status == "pass" and found.max_ulp < 4
+
+
 def test_results_of_inf_or_nan_for_a_finite_truth_need_no_oracle(tmp_path):
     """±inf is as far from a finite value as ulp_error counts it (2**128 in ulps of the
     value), NaN infinitely far: the filter's box settles both, with the counts the

@@ -41,3 +41,18 @@ inf, nan = math.inf, math.nan
 )
 def test_hand_computed(fmt, got, hi, lo, want):
     assert ulp_error(np.array([got]), np.array([hi]), np.array([lo]), fmt)[0] == want
+
+
+@pytest.mark.parametrize(
+    ("got", "hi", "floor", "want"),
+    [
+        (-2.3e-8 + 2.0**-26, -2.3e-8, 0.2, 1.0),  # beside a zero: ulps of 0.2 (2**-26)
+        (0.75 + 2.0**-23, 0.75, 0.2, 2.0),  # above the floor: its own ulps (2**-24)
+        (1e-30, 0.0, 0.5, 1e-30 / 2.0**-24),  # a zero truth, in ulps of the floor
+        (0.75 + 2.0**-23, 0.75, 0.0, 2.0),  # no floor
+    ],
+)
+def test_a_floor_counts_errors_in_its_ulps_where_the_value_is_smaller(got, hi, floor, want):
+    """A derivative that is a difference of terms of size ``floor`` (`grad_scale`)."""
+    err = ulp_error(np.array([got]), np.array([hi]), np.array([0.0]), F32, np.array([floor]))
+    assert err[0] == pytest.approx(want, rel=1e-12)
