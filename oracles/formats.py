@@ -150,9 +150,7 @@ def ulp_error(got: np.ndarray, hi: np.ndarray, lo: np.ndarray, fmt: Format,
     lo = np.asarray(lo, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         past = _past_range(hi, fmt)
-        exponent = np.where(past, fmt.emax + 1,
-                            np.where(hi == 0, fmt.emin, np.frexp(np.abs(hi))[1] - 1))
-        log_ulp = np.maximum(exponent, fmt.emin) - fmt.precision + 1
+        log_ulp = np.where(past, fmt.emax + 2 - fmt.precision, log_ulp_of(hi, fmt))
         if floor is not None:
             log_ulp = np.maximum(log_ulp, log_ulp_of(floor, fmt))
 
@@ -168,9 +166,10 @@ def ulp_error(got: np.ndarray, hi: np.ndarray, lo: np.ndarray, fmt: Format,
 
 
 def log_ulp_of(v: np.ndarray, fmt: Format) -> np.ndarray:
-    """log2 of the ulp of ``fmt`` at magnitudes ``v`` (finite; 0 gives the smallest)."""
+    """log2 of the ulp of ``fmt`` at magnitudes ``v`` (0 gives the smallest; a value past
+    the range, that of its binade)."""
     with np.errstate(invalid="ignore"):
-        exponent = np.where(v == 0, fmt.emin, np.frexp(np.abs(v))[1] - 1)
+        exponent = np.where(v == 0, fmt.emin, np.frexp(np.abs(np.nan_to_num(v)))[1] - 1)
     return np.maximum(exponent, fmt.emin) - fmt.precision + 1
 
 
