@@ -158,15 +158,25 @@ class Activation:
 
     properties: `Bounds` and `Monotone`, checked on every input of a table (`property`).
 
-    slice_scaled: errors count in ulps of the slice's largest output instead of each
-    output's own, where the definition itself cancels (standardize's x − mean: an output
-    near 0 is the difference of two nearly equal numbers, whatever the algorithm).
+    slice_scale: where a slice's outputs are differences of larger terms, the size of
+    those terms, ``(xs, outputs, params) -> float`` on float64 arrays (the slice, its
+    correctly rounded outputs, the parameters with a mask or b as tuples): errors count in
+    ulps of the larger of each output and this size. standardize's x − mean cancels (its
+    slice's largest output, `largest_output`); logsumexp's max + log Σ exp(x − max)
+    cancels where the max is far from the result (the largest entry that counts,
+    `largest_entry`): a result near 0 from entries near 8 is ulps of 8 off in any
+    working precision, as its condition number says (an input's last bit moves it as
+    much). A size, not a truth: float64 suffices.
 
     grad_scale: for a derivative that is a sum of terms which cancel where it crosses
     zero (silu′ = σ(x) + x·σ(x)σ(−x), zero at −1.278), the size of those terms, a formula
     ``(x, B, **params)``: its errors count in ulps of the larger of the derivative and
     that size. Beside the zero no fixed precision gets closer (float32's silu′ at the
     float32 nearest the root is millions of its own ulps off, an ulp of σ(x)).
+
+    reduces: one output per slice (logsumexp): its Jacobian is a single row, the
+    gradient, which is checked on rows of every length (a full Jacobian only on short
+    slices).
 
     promotes: the output dtype with array parameters is JAX's promotion of x's dtype and
     theirs (`jnp.result_type`), as jax.nn's arithmetic gives it (float16 x, a float32
@@ -189,7 +199,8 @@ class Activation:
     conventions: tuple[str, ...] = ()
     source: str = "jax.nn"
     same_as: str | None = None
-    slice_scaled: bool = False
+    slice_scale: Callable[..., float] | None = None
+    reduces: bool = False
     grad_scale: Formula | None = None
     promotes: bool = True
     properties: tuple[Property, ...] = ()

@@ -12,6 +12,8 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
+import numpy as np
+
 from ._spec import IN_X, Activation, Kind, Param
 
 NAN, INF = math.nan, math.inf
@@ -329,6 +331,26 @@ def _standardize_grad(xs, B, mean=None, variance=None, epsilon=1e-5, where=None,
     return rows
 
 
+def largest_output(xs, outputs, params) -> float:
+    """The slice's largest finite output, or 1, a standardized value's size, where every
+    output is 0 (a constant slice: x − mean cancels exactly, and the ulps of 0 are no
+    scale)."""
+    finite = np.abs(outputs[np.isfinite(outputs)])
+    top = float(finite.max()) if len(finite) else 0.0
+    return top if top > 0 else 1.0
+
+
+def largest_entry(xs, outputs, params) -> float:
+    """|max| over the entries that count (included by ``where``, b ≠ 0, finite): the
+    size of max + log Σ exp(x − max)."""
+    counted = np.isfinite(xs)
+    if params.get("where") is not None:
+        counted &= np.asarray(params["where"], bool)
+    if params.get("b") is not None:
+        counted &= np.asarray(params["b"], np.float64) != 0
+    return float(np.abs(xs[counted].max())) if counted.any() else 0.0
+
+
 VECTOR: tuple[Activation, ...] = (
     Activation(
         "softmax", Kind.AXIS, "exp(x_i) / Σ_j exp(x_j)", _softmax, _softmax_grad,
@@ -365,8 +387,11 @@ VECTOR: tuple[Activation, ...] = (
                      "a +inf entry gives +inf, with a gradient of 0 at the finite entries "
                      "and NaN at the infinite ones",
                      "a negative sum gives NaN unless return_sign=True",
-                     "entries with b = 0 or masked out have a zero gradient"),
+                     "entries with b = 0 or masked out have a zero gradient",
+                     "errors count in ulps of the larger of the result and the largest "
+                     "entry that counts (max + log Σ exp(x − max) cancels near 0)"),
         signature="logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None)",
+        reduces=True, slice_scale=largest_entry,
     ),
     Activation(
         "logmeanexp", Kind.AXIS, "log(Σ_i exp(x_i) / n)", _logmeanexp, _logmeanexp_grad,
@@ -375,6 +400,9 @@ VECTOR: tuple[Activation, ...] = (
             _WHERE,
             Param("keepdims", False, (True,), affects_value=False),
         ),
+        conventions=("errors count in ulps of the larger of the result and the largest "
+                     "entry that counts (max + log(Σ exp(x − max) / n) cancels near 0)",),
+        reduces=True, slice_scale=largest_entry,
     ),
     Activation(
         "glu", Kind.GATED, "x[:n/2] · sigmoid(x[n/2:]) along axis", _glu, _glu_grad,
@@ -416,7 +444,8 @@ VECTOR: tuple[Activation, ...] = (
                      "excluded entries are still standardized with those statistics",
                      "an infinite or NaN included entry leaves a computed mean or variance "
                      "undefined: the slice is NaN",
-                     "errors count in ulps of the slice's largest output (x − mean cancels)"),
-        slice_scaled=True,
+                     "errors count in ulps of the slice's largest output (x − mean "
+                     "cancels), or of 1 where every output is 0"),
+        slice_scale=largest_output,
     ),
 )

@@ -4,6 +4,8 @@
   activations it applies to); `strictness` — the classes that fail instead of warning;
 * `audit` — every check of every (implementation, activation, variant, dtype); `Plan`,
   its settings checked before any work starts;
+* `long_row`, `PATTERNS` — the rows of every length the vector checks call (the worst
+  input of an ``accuracy:rows`` finding is written as ``long_row(...)``);
 * `Tolerances`, `load_tolerances` — the ULP tolerance table and its overrides;
 * `Audit`, `Finding`, `COLUMNS`, `write`, `status_code` — results: summary.csv and the
   detailed tables beside it.
@@ -12,11 +14,12 @@
 from ._audit import Plan, audit, select, strictness
 from ._registry import CATEGORIES, CHECKS, Check, Severity
 from ._results import COLUMNS, FILES, KIND, Audit, Finding, frame, overview, status_code, write
+from ._rows import PATTERNS, long_row
 from ._tolerances import DEFAULT, ToleranceError, Tolerances
 from ._tolerances import load as load_tolerances
 
 __all__ = [
-    "CATEGORIES", "CHECKS", "COLUMNS", "DEFAULT", "FILES", "KIND", "Audit", "Check", "Finding",
-    "Plan", "Severity", "ToleranceError", "Tolerances", "audit", "frame", "load_tolerances",
-    "overview", "select", "status_code", "strictness", "write",
+    "CATEGORIES", "CHECKS", "COLUMNS", "DEFAULT", "FILES", "KIND", "PATTERNS", "Audit", "Check",
+    "Finding", "Plan", "Severity", "ToleranceError", "Tolerances", "audit", "frame",
+    "load_tolerances", "long_row", "overview", "select", "status_code", "strictness", "write",
 ]

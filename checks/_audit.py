@@ -24,7 +24,7 @@ from .._environment import describe
 from .._progress import progress as progress_bar
 from ..catalog import Activation, Kind, variant_id
 from ..oracles import tables
-from . import _curves, _elementwise, _exhaustive, _journal, _vector, _worker
+from . import _curves, _elementwise, _exhaustive, _journal, _rows, _vector, _worker
 from ._call import TIMEOUT_S
 from ._registry import CATEGORIES, Severity, applying
 from ._results import COLUMNS, Audit, Finding, frame, settle
@@ -217,20 +217,30 @@ class Plan:
         wanted = self.checks
         found: dict[str, tuple[list[Finding], float]] = {}
         jobs = {}
+        # the checks on long rows in a worker of their own, beside the others
+        rows = {c.name for c in applying(act, wanted)} & _rows.CHECKS
+        parts = ("slices", "rows") if rows else ("",)
         for im in impls:
             if im.get(act.name) is None:
                 found[im.name] = (_skips(act, f"{im.name} does not provide {act.name}",
                                          wanted), 0.0)
             elif (im.name, act.name) not in same:
-                jobs[im.name] = _worker.Job(act.name, params, dtype, self.tolerances, wanted,
-                                            None if cache_dir is None else str(cache_dir),
-                                            self.timeout)
+                for part in parts:
+                    jobs[_worker.key(im.name, part)] = _worker.Job(
+                        act.name, params, dtype, self.tolerances, wanted,
+                        None if cache_dir is None else str(cache_dir), self.timeout, part)
         if jobs and act.kind is not Kind.ELEMENTWISE:  # the truth once, for every worker
             with precision(dtype):
                 _vector.prefill(act, params, dtype, cache_dir)
-        for name, outcome in _worker.run(jobs).items():  # a str: the worker was lost
-            found[name] = ((_skips(act, outcome, wanted, "error"), 0.0)
-                           if isinstance(outcome, str) else outcome)
+                if rows:
+                    _rows.prefill(act, params, dtype, cache_dir,
+                                  grad="gradient:rows" in rows)
+        outcomes = _worker.run(jobs)
+        for im in impls:
+            done = [(part, outcomes[_worker.key(im.name, part)]) for part in parts
+                    if _worker.key(im.name, part) in outcomes]
+            if done:  # the parts' findings, in the order of the checks; the longer time
+                found[im.name] = _merged(act, wanted, done)
         for im in impls:  # the same function as another SPEC's: its results
             owner = same.get((im.name, act.name))
             if owner is not None:
@@ -329,16 +339,35 @@ class Plan:
 
 def run_case(im: impl.Implementation, act: Activation, params: dict[str, Any], dtype: str,
              tol: Tolerances, wanted: frozenset[str] | None,
-             cache_dir: str | None) -> list[Finding]:
+             cache_dir: str | None, part: str = "") -> list[Finding]:
     """One implementation's findings for one (activation, variant, dtype) that it
-    provides; run in its worker. Their statuses are settled by the caller (`settle`)."""
+    provides; run in its worker. Their statuses are settled by the caller (`settle`).
+    ``part``: "rows", only the checks on long rows; "slices", all but those."""
     fn = im.get(act.name)
     case = _elementwise.Case(im.name, act, params, dtype, tol, wanted, cache_dir)
     with precision(dtype):
         if act.kind is Kind.ELEMENTWISE:
             table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
             return _elementwise.check(case, fn, table)
-        return _vector.check(case, fn)
+        slices = _vector.check(case, fn) if part != "rows" else []
+        return slices + (_rows.check(case, fn) if part != "slices" else [])
+
+
+def _merged(act: Activation, wanted: frozenset[str] | None,
+            done: list[tuple[str, _worker.Outcome]]) -> tuple[list[Finding], float]:
+    """One case's findings from the outcomes of its parts (a str: that part's worker was
+    lost, and its checks are `error` rows), in the order of the checks."""
+    findings, seconds = [], 0.0
+    for part, outcome in done:
+        if isinstance(outcome, str):
+            lost = _skips(act, outcome, wanted, "error")
+            findings += [f for f in lost if part == "" or (f.check in _rows.CHECKS)
+                         == (part == "rows")]
+        else:
+            findings += outcome[0]
+            seconds = max(seconds, outcome[1])
+    order = {c.name: i for i, c in enumerate(applying(act))}
+    return sorted(findings, key=lambda f: order.get(f.check, len(order))), seconds
 
 
 def _as_owner(findings: list[Finding], owner: str) -> list[Finding]:

@@ -76,6 +76,7 @@ def meaning(check: str, status: str, given: Severity | None = None) -> Severity 
 
 ELEMENTWISE = frozenset({Kind.ELEMENTWISE})
 VECTOR = frozenset({Kind.AXIS, Kind.GATED, Kind.INDEX})
+ROWS = frozenset({Kind.AXIS, Kind.GATED})  # a row of any length (not one_hot's indices)
 EVERY = ELEMENTWISE | VECTOR
 
 
@@ -109,10 +110,18 @@ CHECKS: tuple[Check, ...] = (
           "the value in ULP against the correctly rounded truth"),
     Check("subnormal", Severity.SUBNORMAL, ELEMENTWISE, False,
           "subnormal inputs and results: a flushed result warns, a wrong one fails"),
+    Check("accuracy:rows", Severity.WRONG, ROWS, False,
+          "the value on rows of 1 to 100,000 entries, in patterns that break blocked "
+          "kernels (a new maximum in each block, ties, a long tail of −inf)"),
     Check("special", Severity.WRONG, EVERY, False,
           "±0, ±inf, NaN and infinite or NaN truths, bit for bit"),
+    Check("special:rows", Severity.WRONG, ROWS, False,
+          "infinite and NaN truths on those rows (a tail of −inf), bit for bit"),
     Check("gradient", Severity.WRONG, EVERY, True,
           "the derivative (vjp and jvp; a vector function's Jacobian) in ULP"),
+    Check("gradient:rows", Severity.WRONG, ROWS, True,
+          "a reduction's gradient (logsumexp's) on rows of 1 to 100,000 entries",
+          lambda act: act.reduces),
     Check("gradient:special", Severity.WRONG, ELEMENTWISE, True,
           "the derivative at ±inf and where it is infinite or NaN"),
     Check("gradient:kinks", Severity.CONVENTION, ELEMENTWISE, True,

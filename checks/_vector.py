@@ -204,9 +204,7 @@ def check(case: Case, fn: Callable[..., Any]) -> list[Finding]:
         if len(got) != len(exact):
             return [Finding(c, "error", detail=f"slice {name}: {len(got)} outputs, "
                             f"expected {len(exact)}") for c, w in want.items() if w]
-        finite = [abs(e.rounded[fmt.name]) for e in exact if math.isfinite(e.rounded[fmt.name])]
-        _collect(rows, name, xs, got, exact, fmt,
-                 max(finite) if act.slice_scaled and finite else 0.0)
+        _collect(rows, name, xs, got, exact, fmt, _scale(act, xs, exact, fmt, b.oracle))
     if want["gradient"]:
         jac = _jacobians(f, x_in)
         if isinstance(jac, CallError):
@@ -228,6 +226,16 @@ def check(case: Case, fn: Callable[..., Any]) -> list[Finding]:
     _refusals(found, refused, given)
     _ignored(found, case, fn, b, x_in, got_all, truth)
     return _repro.add(spec, act, b.oracle, dtype, found)
+
+
+def _scale(act: Activation, xs: np.ndarray, exact: list, fmt: Format,
+           params: Mapping[str, Any]) -> float:
+    """The size errors count in where the slice's outputs cancel (`Activation.slice_scale`),
+    else 0: each output's own ulps."""
+    if act.slice_scale is None:
+        return 0.0
+    rounded = np.array([e.rounded[fmt.name] for e in exact], np.float64)
+    return float(act.slice_scale(np.asarray(xs, np.float64), rounded, params))
 
 
 def _outputs(f: Callable[[Any], Any], x_in: Any, n: int, eager: bool

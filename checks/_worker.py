@@ -15,6 +15,10 @@ back the findings. What goes wrong stays in the worker:
   The case's checks are `error` rows saying what was running; the next case gets a fresh
   worker. Results already computed are the parent's and are kept.
 
+A vector case's checks on long rows (`_rows`) run in a second worker of the same SPEC,
+beside its other checks (`Job.part`): the two cores share the compilation of a function
+per row length.
+
 Workers live as long as the Python process (tests run many audits) and are reused for
 the same SPEC; `shutdown` ends them, and so does the process's exit.
 """
@@ -50,6 +54,7 @@ class Job:
     checks: frozenset[str] | None
     cache_dir: str | None
     timeout: float
+    part: str = ""  # "" every check; "rows" only those on long rows; "slices" all others
 
 
 Outcome = tuple[list[Finding], float] | str  # (findings, seconds), or why there are none
@@ -85,7 +90,7 @@ def _serve(spec: str, conn: Connection) -> None:
         try:
             found = _audit.run_case(implementation, act, job.params, job.dtype,
                                     job.tolerances, job.checks,
-                                    job.cache_dir)
+                                    job.cache_dir, job.part)
         except Exception as e:  # a fault of the checks, not the implementation: said so
             where = traceback.extract_tb(e.__traceback__)[-1]
             conn.send(("failed", f"the audit's checks raised {type(e).__name__}: {e} "
@@ -190,11 +195,19 @@ class Worker:
 
 
 _WORKERS: dict[str, Worker] = {}
+PART = "\x00"  # a job's key: the SPEC, or the SPEC, PART and the part it runs
+
+
+def key(spec: str, part: str = "") -> str:
+    """The key of a SPEC's job for ``part`` in `run`."""
+    return f"{spec}{PART}{part}" if part else spec
 
 
 def run(jobs: Mapping[str, Job]) -> dict[str, Outcome]:
-    """Each SPEC's job in its own worker, all at once; their outcomes."""
-    running = {spec: _WORKERS.setdefault(spec, Worker(spec)) for spec in jobs}
+    """Each SPEC's job in its own worker, all at once; their outcomes. A job with a
+    ``part`` runs in a worker of its own for that part, beside the SPEC's other worker:
+    the checks on long rows of a vector case run on the second core."""
+    running = {key: _WORKERS.setdefault(key, Worker(key.partition(PART)[0])) for key in jobs}
     for spec, worker in running.items():
         worker.submit(jobs[spec])
     out: dict[str, Outcome] = {}

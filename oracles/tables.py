@@ -28,6 +28,7 @@ dask.distributed cluster given its scheduler address.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -381,3 +382,115 @@ def _tree(tree: Any, fn: Any, leaf: Any = None) -> Any:
     """``fn`` on each leaf of a nested list (an `Exact` by default)."""
     is_leaf = leaf or (lambda v: not isinstance(v, list))
     return fn(tree) if is_leaf(tree) else [_tree(t, fn, leaf) for t in tree]
+
+
+ROW_COLUMNS = ("hi", "lo", "rounded")
+
+
+def compute_row(name: str, params: dict, dtype: str, xs: list[float], grad: bool
+                ) -> np.ndarray:
+    """The oracle's answer for one row of a vector activation: its outputs' (hi, lo,
+    rounded) as an (n, 3) array, or with ``grad`` the first output's Jacobian row (a
+    reduction's gradient). Runs in a worker process."""
+    found = evaluate(catalog.get(name), xs, params, grad=grad, formats=(FORMATS[dtype],))
+    flat = found[0] if grad else found
+    return np.array([[e.hi, e.lo, e.rounded[dtype]] for e in flat], np.float64).reshape(-1, 3)
+
+
+class RowAnswers:
+    """The oracle's answers for long rows of one vector variant in one format, cached as
+    parquet beside the tables (a row of 100,000 entries is 100,000 certified outputs): one
+    file per variant and format, one entry per row, keyed by the row's bytes, its concrete
+    parameters (a mask, a b) and whether it is the value or the gradient. `fill` computes
+    what the file lacks, in worker processes, and writes the file again atomically; a
+    damaged file is recomputed, with a warning."""
+
+    def __init__(self, act: Activation, params: dict, dtype: str,
+                 cache: str | os.PathLike | None = None):
+        self.act, self.dtype = catalog.canonical(act), dtype
+        key = _key(self.act, self.act.math_params(self.act.resolve(params)), dtype,
+                   kind="rows")
+        self.path = _cache(cache) / f"{self.act.name}-rows-{dtype}-{key}.parquet"
+        self.answers: dict[str, np.ndarray] = {}
+        if self.path.exists():
+            try:
+                self.answers = _read_rows(self.path)
+            except DamagedTable as e:
+                warnings.warn(DamagedTable(f"the oracle's row answers {e}; computing them "
+                                           "again"), stacklevel=2)
+
+    @staticmethod
+    def row_key(xs: np.ndarray, concrete: dict, grad: bool) -> str:
+        blob = np.asarray(xs, "<f8").tobytes() + repr(sorted(concrete.items())).encode()
+        return f"{'grad' if grad else 'value'}:{hashlib.sha256(blob).hexdigest()[:32]}"
+
+    def fill(self, wanted: Sequence[tuple[np.ndarray, dict, bool]], workers: int | None = None,
+             ) -> None:
+        """Compute the answers of the rows (xs, concrete parameters, grad) not cached yet,
+        and save them."""
+        todo = {}
+        for xs, concrete, grad in wanted:
+            k = self.row_key(xs, concrete, grad)
+            if k not in self.answers:
+                todo[k] = (self.act.name, concrete, self.dtype, np.asarray(xs).tolist(), grad)
+        if not todo:
+            return
+        size = sum(len(args[3]) for args in todo.values())
+        with _executor(workers if size > 20_000 else 1, None) as ex:
+            if ex is None:
+                found = {k: compute_row(*args) for k, args in todo.items()}
+            else:
+                futures = {k: ex.submit(compute_row, *args) for k, args in todo.items()}
+                found = {k: f.result() for k, f in futures.items()}
+        self.answers.update(found)
+        _write_rows(self.answers, self.path)
+
+    def get(self, xs: np.ndarray, concrete: dict, grad: bool) -> np.ndarray:
+        """The (n, 3) answer of one row (`fill` first, or it is computed here)."""
+        k = self.row_key(xs, concrete, grad)
+        if k not in self.answers:
+            self.fill([(xs, concrete, grad)], workers=1)
+        return self.answers[k]
+
+
+def _rows_frame(answers: dict[str, np.ndarray]) -> pd.DataFrame:
+    keys = sorted(answers)
+    data = np.concatenate([answers[k] for k in keys]) if keys else np.empty((0, 3))
+    df = pd.DataFrame({"row": np.repeat(np.array(keys, object),
+                                        [len(answers[k]) for k in keys])})
+    for i, col in enumerate(ROW_COLUMNS):
+        df[col] = data[:, i]
+    return df
+
+
+def _rows_checksum(df: pd.DataFrame) -> str:
+    digest = hashlib.sha256("\n".join(df["row"].astype(str)).encode())
+    for col in ROW_COLUMNS:
+        values = df[col].to_numpy(np.float64)
+        digest.update(np.where(np.isnan(values), np.nan, values).astype("<f8").tobytes())
+    return digest.hexdigest()
+
+
+def _write_rows(answers: dict[str, np.ndarray], path: Path) -> None:
+    df = _rows_frame(answers)
+    meta = {"sha256": _rows_checksum(df), "schema": SCHEMA, "oracle": ORACLE}
+    arrow = pa.Table.from_pandas(df, preserve_index=False)
+    arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}),
+                                           META: json.dumps(meta).encode()})
+    atomic(path, lambda tmp: pq.write_table(arrow, tmp, compression="zstd"))
+
+
+def _read_rows(path: Path) -> dict[str, np.ndarray]:
+    try:
+        arrow = pq.read_table(path)
+        meta = json.loads((arrow.schema.metadata or {}).get(META, b"{}"))
+        df = arrow.to_pandas()
+    except (OSError, ValueError, pa.ArrowException) as e:
+        raise DamagedTable(f"{path}: unreadable ({type(e).__name__})") from None
+    if list(df.columns) != ["row", *ROW_COLUMNS] or _rows_checksum(df) != meta.get("sha256"):
+        raise DamagedTable(f"{path}: its contents do not match the checksum written with it")
+    keys = df["row"].to_numpy(object)
+    data = df[list(ROW_COLUMNS)].to_numpy(np.float64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else []
+    bounds = [*map(int, starts), len(keys)]
+    return {str(keys[a]): data[a:b] for a, b in itertools.pairwise(bounds)}

@@ -15,7 +15,7 @@ from ..checks._registry import DERIVATIVE, Severity, by_key, meaning
 from ..checks._tolerances import DTYPES
 
 # the checks summed up in each overview (those of the derivative, `Check.derivative`, or
-# the others), and the one whose max_ulp colours it
+# the others), and the one whose max_ulp colours it (with its ``:rows`` on long rows)
 GROUPS = {
     "value": ("accuracy", lambda c: c not in DERIVATIVE),
     "gradient": ("gradient", lambda c: c in DERIVATIVE),
@@ -37,8 +37,8 @@ def ordered(values: pd.Series, order: tuple[str, ...]) -> list[str]:
 def overview(results: pd.DataFrame, what: str) -> tuple[pd.DataFrame, pd.DataFrame,
                                                         pd.DataFrame]:
     """Activation variants down, (dtype, implementation) across: the max ULP error of the
-    `accuracy` (or `gradient`) check, the worst status of the cell's checks, and the
-    checks that did not pass (for the cell's tooltip)."""
+    `accuracy` (or `gradient`) check and its rows of every length, the worst status of the
+    cell's checks, and the checks that did not pass (for the cell's tooltip)."""
     main, member = GROUPS[what]
     rows = results[results["check"].map(member)].assign(
         name=lambda d: [name(a, v) for a, v in zip(d["activation"], d["variant"],
@@ -48,8 +48,9 @@ def overview(results: pd.DataFrame, what: str) -> tuple[pd.DataFrame, pd.DataFra
     columns = pd.MultiIndex.from_tuples(
         [(d, i) for d in ordered(rows["dtype"], DTYPES)
          for i in dict.fromkeys(rows["impl"])], names=["dtype", "impl"])
-    ulp = (rows[rows["check"] == main].pivot_table(index="name", columns=["dtype", "impl"],
-                                                  values="max_ulp", aggfunc="max", dropna=False)
+    measured = rows[rows["check"].isin([main, f"{main}:rows"])]
+    ulp = (measured.pivot_table(index="name", columns=["dtype", "impl"], values="max_ulp",
+                                aggfunc="max", dropna=False)
            .reindex(index=index, columns=columns))
     worst = (rows.groupby(["name", "dtype", "impl"])["rank"].max().map(lambda r: SEVERITY[r])
              .unstack(["dtype", "impl"]).reindex(index=index, columns=columns))

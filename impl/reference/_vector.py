@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
+from ._doubleword import two_sum
 from ._elementwise import _expm1_value, _log1p, _sigmoid
 from ._precision import Array, param, widen
 
@@ -37,13 +38,64 @@ def _sum(v: Array, axis: Axis) -> Array:
     return jnp.sum(v, axis=axis, keepdims=True)
 
 
-def _shifted(w: Array, axis: Axis) -> tuple[Array, Array, Array]:
-    """m = the max along ``axis`` (kept) where it is finite, else 0; the shift x − m; and
+def _total(v: Array, axis: Axis, exact: bool = True) -> Array:
+    """Σ v along ``axis`` (kept), added pairwise, halves upon halves, with each addition's
+    rounding error kept (`two_sum`) and added back at the end: about correctly rounded for
+    a slice of any length. A running sum, as XLA's reduction is on the CPU, loses up to
+    half an ulp per entry: 30 ulps of float64 over 128 equal terms. (For the totals of the
+    exponentials; the sums of tangents stay plain: they are checked on short slices.)
+    Not ``exact``: XLA's sum, for an input widened from float16 or bfloat16, whose 13
+    extra bits a running sum of 100,000 entries does not use up."""
+    if not exact:
+        return _sum(v, axis)
+    axes = tuple(range(v.ndim)) if axis is None else tuple(
+        a % v.ndim for a in ((axis,) if isinstance(axis, int) else axis))
+    kept = [a for a in range(v.ndim) if a not in axes]
+    hi = jnp.transpose(v, kept + list(axes)).reshape(*[v.shape[a] for a in kept], -1)
+    n = hi.shape[-1]
+    if n == 0:
+        return jnp.sum(v, axis=axis, keepdims=True)
+    hi = jnp.pad(hi, [(0, 0)] * (hi.ndim - 1) + [(0, (1 << (n - 1).bit_length()) - n)])
+    lo = jnp.zeros_like(hi)
+    while hi.shape[-1] > 1:
+        h = hi.shape[-1] // 2
+        s, e = _two_sum(hi[..., :h], hi[..., h:])
+        lo = lo[..., :h] + lo[..., h:] + jnp.where(jnp.isfinite(s), e, 0)
+        hi = s
+    return jnp.expand_dims((hi + lo)[..., 0], axes)
+
+
+def _two_sum(a: Array, b: Array) -> tuple[Array, Array]:
+    """`two_sum` without its selects, which only a constant operand needs (XLA folds
+    (1 + b) − 1, not (a + b) − a): a third of the tree's compile time."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _exact(w: Array, dtype: Any) -> bool:
+    """Whether sums need `_total`'s compensation: not where the input was widened (its
+    working precision has bits to spare)."""
+    return jnp.dtype(w.dtype) == jnp.dtype(dtype)
+
+
+def _exp_shifted(shift: Array, lo: Array) -> Array:
+    """exp(shift + lo) for the rounded shift x − m and its rounding error ``lo``
+    (`_shifted`): exp(shift)·(1 + lo), so that an entry far below the max is not |x − m|
+    half-ulps off (exp(−30 + lo) in float32 would be 15 ulps off)."""
+    ex = jnp.exp(shift)
+    return jnp.where(lo == 0, ex, ex + ex * lo)  # (no ∞ · 0 at an infinite shift)
+
+
+def _shifted(w: Array, axis: Axis) -> tuple[Array, Array, Array, Array]:
+    """m = the max along ``axis`` (kept) where it is finite, else 0; the shift x − m,
+    rounded, and its rounding error (`two_sum`; 0 where the shift is not finite); and
     whether the max is finite."""
     m = jnp.max(w, axis=axis, keepdims=True)
     finite = jnp.isfinite(m)
     m = jnp.where(finite, m, 0)
-    return m, w - m, finite
+    shift, lo = two_sum(w, -m)
+    return m, shift, jnp.where(jnp.isfinite(shift), lo, 0), finite
 
 
 _BIG = {jnp.dtype(d): 2.0 ** (jnp.finfo(d).maxexp - 1) for d in (jnp.float32, jnp.float64)}
@@ -57,7 +109,8 @@ def _off_top(w: Array, m: Array) -> Array:
 
 
 class _Stats(NamedTuple):
-    """One pass over each slice (dims kept): m, the shift x − m (`_shifted`); the total
+    """One pass over each slice (dims kept): m, the shift x − m and its rounding error
+    ``lo`` (`_shifted`); the total
     Σ exp(shift); ``dominated``, a finite max with total < 2, so one top entry holding more
     than half of the sum (a tie would make the total ≥ 2); ``rest``, Σ exp(shift) over
     the entries but that top one, summed only when some slice is dominated (else the
@@ -65,25 +118,29 @@ class _Stats(NamedTuple):
 
     m: Array
     shift: Array
+    lo: Array
     total: Array
     dominated: Array
     rest: Array
     norm: Array
 
 
-def _stats(w: Array, axis: Axis) -> _Stats:
-    m, shift, finite = _shifted(w, axis)
-    total = _sum(jnp.exp(shift), axis)
+def _stats(w: Array, axis: Axis, exact: bool) -> _Stats:
+    m, shift, lo, finite = _shifted(w, axis)
+    total = _total(_exp_shifted(shift, lo), axis, exact)
     dominated = finite & (total < 2)
 
     def rest(w: Array, m: Array) -> Array:  # e·_off_top(w, m), one product fewer
-        return _sum(jnp.minimum(jnp.exp(w - m), (m - w) * _BIG[w.dtype]), axis)
+        shift, lo = two_sum(w, -m)
+        lo = jnp.where(jnp.isfinite(shift), lo, 0)
+        return _total(jnp.minimum(_exp_shifted(shift, lo), (m - w) * _BIG[w.dtype]), axis,
+                      exact)
 
     # w is the operand, not the exponentials: they would be written out whole
     rest = lax.cond(jnp.any(dominated), rest, lambda w, m: total, w, m)
     # a max of +inf or NaN makes the total inf or NaN; an all −inf slice's total is 0
     norm = jnp.where(~finite & (total != 0), jnp.nan, total)
-    return _Stats(m, shift, total, dominated, rest, norm)
+    return _Stats(m, shift, lo, total, dominated, rest, norm)
 
 
 def _log_total(k: _Stats) -> Array:
@@ -94,7 +151,7 @@ def _log_total(k: _Stats) -> Array:
 
 def _weights(k: _Stats) -> Array:
     """The softmax weights exp(shift)/Σ exp(shift)."""
-    return jnp.exp(k.shift) / k.norm
+    return _exp_shifted(k.shift, k.lo) / k.norm
 
 
 def _mean_tangent(k: _Stats, t: Array, axis: Axis) -> Array:
@@ -119,29 +176,29 @@ def _centered(w: Array, k: _Stats, s: Array, t: Array, axis: Axis) -> Array:
     return u - _sum(s * u, axis)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(1,))
-def _lse(w: Array, axis: Axis) -> Array:
-    k = _stats(w, axis)
+@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def _lse(w: Array, axis: Axis, exact: bool) -> Array:
+    k = _stats(w, axis, exact)
     return k.m + _log_total(k)
 
 
 @_lse.defjvp
-def _lse_jvp(axis, primals, tangents):
+def _lse_jvp(axis, exact, primals, tangents):
     (w,), (t,) = primals, tangents
-    k = _stats(w, axis)
+    k = _stats(w, axis, exact)
     return k.m + _log_total(k), _mean_tangent(k, t, axis)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(1,))
-def _softmax(w: Array, axis: Axis) -> Array:
-    return _weights(_stats(w, axis))
+@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def _softmax(w: Array, axis: Axis, exact: bool) -> Array:
+    return _weights(_stats(w, axis, exact))
 
 
 @_softmax.defjvp
-def _softmax_jvp(axis, primals, tangents):
+def _softmax_jvp(axis, exact, primals, tangents):
     """s ⊙ (t − Σ_j s_j t_j)."""
     (w,), (t,) = primals, tangents
-    k = _stats(w, axis)
+    k = _stats(w, axis, exact)
     s = _weights(k)
     return s, jnp.where(s == 0, 0, s * _centered(w, k, s, t, axis))
 
@@ -149,7 +206,7 @@ def _softmax_jvp(axis, primals, tangents):
 def softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
     """exp(x_i − m) / Σ_j exp(x_j − m); masked-out entries are 0."""
     w, dtype = widen(x)
-    out = _softmax(_masked(w, where), axis)
+    out = _softmax(_masked(w, where), axis, _exact(w, dtype))
     if where is not None:
         out = jnp.where(where, out, 0)
     return out.astype(dtype)
@@ -163,7 +220,7 @@ def softmin(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Ar
 def log_softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
     """x_i − log Σ_j exp(x_j); masked-out entries are −inf."""
     w, dtype = widen(x)
-    out = _log_softmax(_masked(w, where), axis)
+    out = _log_softmax(_masked(w, where), axis, _exact(w, dtype))
     if where is not None:
         out = jnp.where(where, out, -jnp.inf)
     return out.astype(dtype)
@@ -171,21 +228,21 @@ def log_softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -
 
 def _log_softmax_value(k: _Stats) -> Array:
     """NaN for a slice with +inf or NaN; −inf entries stay −inf."""
-    return jnp.where(jnp.isnan(k.norm), jnp.nan, k.shift - _log_total(k))
+    return jnp.where(jnp.isnan(k.norm), jnp.nan, (k.shift - _log_total(k)) + k.lo)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(1,))
-def _log_softmax(w: Array, axis: Axis) -> Array:
-    return _log_softmax_value(_stats(w, axis))
+@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
+def _log_softmax(w: Array, axis: Axis, exact: bool) -> Array:
+    return _log_softmax_value(_stats(w, axis, exact))
 
 
 @_log_softmax.defjvp
-def _log_softmax_jvp(axis, primals, tangents):
+def _log_softmax_jvp(axis, exact, primals, tangents):
     """t_i − Σ_j s_j t_j, for an entry of weight 0 too (−inf, or far below the rest): its
     Jacobian row is δ_ij − s_j, the limit at −inf, as jax.nn's (a masked-out entry's
     tangent is dropped by the caller's where)."""
     (w,), (t,) = primals, tangents
-    k = _stats(w, axis)
+    k = _stats(w, axis, exact)
     out = _log_softmax_value(k)
     s = _weights(k)
     own = jnp.where(s == 0, t, 0)  # the t_i that `_centered` leaves out where s_i = 0
@@ -201,10 +258,10 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
     if where is not None:
         w = _masked(w, where)
     if b is None:
-        out = _lse(w, axis)
+        out = _lse(w, axis, _exact(w, dtype))
         sign = jnp.ones_like(out)
     else:
-        out, sign = _signed_lse(w, jnp.asarray(b, w.dtype), axis)
+        out, sign = _signed_lse(w, jnp.asarray(b, w.dtype), axis, _exact(w, dtype))
     # the empty sum (all −inf, or nothing selected) is exactly 0; a NaN sum has no sign
     sign = jnp.where(jnp.isnan(out), jnp.nan, jnp.where(out == -jnp.inf, 0, sign))
     if not keepdims:
@@ -215,16 +272,17 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
     return (out * jnp.where(sign < 0, jnp.nan, 1)).astype(dtype)
 
 
-def _signed_lse(w: Array, b: Array, axis: Axis) -> tuple[Array, Array]:
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def _signed_lse(w: Array, b: Array, axis: Axis, exact: bool) -> tuple[Array, Array]:
     """log |Σ b_i exp(w_i)| and its sign along ``axis`` (kept): the top terms (b_T, the
     sum of their b·exp(0)) are taken out, log |b_T| + log |1 + r| with r the rest
     over b_T, so the rest is not lost to rounding against b_T (log1p where 1 + r > 0)."""
     w = jnp.where(b == 0, -jnp.inf, w)
-    m, shift, finite = _shifted(w, axis)
+    m, shift, lo, finite = _shifted(w, axis)
     top = (w == m) & finite
-    terms = b * jnp.exp(shift)
-    b_top = _sum(jnp.where(top, terms, 0), axis)  # b·exp(0), but differentiable in w
-    rest = _sum(jnp.where(top, 0, terms), axis)
+    terms = b * _exp_shifted(shift, lo)
+    b_top = _total(jnp.where(top, terms, 0), axis, exact)  # b·exp(0), differentiable in w
+    rest = _total(jnp.where(top, 0, terms), axis, exact)
     split = b_top != 0  # no top entry (a max that is not finite), or top terms cancelling
     r = rest / jnp.where(split, b_top, 1)
     log_rest = jnp.where(r > -1, _log1p(jnp.maximum(r, -1)), jnp.log(jnp.abs(1 + r)))
@@ -234,18 +292,35 @@ def _signed_lse(w: Array, b: Array, axis: Axis) -> tuple[Array, Array]:
     return out, sign
 
 
+@_signed_lse.defjvp
+def _signed_lse_jvp(axis, exact, primals, tangents):
+    """Σ_j s_j t_j + Σ_j (s_j / b_j) t_b_j, s_j = b_j exp(w_j − m) / Σ_k b_k exp(w_k − m)
+    the weights (the sign is constant). Not through the max: differentiating
+    m + log|b_T| + log1p(r) gives the top entry 1 − r/(1 + r), which cancels (200 ulps of
+    float32 off at r = 383)."""
+    (w, b), (tw, tb) = primals, tangents
+    out = _signed_lse(w, b, axis, exact)
+    _, shift, lo, _ = _shifted(jnp.where(b == 0, -jnp.inf, w), axis)
+    e = _exp_shifted(shift, lo)
+    total = _total(b * e, axis, exact)
+    s = jnp.where(b == 0, 0, b * e / total)  # an entry with b = 0 does not count
+    dw = _sum(s * jnp.where(s == 0, 0, tw), axis)
+    db = _sum(jnp.where(e == 0, 0, e / total * tb), axis)
+    return out, (dw + db, jnp.zeros_like(out[1]))
+
+
 def logmeanexp(x: ArrayLike, axis: Axis = None, where: ArrayLike | None = None,
                keepdims: bool = False) -> Array:
     """log(Σ exp(x_i)/n), as m + log of the mean of exp(x_i − m) (`_log_mean`)."""
     w, dtype = widen(x)
     mask = jnp.ones(w.shape, bool) if where is None else jnp.broadcast_to(where, w.shape)
-    out = _lme(_masked(w, mask), mask.astype(w.dtype), axis)
+    out = _lme(_masked(w, mask), mask.astype(w.dtype), axis, _exact(w, dtype))
     if not keepdims:
         out = jnp.squeeze(out, axis=axis)
     return out.astype(dtype)
 
 
-def _log_mean(w: Array, included: Array, axis: Axis, k: _Stats) -> Array:
+def _log_mean(w: Array, included: Array, axis: Axis, k: _Stats, exact: bool) -> Array:
     """log of the mean of exp(shift) over the n included entries (masked-out ones are
     −inf, ``included`` 0). Where the mean is near 1 (at least 1/2), log n would cancel:
     log1p(Σ expm1(shift)/n) there, a pass of its own made only when some slice needs it.
@@ -256,24 +331,24 @@ def _log_mean(w: Array, included: Array, axis: Axis, k: _Stats) -> Array:
     near = k.total >= n / 2
 
     def mean_expm1(w: Array, m: Array) -> Array:
-        return _sum(_expm1_value(w - m) * included, axis) / n
+        return _total(_expm1_value(w - m) * included, axis, exact) / n
 
     q = lax.cond(jnp.any(near), mean_expm1, lambda w, m: jnp.zeros_like(n), w, k.m)
     return jnp.where(near, _log1p(q), jnp.where(k.dominated, _log1p(k.rest) - jnp.log(n),
                                                   jnp.log(k.total / n)))
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(2,))
-def _lme(w: Array, included: Array, axis: Axis) -> Array:
-    k = _stats(w, axis)
-    return k.m + _log_mean(w, included, axis, k)
+@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
+def _lme(w: Array, included: Array, axis: Axis, exact: bool) -> Array:
+    k = _stats(w, axis, exact)
+    return k.m + _log_mean(w, included, axis, k, exact)
 
 
 @_lme.defjvp
-def _lme_jvp(axis, primals, tangents):
+def _lme_jvp(axis, exact, primals, tangents):
     (w, included), (t, _) = primals, tangents
-    k = _stats(w, axis)
-    return k.m + _log_mean(w, included, axis, k), _mean_tangent(k, t, axis)
+    k = _stats(w, axis, exact)
+    return k.m + _log_mean(w, included, axis, k, exact), _mean_tangent(k, t, axis)
 
 
 def glu(x: ArrayLike, axis: int = -1) -> Array:
