@@ -115,13 +115,14 @@ def test_the_reference_passes_on_long_rows():
     assert len(rows) == 3 and (rows["status"] == "pass").all(), rows  # every variant
 
 
-def test_the_repro_line_prints_the_finding_s_numbers():
+def test_the_repro_line_prints_the_finding_s_numbers(tmp_path):
     rows = _verdicts("logsumexp_first_1024.py", "logsumexp", "float32")
     row = rows.loc["accuracy:rows"]
     line = row["repro"]
     assert line and line.startswith("python -c ")
+    # run where a user would: not in the checkout, whose actaudit/ is not the package
     out = subprocess.run(shlex.split(line.replace("python", sys.executable, 1)),
-                         capture_output=True, text=True, check=True).stdout.split()
+                         capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
     assert [float(v) for v in out] == [float(row["expected"]), float(row["got"])]
 
 
