@@ -197,21 +197,20 @@ def _laid_out(act: Activation, params: Mapping[str, Any], fn: Callable[..., Any]
     return f
 
 
-def _wanted(c: Call, grad: bool) -> list[tuple[np.ndarray, dict, bool]]:
-    return [(xs, c.oracle, grad) for xs in c.xs]
-
-
 def prefill(act: Activation, params: Mapping[str, Any], dtype: str,
             cache_dir: str | os.PathLike | None, grad: bool = True,
             workers: int | None = None) -> None:
-    """Every row's answer (the gradient's too with ``grad``, for a reduction) in the
-    cache, computed on every core, before the implementations' workers read them."""
+    """Every row's answer (with ``grad``, a reduction's gradient too, at the lengths
+    `check` takes it: the block edges) in the cache, computed on every core, before the
+    implementations' workers read them."""
     if not applies(act):
         return
     answers = tables.RowAnswers(act, dict(params), dtype, cache_dir)
-    todo = [w for c in calls(act, params, dtype) for w in _wanted(c, False)]
-    if grad and act.reduces:
-        todo += [w for c in calls(act, params, dtype) for w in _wanted(c, True)]
+    todo = []
+    for c in calls(act, params, dtype):
+        with_grad = grad and act.reduces and c.n in EDGE_LENGTHS
+        todo += [(xs, c.oracle, g) for xs in c.xs for g in ((False, True) if with_grad
+                                                               else (False,))]
     answers.fill(todo, workers)
 
 
