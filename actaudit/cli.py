@@ -223,6 +223,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run --exhaustive on the dask.distributed cluster at ADDRESS (default: "
                    "$DASK_SCHEDULER_ADDRESS, else a LocalCluster on this machine)")
+    p.add_argument("--search", metavar="PROFILE", default="ci",
+                   help="hypothesis looking for each case's worst input: ci (the default: "
+                   "the same examples every run, bounded), dev (new ones every run), "
+                   "thorough (many more, rows to 256,000 entries), or off")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="a call into an implementation running longer is stopped: error rows "
@@ -318,7 +322,8 @@ def _audit(args: argparse.Namespace) -> int:
             checks=_split(args.checks), tolerances=tol,
             strict=checks.strictness(subnormals=args.strict_subnormals,
                                      conventions=args.strict_conventions),
-            timeout=args.timeout, exhaustive=args.exhaustive)
+            timeout=args.timeout, exhaustive=args.exhaustive,
+            search=args.search)
         if args.scheduler and not args.exhaustive:
             raise ValueError("--scheduler runs --exhaustive on a cluster: give --exhaustive "
                              "float32 too")

@@ -342,13 +342,26 @@ def largest_output(xs, outputs, params) -> float:
 
 def largest_entry(xs, outputs, params) -> float:
     """|max| over the entries that count (included by ``where``, b ≠ 0, finite): the
-    size of max + log Σ exp(x − max)."""
+    size of max + log Σ exp(x − max). With b of mixed sign, at least the factor by which
+    the sum cancels, Σ|b·e^(x − max)| / |Σ b·e^(x − max)|: the last bit of each term
+    moves log|Σ| by that much (its condition number), in any working precision whose
+    exponentials are rounded."""
     counted = np.isfinite(xs)
     if params.get("where") is not None:
         counted &= np.asarray(params["where"], bool)
-    if params.get("b") is not None:
-        counted &= np.asarray(params["b"], np.float64) != 0
-    return float(np.abs(xs[counted].max())) if counted.any() else 0.0
+    b = params.get("b")
+    if b is not None:
+        counted &= np.asarray(b, np.float64) != 0
+    if not counted.any():
+        return 0.0
+    x = xs[counted]
+    size = float(np.abs(x.max()))
+    if b is not None:
+        terms = np.asarray(b, np.float64)[counted] * np.exp(x - x.max())
+        total = abs(float(terms.sum()))
+        if total > 0:
+            size = max(size, float(np.abs(terms).sum()) / total)
+    return size
 
 
 VECTOR: tuple[Activation, ...] = (

@@ -24,9 +24,9 @@ from .._environment import describe
 from .._progress import progress as progress_bar
 from ..catalog import Activation, Kind, variant_id
 from ..oracles import tables
-from . import _curves, _elementwise, _exhaustive, _journal, _rows, _vector, _worker
+from . import _curves, _elementwise, _exhaustive, _journal, _rows, _search, _vector, _worker
 from ._call import TIMEOUT_S
-from ._registry import CATEGORIES, Severity, applying
+from ._registry import CATEGORIES, CHECKS, Severity, applying, declared
 from ._results import COLUMNS, Audit, Finding, frame, settle
 from ._tolerances import DTYPES, Tolerances
 
@@ -47,10 +47,20 @@ def precision(dtype: str) -> Iterator[None]:
         yield
 
 
-def _skips(act: Activation, reason: str, checks: frozenset[str] | None,
-           status: str = "skip") -> list[Finding]:
-    """A row per check of ``act`` (of those wanted), each with ``status`` and ``reason``."""
-    return [Finding(c.name, status, detail=reason) for c in applying(act, checks)]
+def _skips(act: Activation, reason: str, checks: frozenset[str] | None, dtype: str,
+           search: bool, status: str = "skip") -> list[Finding]:
+    """A row per check of ``act`` in ``dtype`` (of those wanted, the search's with
+    ``search``), each with ``status`` and ``reason``."""
+    return [Finding(c.name, status, detail=reason)
+            for c in applying(act, checks, search=search, dtype=dtype)]
+
+
+def part(check: str) -> str:
+    """The worker a check runs in, beside the case's others: "rows" (`_rows`), "search"
+    (`_search`), else the case's main one."""
+    if check in _rows.CHECKS:
+        return "rows"
+    return "search" if declared(check).search else ""
 
 
 def audit(
@@ -70,6 +80,7 @@ def audit(
     exhaustive: str | None = None,
     scheduler: str | None = None,
     record: str | os.PathLike | None = None,
+    search: str | None = _search.DEFAULT,
 ) -> Audit:
     """Every check of every (implementation, activation, variant, dtype) in ``specs`` ×
     ``names`` × variants × ``dtypes``, each implementation in a worker process of its own
@@ -79,11 +90,13 @@ def audit(
     (`_journal`). A finding of a class the audit is ``strict_*`` about fails instead of
     warning (`_registry.LENIENT`). ``exhaustive="float32"``: every float32 input, on a Dask
     cluster (``scheduler``, else a LocalCluster of ``workers``), its finished chunks kept
-    in ``record`` (`_exhaustive`). Bad arguments raise ValueError before any work starts."""
+    in ``record`` (`_exhaustive`). ``search``: the profile of hypothesis's search for
+    the worst input (`_search.PROFILES`), None (or "off") for none. Bad arguments raise
+    ValueError before any work starts."""
     plan = Plan.of(specs, names, dtypes, checks=checks, tolerances=tolerances,
                    strict=strictness(subnormals=strict_subnormals,
                                      conventions=strict_conventions), timeout=timeout,
-                   exhaustive=exhaustive)
+                   exhaustive=exhaustive, search=search)
     book = plan.journal(journal) if journal is not None else None
     result = plan.run(cache_dir=cache_dir, workers=workers, progress=progress, journal=book,
                       scheduler=scheduler, record=record)
@@ -110,12 +123,14 @@ class Plan:
     strict: frozenset[Severity]
     timeout: float
     exhaustive: str | None = None  # "float32": every input of that dtype (`_exhaustive`)
+    search: str | None = None  # the search's profile (`_search.PROFILES`)
 
     @classmethod
     def of(cls, specs: Sequence[str], names: Iterable[str] | None = None,
            dtypes: Sequence[str] = DTYPES, *, checks: Iterable[str] | None = None,
            tolerances: Tolerances | None = None, strict: frozenset[Severity] = frozenset(),
-           timeout: float = TIMEOUT_S, exhaustive: str | None = None) -> Plan:
+           timeout: float = TIMEOUT_S, exhaustive: str | None = None,
+           search: str | None = None) -> Plan:
         """The settings, or ValueError (KeyError for an unknown activation) saying which
         one is wrong; every SPEC is loaded once, here."""
         if not specs:
@@ -137,16 +152,20 @@ class Plan:
                              f"is always checked), got {exhaustive!r}")
         if exhaustive and "float32" not in dtypes:
             raise ValueError("--exhaustive float32 needs float32 among --dtypes")
+        search = None if search == "off" else search
+        if search is not None:
+            _search.profile(search)
         return cls(tuple(impl.load(s) for s in specs), tuple(select(names)),
                    tuple(dict.fromkeys(dtypes)), wanted, tolerances or Tolerances(),
-                   strict, timeout, exhaustive)
+                   strict, timeout, exhaustive, search)
 
     def settings(self) -> dict[str, Any]:
         """What the results depend on, for the journal's key."""
         return {"acts": [a.name for a in self.acts], "dtypes": list(self.dtypes),
                 "checks": sorted(self.checks or ()), "strict": sorted(s.key for s in self.strict),
                 "timeout": self.timeout, "tolerances": [dict(self.tolerances.table),
-                                                        dict(self.tolerances.activations)]}
+                                                        dict(self.tolerances.activations)],
+                "search": self.search}
 
     def journal(self, folder: str | os.PathLike) -> _journal.Journal:
         """The journal of this audit's finished cases in ``folder``."""
@@ -214,21 +233,23 @@ class Plan:
                                                             pd.DataFrame]:
         """One (activation, variant, dtype) for every implementation: the detailed rows,
         in the order the SPECs were given, and the curves."""
-        wanted = self.checks
+        wanted, search = self.checks, self.search is not None
         found: dict[str, tuple[list[Finding], float]] = {}
         jobs = {}
-        # the checks on long rows in a worker of their own, beside the others
-        rows = {c.name for c in applying(act, wanted)} & _rows.CHECKS
-        parts = ("slices", "rows") if rows else ("",)
+        # the checks on long rows, and the search, in workers of their own, beside the others
+        applied = applying(act, wanted, search=search, dtype=dtype)
+        rows = {c.name for c in applied} & _rows.CHECKS
+        parts = tuple(dict.fromkeys(part(c.name) for c in applied)) or ("",)
         for im in impls:
             if im.get(act.name) is None:
                 found[im.name] = (_skips(act, f"{im.name} does not provide {act.name}",
-                                         wanted), 0.0)
+                                         wanted, dtype, search), 0.0)
             elif (im.name, act.name) not in same:
-                for part in parts:
-                    jobs[_worker.key(im.name, part)] = _worker.Job(
+                for p in parts:
+                    jobs[_worker.key(im.name, p)] = _worker.Job(
                         act.name, params, dtype, self.tolerances, wanted,
-                        None if cache_dir is None else str(cache_dir), self.timeout, part)
+                        None if cache_dir is None else str(cache_dir), self.timeout, p,
+                        self.search)
         if jobs and act.kind is not Kind.ELEMENTWISE:  # the truth once, for every worker
             with precision(dtype):
                 _vector.prefill(act, params, dtype, cache_dir)
@@ -237,10 +258,10 @@ class Plan:
                                   grad="gradient:rows" in rows)
         outcomes = _worker.run(jobs)
         for im in impls:
-            done = [(part, outcomes[_worker.key(im.name, part)]) for part in parts
-                    if _worker.key(im.name, part) in outcomes]
+            done = [(p, outcomes[_worker.key(im.name, p)]) for p in parts
+                    if _worker.key(im.name, p) in outcomes]
             if done:  # the parts' findings, in the order of the checks; the longer time
-                found[im.name] = _merged(act, wanted, done)
+                found[im.name] = _merged(act, wanted, dtype, search, done)
         for im in impls:  # the same function as another SPEC's: its results
             owner = same.get((im.name, act.name))
             if owner is not None:
@@ -339,34 +360,37 @@ class Plan:
 
 def run_case(im: impl.Implementation, act: Activation, params: dict[str, Any], dtype: str,
              tol: Tolerances, wanted: frozenset[str] | None,
-             cache_dir: str | None, part: str = "") -> list[Finding]:
+             cache_dir: str | None, part: str = "", search: str | None = None
+             ) -> list[Finding]:
     """One implementation's findings for one (activation, variant, dtype) that it
     provides; run in its worker. Their statuses are settled by the caller (`settle`).
-    ``part``: "rows", only the checks on long rows; "slices", all but those."""
+    ``part`` (`part`): "rows", only the checks on long rows; "search", the search's
+    (with the profile ``search``); "", the others."""
     fn = im.get(act.name)
-    case = _elementwise.Case(im.name, act, params, dtype, tol, wanted, cache_dir)
+    case = _elementwise.Case(im.name, act, params, dtype, tol, wanted, cache_dir,
+                             search if part == "search" else None)
     with precision(dtype):
+        if part == "search":
+            return _search.check(case, fn)
         if act.kind is Kind.ELEMENTWISE:
             table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
             return _elementwise.check(case, fn, table)
-        slices = _vector.check(case, fn) if part != "rows" else []
-        return slices + (_rows.check(case, fn) if part != "slices" else [])
+        return _rows.check(case, fn) if part == "rows" else _vector.check(case, fn)
 
 
-def _merged(act: Activation, wanted: frozenset[str] | None,
+def _merged(act: Activation, wanted: frozenset[str] | None, dtype: str, search: bool,
             done: list[tuple[str, _worker.Outcome]]) -> tuple[list[Finding], float]:
     """One case's findings from the outcomes of its parts (a str: that part's worker was
     lost, and its checks are `error` rows), in the order of the checks."""
     findings, seconds = [], 0.0
-    for part, outcome in done:
+    for p, outcome in done:
         if isinstance(outcome, str):
-            lost = _skips(act, outcome, wanted, "error")
-            findings += [f for f in lost if part == "" or (f.check in _rows.CHECKS)
-                         == (part == "rows")]
+            lost = _skips(act, outcome, wanted, dtype, search, "error")
+            findings += [f for f in lost if part(f.check) == p]
         else:
             findings += outcome[0]
             seconds = max(seconds, outcome[1])
-    order = {c.name: i for i, c in enumerate(applying(act))}
+    order = {c.name: i for i, c in enumerate(CHECKS)}
     return sorted(findings, key=lambda f: order.get(f.check, len(order))), seconds
 
 

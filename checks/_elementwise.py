@@ -128,6 +128,7 @@ class Case:
     tol: Tolerances
     wanted: frozenset[str] | None = None
     cache_dir: str | None = None  # the oracle's cache (tables, slice answers)
+    search: str | None = None  # the search's profile (`_search`), for its checks alone
 
     @property
     def fmt(self) -> Format:
@@ -135,7 +136,9 @@ class Case:
 
     def names(self) -> tuple[str, ...]:
         """The checks to run: those that apply, of the categories wanted."""
-        return tuple(c.name for c in applying(self.act, self.wanted))
+        return tuple(c.name for c in applying(self.act, self.wanted,
+                                              search=self.search is not None,
+                                              dtype=self.dtype))
 
     def limit(self, what: str = "value") -> float:
         return self.tol.ulps(self.act.name, self.dtype, what)

@@ -91,6 +91,7 @@ class Check:
     derivative: bool
     doc: str
     needs: Callable[[Activation], bool] | None = None
+    search: bool = False  # run only with a search profile (`_search`)
 
     @property
     def category(self) -> str:
@@ -113,6 +114,10 @@ CHECKS: tuple[Check, ...] = (
     Check("accuracy:rows", Severity.WRONG, ROWS, False,
           "the value on rows of 1 to 100,000 entries, in patterns that break blocked "
           "kernels (a new maximum in each block, ties, a long tail of −inf)"),
+    Check("accuracy:search", Severity.WRONG, ELEMENTWISE | ROWS, False,
+          "the worst value hypothesis finds, steered by the ULP error (float32 and float64 "
+          "inputs; rows of every dtype, length and shape, masks and b drawn too)",
+          search=True),
     Check("special", Severity.WRONG, EVERY, False,
           "±0, ±inf, NaN and infinite or NaN truths, bit for bit"),
     Check("special:rows", Severity.WRONG, ROWS, False,
@@ -122,6 +127,9 @@ CHECKS: tuple[Check, ...] = (
     Check("gradient:rows", Severity.WRONG, ROWS, True,
           "a reduction's gradient (logsumexp's) on rows of 1 to 100,000 entries",
           lambda act: act.reduces),
+    Check("gradient:search", Severity.WRONG, ELEMENTWISE | ROWS, True,
+          "the worst derivative hypothesis finds (a reduction's gradient on rows)",
+          lambda act: act.kind is Kind.ELEMENTWISE or act.reduces, search=True),
     Check("gradient:special", Severity.WRONG, ELEMENTWISE, True,
           "the derivative at ±inf and where it is infinite or NaN"),
     Check("gradient:kinks", Severity.CONVENTION, ELEMENTWISE, True,
@@ -152,10 +160,20 @@ def categories(act: Activation) -> tuple[str, ...]:
     return tuple(dict.fromkeys(c.category for c in CHECKS if act.kind in c.kinds))
 
 
-def applying(act: Activation, wanted: frozenset[str] | None = None) -> tuple[Check, ...]:
-    """The checks that apply to ``act``, of the categories ``wanted`` (all by default)."""
+def applying(act: Activation, wanted: frozenset[str] | None = None, *, search: bool = False,
+             dtype: str | None = None) -> tuple[Check, ...]:
+    """The checks that apply to ``act``, of the categories ``wanted`` (all by default);
+    with ``search``, the search's too where it adds anything in ``dtype`` (`searched`;
+    any dtype where None)."""
     return tuple(c for c in CHECKS if c.applies(act)
-                 and (wanted is None or c.category in wanted))
+                 and (wanted is None or c.category in wanted)
+                 and (not c.search or (search and searched(act, dtype))))
+
+
+def searched(act: Activation, dtype: str | None) -> bool:
+    """Whether a search adds anything: not for an elementwise function in float16 or
+    bfloat16, whose every input the other checks take."""
+    return act.kind is not Kind.ELEMENTWISE or dtype not in ("float16", "bfloat16")
 
 
 def classify(want: np.ndarray, got: np.ndarray, default: Severity,

@@ -23,6 +23,7 @@ import os
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import jax
@@ -95,14 +96,26 @@ PATTERNS: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
 }
 
 
-def long_row(pattern: str, n: int, dtype: str) -> np.ndarray:
+def long_row(pattern: str, n: int, dtype: str, *, seed: int | None = None,
+             shift: float = 0.0, scale: float = 1.0) -> np.ndarray:
     """The row of ``n`` entries of ``pattern`` (`PATTERNS`) in ``dtype``, as float64: the
-    same on every machine and in every run (its seed is the pattern's name and n)."""
+    same on every machine and in every run (its seed is the pattern's name and n, or
+    ``seed``), each entry ``shift + scale * x`` before it is rounded to ``dtype`` (the
+    search draws those, `_search`)."""
     if pattern not in PATTERNS:
         raise ValueError(f"unknown pattern {pattern!r}; known: {', '.join(PATTERNS)}")
-    rng = np.random.default_rng([zlib.crc32(pattern.encode()), n])
-    x = PATTERNS[pattern](n, rng)
+    rng = np.random.default_rng([zlib.crc32(pattern.encode()), n] if seed is None
+                                else [zlib.crc32(pattern.encode()), n, seed])
+    x = shift + scale * PATTERNS[pattern](n, rng)
     return x.astype(FORMATS[dtype].dtype).astype(np.float64)
+
+
+def row_text(pattern: str, n: int, dtype: str, *, seed: int | None = None,
+             shift: float = 0.0, scale: float = 1.0) -> str:
+    """The `long_row` call that builds that row, as a worst input names it."""
+    more = "".join(f", {k}={v!r}" for k, v, default in (
+        ("seed", seed, None), ("shift", shift, 0.0), ("scale", scale, 1.0)) if v != default)
+    return f"long_row({pattern!r}, {n}, {dtype!r}{more})"
 
 
 def lengths(act: Activation, params: Mapping[str, Any], dtype: str) -> tuple[int, ...]:
@@ -145,7 +158,8 @@ class Call:
     xs: np.ndarray  # (patterns, n), float64 values of the format
     oracle: dict[str, Any]
     call: dict[str, Any]  # a mask or b as a 1-D array of n entries
-    three: bool  # the rows as a 3-D array (2, patterns / 2, n)
+    lead: tuple[int, ...]  # the rows as an array of shape lead + (n,): (patterns,) or
+    # (2, patterns / 2); () for a single row, given as a 1-D array
 
 
 def calls(act: Activation, params: Mapping[str, Any], dtype: str) -> list[Call]:
@@ -165,27 +179,30 @@ def calls(act: Activation, params: Mapping[str, Any], dtype: str) -> list[Call]:
             if k in kw:
                 kw[k] = jnp.asarray(kw[k], fmt.dtype if k == "b" else bool)
         xs = np.stack([long_row(p, n, dtype) for p in pats])
-        out.append(Call(n, pats, xs, concrete, kw, three=len(pats) % 2 == 0 and i % 2 == 1))
+        three = len(pats) % 2 == 0 and i % 2 == 1
+        out.append(Call(n, pats, xs, concrete, kw, (2, len(pats) // 2) if three
+                        else (len(pats),)))
     return out
 
 
-def _laid_out(act: Activation, params: Mapping[str, Any], fn: Callable[..., Any],
-              c: Call) -> Callable[[Any], Any]:
-    """``fn`` on the call's rows, as rows of a 2-D array or, every other call, of a 3-D
-    one (2, patterns / 2, n); with ``axis=0`` the rows are the array's first axis, so that
-    an implementation that ignores the axis mixes them; with ``axis=None`` (the whole
-    array) each row alone, by jax.vmap. Results come back as one row per pattern."""
+def laid_out(act: Activation, params: Mapping[str, Any], fn: Callable[..., Any],
+             lead: tuple[int, ...], n: int) -> Callable[[Any, Mapping[str, Any]], Any]:
+    """``fn`` on rows (an array of rows of ``n`` entries, and the mask or b as 1-D arrays
+    of ``n``), given as an array of shape ``lead + (n,)`` along the variant's axis; with
+    ``axis=0`` the rows are the array's first axis, so that an implementation that ignores
+    the axis mixes them; with ``axis=None`` (the whole array) each row alone, by jax.vmap.
+    Results come back as one row per input row."""
     axis = _axis(act, params)
     if axis is None:
-        return jax.vmap(lambda x: fn(x, **c.call))
-    count, n = c.xs.shape
-    shape = (2, count // 2, n) if c.three else (count, n)
-    kw = dict(c.call)
-    for k in ("where", "b"):  # along the first axis, broadcast over the others
-        if k in kw and axis == 0:
-            kw[k] = kw[k].reshape((n,) + (1,) * (len(shape) - 1))
+        return lambda xs, kw: jax.vmap(lambda x: fn(x, **kw))(xs)
+    shape = (*lead, n)
 
-    def f(xs):
+    def f(xs, kw):
+        count = xs.shape[0]
+        kw = dict(kw)
+        for k in ("where", "b"):  # along the first axis, broadcast over the others
+            if k in kw and axis == 0:
+                kw[k] = kw[k].reshape((n,) + (1,) * len(lead))
         x = xs.reshape(shape)
         x = jnp.moveaxis(x, -1, 0) if axis == 0 else x
         out = fn(x, **kw)
@@ -302,7 +319,7 @@ def check(case: Case, fn: Callable[..., Any]) -> list[Finding]:
     gradient: str | None = "" if "gradient:rows" in names else None  # why not, if not
     try:
         for c in calls(act, params, dtype):
-            f = _laid_out(act, params, fn, c)
+            f = partial(laid_out(act, params, fn, c.lead, c.n), kw=c.call)
             x_in = jnp.asarray(c.xs, cast)
             # the gradient at the block edges (each is one more function to compile)
             out, g, why = _evaluated(f, x_in, c.n, gradient == "" and c.n in EDGE_LENGTHS)
@@ -337,15 +354,17 @@ def check(case: Case, fn: Callable[..., Any]) -> list[Finding]:
     for f in found:
         if f.status != "pass":
             pattern, n, at = f.extra["row"]
-            f.extra["repro"] = repro(case.spec, act, params, dtype, pattern, n, at,
+            f.extra["repro"] = repro(case.spec, act, params, dtype,
+                                     row_text(pattern, n, dtype), n, at,
                                      grad=f.check == "gradient:rows")
     return [f for f in found if f.check in names]
 
 
-def repro(spec: str, act: Activation, params: Mapping[str, Any], dtype: str, pattern: str,
+def repro(spec: str, act: Activation, params: Mapping[str, Any], dtype: str, row: str,
           n: int, at: int, grad: bool = False) -> str:
     """A line that prints the oracle's value (or gradient entry) at output ``at`` of the
-    row, then the implementation's, computed as the check computed it."""
+    row built by ``row`` (a `long_row` call of ``n`` entries), then the implementation's,
+    computed as the check computed it."""
     oracle_kw, call_kw = [], []
     for k, v in params.items():
         if k == "where" and v == "random":
@@ -369,6 +388,6 @@ def repro(spec: str, act: Activation, params: Mapping[str, Any], dtype: str, pat
     return (f"python -c \"import jax, jax.numpy as jnp, numpy as np; {x64}"
             f"from actaudit import catalog; from actaudit.checks import long_row; "
             f"from actaudit.impl import load; from actaudit.oracles import FORMATS, evaluate; "
-            f"r = long_row({pattern!r}, {n}, {dtype!r}); x = jnp.asarray(r, jnp.{dtype}); "
+            f"r = {row}; x = jnp.asarray(r, jnp.{dtype}); "
             f"{fn}print({pick}.rounded[{dtype!r}], float(jnp.ravel({got})[{at}]))\"")
 

@@ -15,9 +15,9 @@ back the findings. What goes wrong stays in the worker:
   The case's checks are `error` rows saying what was running; the next case gets a fresh
   worker. Results already computed are the parent's and are kept.
 
-A vector case's checks on long rows (`_rows`) run in a second worker of the same SPEC,
-beside its other checks (`Job.part`): the two cores share the compilation of a function
-per row length.
+A vector case's checks on long rows (`_rows`), and a case's search (`_search`), run in
+workers of their own of the same SPEC, beside its other checks (`Job.part`): the cores
+share the compilation of a function per row length, and the search.
 
 Workers live as long as the Python process (tests run many audits) and are reused for
 the same SPEC; `shutdown` ends them, and so does the process's exit.
@@ -54,7 +54,9 @@ class Job:
     checks: frozenset[str] | None
     cache_dir: str | None
     timeout: float
-    part: str = ""  # "" every check; "rows" only those on long rows; "slices" all others
+    part: str = ""  # "rows" the checks on long rows, "search" the search's, "" the others
+    # (`_audit.part`)
+    search: str | None = None  # the search's profile
 
 
 Outcome = tuple[list[Finding], float] | str  # (findings, seconds), or why there are none
@@ -87,16 +89,38 @@ def _serve(spec: str, conn: Connection) -> None:
         start = time.perf_counter()
         act = catalog.get(job.activation)
         _call.TIMEOUT_S = job.timeout
+        compilation_cache(job.cache_dir)
         try:
             found = _audit.run_case(implementation, act, job.params, job.dtype,
                                     job.tolerances, job.checks,
-                                    job.cache_dir, job.part)
+                                    job.cache_dir, job.part, job.search)
         except Exception as e:  # a fault of the checks, not the implementation: said so
             where = traceback.extract_tb(e.__traceback__)[-1]
             conn.send(("failed", f"the audit's checks raised {type(e).__name__}: {e} "
                        f"({Path(where.filename).name}:{where.lineno})"))
             continue
         conn.send(("done", found, time.perf_counter() - start, _call.abandoned))
+
+
+XLA_CACHE = "xla"  # the compiled functions' folder in the oracle's cache
+XLA_CACHE_BYTES = 2 << 30  # its size, beyond which the least recently used go
+
+
+def compilation_cache(cache_dir: str | None) -> None:
+    """Keep what XLA compiles in the oracle's cache folder (JAX's persistent compilation
+    cache), so that the next audit of the same functions does not compile them again: the
+    checks on rows compile a function per row length, and the search one per shape.
+    A function changed in any way is a new entry (the key is its HLO, the compiler's
+    options and JAX's version)."""
+    import jax
+
+    from ..oracles.tables import cache_dir as resolved
+
+    folder = str(resolved(cache_dir) / XLA_CACHE)
+    if jax.config.jax_compilation_cache_dir != folder:
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_compilation_cache_max_size", XLA_CACHE_BYTES)
 
 
 def _died(code: int | None) -> str:

@@ -203,10 +203,11 @@ def legend() -> str:
     return (f'<p class="legend">{"".join(spans)}</p><p class="muted">A cell\'s colour and '
             "mark are its verdict: the worst status among its checks (✗ fail, E error, "
             "! warn, ✓ pass, – skip); its number is the max ULP error of the accuracy (or "
-            "derivative) check, with its rows of every length for softmax and the like, "
-            "which shades the colour: over every 16-bit input, and over a sample of float32 "
-            "and float64 or the slices and rows called (the largest error seen, a lower "
-            "bound) except "
+            "derivative) check, with its rows of every length for softmax and the like "
+            "and the worst input the search found, which shades the colour: over every "
+            "16-bit input, and over a sample of float32 and float64, the slices and rows "
+            "called and the search's examples (the largest error seen, a lower bound) "
+            "except "
             "where ∀ marks it as over every input (<code>--exhaustive float32</code>: the "
             "true maximum). Hover a cell for the checks that did not pass.</p>")
 

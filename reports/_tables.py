@@ -15,7 +15,8 @@ from ..checks._registry import DERIVATIVE, Severity, by_key, meaning
 from ..checks._tolerances import DTYPES
 
 # the checks summed up in each overview (those of the derivative, `Check.derivative`, or
-# the others), and the one whose max_ulp colours it (with its ``:rows`` on long rows)
+# the others), and the one whose max_ulp colours it (with its ``:rows`` on long rows and
+# the worst input its ``:search`` found)
 GROUPS = {
     "value": ("accuracy", lambda c: c not in DERIVATIVE),
     "gradient": ("gradient", lambda c: c in DERIVATIVE),
@@ -37,8 +38,9 @@ def ordered(values: pd.Series, order: tuple[str, ...]) -> list[str]:
 def overview(results: pd.DataFrame, what: str) -> tuple[pd.DataFrame, pd.DataFrame,
                                                         pd.DataFrame]:
     """Activation variants down, (dtype, implementation) across: the max ULP error of the
-    `accuracy` (or `gradient`) check and its rows of every length, the worst status of the
-    cell's checks, and the checks that did not pass (for the cell's tooltip)."""
+    `accuracy` (or `gradient`) check, its rows of every length and its search, the worst
+    status of the cell's checks, and the checks that did not pass (for the cell's
+    tooltip)."""
     main, member = GROUPS[what]
     rows = results[results["check"].map(member)].assign(
         name=lambda d: [name(a, v) for a, v in zip(d["activation"], d["variant"],
@@ -48,7 +50,7 @@ def overview(results: pd.DataFrame, what: str) -> tuple[pd.DataFrame, pd.DataFra
     columns = pd.MultiIndex.from_tuples(
         [(d, i) for d in ordered(rows["dtype"], DTYPES)
          for i in dict.fromkeys(rows["impl"])], names=["dtype", "impl"])
-    measured = rows[rows["check"].isin([main, f"{main}:rows"])]
+    measured = rows[rows["check"].isin([main, f"{main}:rows", f"{main}:search"])]
     ulp = (measured.pivot_table(index="name", columns=["dtype", "impl"], values="max_ulp",
                                 aggfunc="max", dropna=False)
            .reindex(index=index, columns=columns))

@@ -24,7 +24,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from ._doubleword import two_sum
-from ._elementwise import _expm1_value, _log1p, _sigmoid
+from ._elementwise import _expm1_value, _log1p, _swish
 from ._precision import Array, param, widen
 
 Axis = int | tuple[int, ...] | None
@@ -352,13 +352,18 @@ def _lme_jvp(axis, exact, primals, tangents):
 
 
 def glu(x: ArrayLike, axis: int = -1) -> Array:
-    """a·σ(g) for x split in halves a, g along ``axis``."""
+    """a·σ(g) for x split in halves a, g along ``axis``: silu's a·σ(z) (`_swish`), which
+    keeps a result that is normal where σ(g) alone would be flushed (g < −87 in
+    float32)."""
     w, dtype = widen(x)
     size = w.shape[axis]
     if size % 2:
         raise ValueError(f"glu needs an even size along axis {axis}, got {size}")
     a, g = jnp.split(w, 2, axis=axis)
-    return (a * _sigmoid(g)).astype(dtype)
+    out = _swish(a, g)[0]
+    # ±inf·σ(−inf) = ±inf·0 is NaN, as a·σ(g) gives it (silu's x·σ(x) is 0 there); as a
+    # factor, so that its derivatives are NaN too
+    return (out * jnp.where(jnp.isinf(a) & jnp.isneginf(g), jnp.nan, 1)).astype(dtype)
 
 
 def one_hot(x: Any, num_classes: int, *, dtype: Any = None, axis: int = -1) -> Array:
@@ -367,6 +372,17 @@ def one_hot(x: Any, num_classes: int, *, dtype: Any = None, axis: int = -1) -> A
     out = (x[..., None] == jnp.arange(num_classes, dtype=x.dtype))
     dtype = dtype if dtype is not None else jnp.zeros(()).dtype
     return jnp.moveaxis(out.astype(dtype), -1, axis)
+
+
+def _scale_down(w: Array, axis: Axis, where: ArrayLike | None) -> Array:
+    """A power of two s ≤ 1 per slice, with the slice's largest finite entry times s at
+    most 2^(emax/2 − 12) (2^52 in float32): its squares, and their sum over up to 2^20
+    entries, stay finite. 1 for every slice of ordinary size."""
+    limit = jnp.finfo(w.dtype).maxexp // 2 - 12
+    big = jnp.max(jnp.where(jnp.isfinite(w), jnp.abs(w), 0), axis, keepdims=True,
+                  where=where, initial=0)
+    k = jnp.maximum(jnp.frexp(big)[1] - limit, 0)
+    return lax.stop_gradient(jnp.ldexp(jnp.ones_like(big), -k))
 
 
 def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
@@ -382,11 +398,16 @@ def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
     representable; the variance is the two-pass mean of those squared deviations. An infinite or NaN
     included entry makes computed statistics, and so the slice, NaN: it makes r (and so
     the variance) non-finite, or, with the mean given, the variance; no pass of its own
-    looks for it (a variance that overflows gives NaN too, where the scale is lost).
+    looks for it. The result does not change when x, the mean and √(variance + ε) are
+    scaled alike: a slice whose squares would overflow (float32 past 2^52) is scaled
+    down by a power of two first (`_scale_down`), exactly, where the variance is
+    computed.
     """
     if algorithm not in ("fast", "stable"):
         raise ValueError(f"Unknown algorithm {algorithm!r}. Expected 'fast' or 'stable'.")
     w, dtype = widen(x)
+    s = _scale_down(w, axis, where) if variance is None else jnp.ones((), w.dtype)
+    w = w * s
     if mean is None:
         m = jnp.mean(w, axis, keepdims=True, where=where)
         m = jnp.where(jnp.isfinite(m), m, 0)
@@ -394,7 +415,7 @@ def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
         d = (w - m) - r
         statistic = r
     else:
-        m = param(mean, w, dtype)
+        m = param(mean, w, dtype) * s
         d = w - m
     if variance is None:
         v = jnp.mean(jnp.square(d), axis, keepdims=True, where=where)
@@ -402,8 +423,8 @@ def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
             v = jnp.maximum(v + 2 * m * jnp.mean(d, axis, keepdims=True, where=where), 0)
         statistic = v
     else:
-        v = param(variance, w)
-    out = d * lax.rsqrt(v + param(epsilon, w, dtype))
+        v = param(variance, w) * s * s
+    out = d * lax.rsqrt(v + param(epsilon, w, dtype) * s * s)
     if mean is None or variance is None:
         out = out * jnp.where(jnp.isfinite(statistic), 1, jnp.nan)  # NaN derivatives too
     return out.astype(dtype)

@@ -133,8 +133,9 @@ def test_a_lost_rows_worker_errors_only_the_checks_on_long_rows():
 
     act = catalog.get("softmax")
     slices = [Finding("accuracy", "pass"), Finding("special", "pass")]
-    merged, seconds = _merged(act, None, [("slices", (slices, 2.0)),
-                                          ("rows", "the worker process died of SIGKILL")])
+    merged, seconds = _merged(act, None, "float32", False,
+                              [("", (slices, 2.0)),
+                               ("rows", "the worker process died of SIGKILL")])
     status = {f.check: f.status for f in merged}
     assert status["accuracy"] == status["special"] == "pass"
     assert {c for c, s in status.items() if s == "error"} == set(_rows.CHECKS) - {

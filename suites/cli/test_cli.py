@@ -130,6 +130,7 @@ def test_bad_usage_is_one_line_and_exit_2(args, message):
      "needs float32 among --dtypes"),
     (["audit", "--impl", "reference", "--scheduler", "tcp://127.0.0.1:1"],
      "give --exhaustive float32 too"),
+    (["audit", "--impl", "reference", "--search", "fast"], "unknown search profile 'fast'"),
 ])
 def test_audit_bad_usage_is_one_line_exit_2(args, want):
     out = run(*args)

@@ -123,8 +123,8 @@ def test_summary_csv_is_the_audits(made):
 
 def _expected_cells(summary: pd.DataFrame) -> dict:
     """Recomputed from summary.csv: per (what, name, dtype, impl), the max ULP error of the
-    accuracy (gradient) check and its rows of every length, and the worst status of the
-    value (gradient) checks."""
+    accuracy (gradient) check, its rows of every length and its search, and the worst
+    status of the value (gradient) checks."""
     order = ["skip", "pass", "warn", "fail", "error"]
     out = {}
     for (act, variant, dtype, impl_name), rows in summary.groupby(
@@ -135,7 +135,8 @@ def _expected_cells(summary: pd.DataFrame) -> dict:
                                  ("gradient", rows[grad], "gradient")):
             if part.empty:
                 continue
-            ulp = part.loc[part["check"].isin([main, f"{main}:rows"]), "max_ulp"]
+            ulp = part.loc[part["check"].isin([main, f"{main}:rows", f"{main}:search"]),
+                           "max_ulp"]
             worst = max(part["status"], key=order.index)
             out[(what, name, dtype, impl_name)] = (ulp.max() if len(ulp) else math.nan, worst)
     return out
