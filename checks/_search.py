@@ -73,9 +73,10 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
-    # the default: the same examples in every run, about a second a case; rows as 1-D
-    # arrays (the rows check takes 2-D and 3-D ones), each length one compilation
-    Profile("ci", 120, 30, (1, 2, 5, 16), (129,), 5.0, True, layouts=((),)),
+    # the default: the same examples in every run, under a second a case; rows as 1-D
+    # arrays (the rows check takes 2-D and 3-D ones) of three lengths, each length one
+    # compilation
+    Profile("ci", 60, 16, (3, 16), (129,), 5.0, True, layouts=((),)),
     # new examples in every run, rows up to 4,097 entries
     Profile("dev", 500, 100, 32, 4097, 30.0, False),
     # ten times dev's examples, rows up to 100,000 entries and, one recipe in 16, 256,000

@@ -80,7 +80,7 @@ def test_the_reference_passes_where_the_search_looks():
     for check in ("accuracy:search", "gradient:search"):
         f = found[check]
         assert f.status == "pass", f.detail
-        assert 0 <= f.max_ulp <= f.extra["tolerance"] and f.extra["n"] >= 50
+        assert 0 <= f.max_ulp <= f.extra["tolerance"] and f.extra["n"] >= 30
 
 
 def test_ci_finds_the_same_in_every_run_and_dev_draws_anew():
@@ -99,7 +99,8 @@ def test_a_row_search_draws_masks_and_its_repro_line_reproduces(tmp_path):
     f = found["accuracy:search"]
     assert f.status == "fail" and f.max_ulp > 1e3
     assert "where" in f.extra["repro"]
-    assert _printed(f.extra["repro"], tmp_path)[-1] == float(f.got)
+    assert np.array_equal(_printed(f.extra["repro"], tmp_path)[-1:], [float(f.got)],
+                          equal_nan=True)
 
 
 def test_a_kernel_that_raises_gives_error_rows_and_the_audit_goes_on(tmp_path):
