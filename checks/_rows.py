@@ -162,18 +162,22 @@ class Call:
     # (2, patterns / 2); () for a single row, given as a 1-D array
 
 
+def resized(params: Mapping[str, Any], n: int) -> dict[str, Any]:
+    """The variant's mask or b for a row of ``n`` entries: its six, repeated (what the
+    repro line builds again)."""
+    out: dict[str, Any] = {}
+    if params.get("where") == "random":
+        out["where"] = tuple(bool(e) for e in np.resize(MASK, n))
+    if isinstance(params.get("b"), str):
+        out["b"] = tuple(float(e) for e in np.resize(B[params["b"]], n))
+    return out
+
+
 def calls(act: Activation, params: Mapping[str, Any], dtype: str) -> list[Call]:
     fmt = FORMATS[dtype]
     out = []
     for i, (n, pats) in enumerate(plan(act, params, dtype)):
-        concrete = {}
-        for k, v in params.items():
-            if k == "where" and v == "random":
-                concrete[k] = tuple(bool(e) for e in np.resize(MASK, n))
-            elif k == "b" and isinstance(v, str):
-                concrete[k] = tuple(float(e) for e in np.resize(B[v], n))
-            else:
-                concrete[k] = v
+        concrete = {**params, **resized(params, n)}
         kw = dict(concrete)
         for k in ("where", "b"):
             if k in kw:

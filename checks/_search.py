@@ -50,7 +50,7 @@ from ._call import CallError, array, call
 from ._elementwise import Case, jitted
 from ._registry import Severity, classify, worst
 from ._results import Finding, fmt_ulp, literal
-from ._vector import MASK, B, _per_slice
+from ._vector import B, _per_slice
 
 
 @dataclass(frozen=True)
@@ -344,7 +344,7 @@ def _drawn(draw: Any, case: Case, prof: Profile) -> _rows.Call:
         recipes = [dict(seed=s, shift=shift, scale=scale) for s in seeds]
         xs = np.stack([_rows.long_row(pattern, n, case.dtype, **r) for r in recipes])
         labels = tuple(_rows.row_text(pattern, n, case.dtype, **r) for r in recipes)
-        concrete = _recipe_params(case.params, n)
+        concrete = _rows.resized(case.params, n)
     kw = {k: jnp.asarray(v, fmt.dtype if k == "b" else bool) for k, v in concrete.items()
           if k in ("where", "b")}
     return _rows.Call(n, labels, xs, {**case.params, **concrete}, kw, lead)
@@ -367,17 +367,6 @@ def _drawn_params(draw: Any, params: Mapping[str, Any], n: int, fmt: Format
             pool += [-v for v in pool if v]
         b = draw(st.lists(st.sampled_from(pool), min_size=n, max_size=n))
         out["b"] = tuple(float(v) for v in np.array(b, fmt.dtype))
-    return out
-
-
-def _recipe_params(params: Mapping[str, Any], n: int) -> dict[str, Any]:
-    """A mask or b of ``n`` entries as the rows check gives them (the variant's six,
-    repeated), so that the repro line builds them the same way."""
-    out: dict[str, Any] = {}
-    if params.get("where") == "random":
-        out["where"] = tuple(bool(e) for e in np.resize(MASK, n))
-    if isinstance(params.get("b"), str):
-        out["b"] = tuple(float(e) for e in np.resize(B[params["b"]], n))
     return out
 
 
