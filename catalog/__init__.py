@@ -9,12 +9,14 @@ from ._elementwise import ALIASES, ELEMENTWISE
 from ._spec import (
     Activation,
     Bounds,
+    Identity,
     Kind,
     Kink,
     Limits,
     Monotone,
     Param,
     Property,
+    Saturation,
     ZeroSign,
     variant_id,
 )
@@ -38,7 +40,7 @@ def canonical(act: Activation) -> Activation:
 
 
 __all__ = [
-    "CATALOG", "Activation", "Bounds", "Kind", "Kink", "Limits", "Monotone", "Param",
-    "Property", "ZeroSign", "canonical", "get",
+    "CATALOG", "Activation", "Bounds", "Identity", "Kind", "Kink", "Limits", "Monotone",
+    "Param", "Property", "Saturation", "ZeroSign", "canonical", "get",
     "variant_id",
 ]

@@ -11,7 +11,19 @@ import math
 from dataclasses import replace
 from fractions import Fraction
 
-from ._spec import IN_X, Activation, Bounds, Kind, Kink, Limits, Monotone, Param, ZeroSign
+from ._spec import (
+    IN_X,
+    Activation,
+    Bounds,
+    Identity,
+    Kind,
+    Kink,
+    Limits,
+    Monotone,
+    Param,
+    Saturation,
+    ZeroSign,
+)
 
 E = Kind.ELEMENTWISE
 ODD = ZeroSign.ODD
@@ -429,6 +441,15 @@ def _interior_zero(root: str, terms: str) -> tuple[str, str]:
 
 MONOTONE = Monotone()
 
+# identities between an implementation's own results (`Identity`), shared by the entries
+# they hold for at every variant
+ODD_SYMMETRY = Identity("odd", "f(−x) = −f(x)", lambda F, x, **_: (F.self(-x), -F.self(x)),
+                        exact=True)
+SUMS_TO_ONE = Identity("reflection", "f(x) + f(−x) = 1",
+                       lambda F, x, **_: (F.self(x) + F.self(-x), 1.0))
+DIFFERS_BY_X = Identity("reflection", "f(x) − f(−x) = x",
+                        lambda F, x, **_: (F.self(x) - F.self(-x), x))
+
 # jax.nn takes a Python float parameter in x's dtype (JAX's weak typing), and so does the
 # truth: a float16 leaky_relu multiplies by float16(0.01) = 0.010002136... (see Param)
 _SLOPE = Param("negative_slope", 0.01, (0.2,), "slope for x < 0", taken_as=IN_X)
@@ -464,28 +485,30 @@ ELEMENTWISE: tuple[Activation, ...] = (
                      "tolerance: values 8 ulps in float32 and 24 in float64, since the "
                      "erf form rests on XLA's erfc, up to 16 ulps off between x = −10 and −3 "
                      "(below that a series replaces it)",),
+        properties=(DIFFERS_BY_X,),
     ),
     Activation(
         "hard_sigmoid", E, "relu6(x + 3) / 6", _hard_sigmoid, _hard_sigmoid_grad,
         limits=Limits(0.0, 1.0), grad_limits=SATURATE,
         kinks=(Kink(-3.0, 0.0), Kink(3.0, 0.0)), breakpoints=(-3.0, 3.0),
-        properties=(MONOTONE, Bounds(0.0, 1.0),),
+        properties=(SUMS_TO_ONE, MONOTONE, Bounds(0.0, 1.0)),
     ),
     Activation(
         "hard_silu", E, "x · relu6(x + 3) / 6", _hard_silu, _hard_silu_grad,
         limits=Limits(-0.0, INF), grad_limits=RAMP, zero_sign=ODD,
         kinks=(Kink(-3.0, 0.0), Kink(3.0, 1.0)), breakpoints=(-3.0, 3.0),
+        properties=(DIFFERS_BY_X,),
     ),
     Activation(
         "hard_tanh", E, "−1 if x < −1, x if |x| ≤ 1, 1 if x > 1", _hard_tanh, _hard_tanh_grad,
         limits=Limits(-1.0, 1.0), grad_limits=SATURATE, zero_sign=ODD,
         kinks=(Kink(-1.0, 1.0), Kink(1.0, 1.0)), breakpoints=(-1.0, 1.0),
-        properties=(MONOTONE, Bounds(-1.0, 1.0),),
+        properties=(ODD_SYMMETRY, MONOTONE, Bounds(-1.0, 1.0)),
     ),
     Activation(
         "identity", E, "x", _identity, _one,
         limits=Limits(-INF, INF), grad_limits=Limits(1.0, 1.0), zero_sign=ODD,
-        properties=(MONOTONE,),
+        properties=(ODD_SYMMETRY, MONOTONE),
     ),
     Activation(
         "leaky_relu", E, "x if x ≥ 0 else negative_slope · x", _leaky_relu, _leaky_relu_grad,
@@ -504,7 +527,9 @@ ELEMENTWISE: tuple[Activation, ...] = (
     Activation(
         "log_sigmoid", E, "−log(1 + exp(−x))", _log_sigmoid, _log_sigmoid_grad,
         limits=Limits(-INF, -0.0), grad_limits=Limits(1.0, 0.0),
-        properties=(MONOTONE, Bounds(-INF, 0.0),),
+        properties=(Identity("via_softplus", "log_sigmoid(x) = −softplus(−x)",
+                             lambda F, x, **_: (F.self(x), -F.softplus(-x))),
+                    MONOTONE, Bounds(-INF, 0.0)),
     ),
     Activation(
         "mish", E, "x · tanh(log(1 + exp(x)))", _mish, _mish_grad,
@@ -515,7 +540,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
         "relu", E, "max(x, 0)", _relu, _step,
         limits=Limits(0.0, INF), grad_limits=RAMP, zero_sign=ZeroSign.ANY,
         kinks=(Kink(0.0, 0.0, documented=True),), breakpoints=(0.0,),
-        properties=(MONOTONE, Bounds(0.0, INF),),
+        properties=(DIFFERS_BY_X, MONOTONE, Bounds(0.0, INF)),
     ),
     Activation(
         "relu6", E, "min(max(x, 0), 6)", _relu6, _relu6_grad,
@@ -534,46 +559,49 @@ ELEMENTWISE: tuple[Activation, ...] = (
     Activation(
         "sigmoid", E, "1 / (1 + exp(−x))", _sigmoid, _sigmoid_grad,
         limits=Limits(0.0, 1.0), grad_limits=SATURATE,
-        properties=(MONOTONE, Bounds(0.0, 1.0),),
+        properties=(SUMS_TO_ONE, Saturation((1.0,)), MONOTONE, Bounds(0.0, 1.0)),
     ),
     Activation(
         "silu", E, "x · sigmoid(x)", _silu, _silu_grad,
         limits=Limits(-0.0, INF), grad_limits=DIP, zero_sign=ODD,
         grad_scale=_sigmoid, conventions=_interior_zero("−1.28", "σ(x)"),
+        properties=(DIFFERS_BY_X,
+                    Identity("via_sigmoid", "silu(x) = x·σ(x)",
+                             lambda F, x, **_: (F.self(x), x * F.sigmoid(x)))),
     ),
     Activation(
         "soft_sign", E, "x / (|x| + 1)", _soft_sign, _soft_sign_grad,
         limits=Limits(-1.0, 1.0), grad_limits=SATURATE, zero_sign=ODD,
-        properties=(MONOTONE, Bounds(-1.0, 1.0),),
+        properties=(ODD_SYMMETRY, MONOTONE, Bounds(-1.0, 1.0)),
     ),
     Activation(
         "softplus", E, "log(1 + exp(x))", _softplus, _sigmoid,
         limits=Limits(0.0, INF), grad_limits=RAMP,
-        properties=(MONOTONE, Bounds(0.0, INF),),
+        properties=(DIFFERS_BY_X, MONOTONE, Bounds(0.0, INF)),
     ),
     Activation(
         "sparse_plus", E, "0 if x ≤ −1, (x + 1)²/4 if |x| < 1, x if x ≥ 1",
         _sparse_plus, _sparse_plus_grad,
         limits=Limits(0.0, INF), grad_limits=RAMP, breakpoints=(-1.0, 1.0),
-        properties=(MONOTONE, Bounds(0.0, INF),),
+        properties=(DIFFERS_BY_X, MONOTONE, Bounds(0.0, INF)),
     ),
     Activation(
         "sparse_sigmoid", E, "0 if x ≤ −1, (x + 1)/2 if |x| < 1, 1 if x ≥ 1",
         _sparse_sigmoid, _sparse_sigmoid_grad,
         limits=Limits(0.0, 1.0), grad_limits=SATURATE,
         kinks=(Kink(-1.0, 0.25), Kink(1.0, 0.25)), breakpoints=(-1.0, 1.0),
-        properties=(MONOTONE, Bounds(0.0, 1.0),),
+        properties=(SUMS_TO_ONE, MONOTONE, Bounds(0.0, 1.0)),
     ),
     Activation(
         "squareplus", E, "(x + √(x² + b)) / 2", _squareplus, _squareplus_grad,
         params=(Param("b", 4, (1.0, 0.25), "smoothness, b > 0", taken_as=IN_X),),
         limits=Limits(0.0, INF), grad_limits=RAMP,
-        properties=(MONOTONE, Bounds(0.0, INF),),
+        properties=(DIFFERS_BY_X, MONOTONE, Bounds(0.0, INF)),
     ),
     Activation(
         "tanh", E, "tanh(x)", _tanh, _tanh_grad,
         limits=Limits(-1.0, 1.0), grad_limits=SATURATE, zero_sign=ODD, source="jax.numpy",
-        properties=(MONOTONE, Bounds(-1.0, 1.0),),
+        properties=(ODD_SYMMETRY, Saturation((-1.0, 1.0)), MONOTONE, Bounds(-1.0, 1.0)),
     ),
     Activation(
         "prelu", E, "x if x ≥ 0 else negative_slope · x (negative_slope learned)",
@@ -593,7 +621,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
         source="torch.nn.functional.hardshrink",
         conventions=("f(±λ) = 0 and f'(±λ) = 0 (torch: the band [−λ, λ] is closed)",
                      "f(−0.0) = +0.0, as on the whole band"),
-        properties=(MONOTONE,),
+        properties=(ODD_SYMMETRY, MONOTONE),
     ),
     Activation(
         "soft_shrink", E, "x − λ if x > λ, x + λ if x < −λ, else 0", _soft_shrink, _outside,
@@ -601,14 +629,14 @@ ELEMENTWISE: tuple[Activation, ...] = (
         zero_sign=ZeroSign.ANY, kinks=_SHRINK_KINKS, breakpoints=(_minus, _plus),
         source="torch.nn.functional.softshrink",
         conventions=("f'(±λ) = 0 (torch's subgradient)", "f(−0.0) = +0.0"),
-        properties=(MONOTONE,),
+        properties=(ODD_SYMMETRY, MONOTONE),
     ),
     Activation(
         "tanh_shrink", E, "x − tanh(x)", _tanh_shrink, _tanh_shrink_grad,
         limits=Limits(-INF, INF), grad_limits=Limits(1.0, 1.0), zero_sign=ODD,
         source="torch.nn.functional.tanhshrink",
         conventions=("odd: f(−0.0) = −0.0 (torch's x − tanh(x) gives +0.0)",),
-        properties=(MONOTONE,),
+        properties=(ODD_SYMMETRY, MONOTONE),
     ),
     Activation(
         "threshold", E, "x if x > threshold else value", _threshold, _threshold_grad,
@@ -629,13 +657,19 @@ ELEMENTWISE: tuple[Activation, ...] = (
         grad_limits=Limits(_beta_swish_grad_neg_inf, _beta_swish_grad_pos_inf), zero_sign=ODD,
         source="Swish-β (Ramachandran et al. 2017)",
         grad_scale=_beta_swish_scale, conventions=_interior_zero("−1.28/β", "σ(βx)"),
+        properties=(DIFFERS_BY_X,),
     ),
 )
 
 
 def _alias(name: str, of: str) -> Activation:
+    """``name``, another name for ``of``: the same entry, and the same results bit for bit
+    as the implementation's ``of``."""
     target = next(a for a in ELEMENTWISE if a.name == of)
-    return replace(target, name=name, same_as=of, signature=target.signature.replace(of, name))
+    same = Identity("alias", f"{name}(x) = {of}(x), bit for bit",
+                    lambda F, x, **_: (F.self(x), getattr(F, of)(x)), strict=True)
+    return replace(target, name=name, same_as=of, signature=target.signature.replace(of, name),
+                   properties=(*target.properties, same))
 
 
 ALIASES = (_alias("swish", "silu"), _alias("hard_swish", "hard_silu"))

@@ -133,10 +133,14 @@ class Limits:
 @dataclass(frozen=True)
 class Bounds:
     """Every value lies in [lo, hi] (so does every correctly rounded one: an implementation
-    outside them, a sigmoid above 1, fails even within tolerance)."""
+    outside them, a sigmoid above 1, fails even within tolerance). For a vector activation
+    a bound may be a function of the row (float64, its finite entries), ``(xs) -> float``:
+    max ≤ logsumexp ≤ max + log n; a result past such a bound by less than the value
+    tolerance is a rounding wobble, since the truth may be the bound itself (a row of
+    ties), by more a wrong value."""
 
-    lo: float
-    hi: float
+    lo: float | Callable[[Any], float]
+    hi: float | Callable[[Any], float]
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,43 @@ class Monotone:
     implementation, at neighbouring inputs too)."""
 
 
-Property = Bounds | Monotone
+@dataclass(frozen=True)
+class Identity:
+    """A relation between an implementation's own results that holds in exact arithmetic,
+    checked without the oracle (``property:NAME``): ``sides(F, x, **params)`` returns its
+    two sides. In a side, ``F.self(z)`` is the activation under audit (at the case's
+    parameters), ``F.NAME(z)`` the same implementation's NAME at its defaults; the rest is
+    exact arithmetic on inputs and those results (``x * F.sigmoid(x)``), and what ``F``
+    offers for rows (`checks._properties.Calls`: sums, halves, a permutation, a shift).
+    Each result may be off by the tolerance of its activation, so the sides agree within
+    the sum of those allowances; a larger difference means one of the results is wrong.
+
+    exact: correct rounding keeps the identity exactly (tanh(−x) = −tanh(x), softmax of a
+    row shifted exactly): a difference within the tolerance is a rounding wobble (warn).
+    strict: any difference is wrong (a change in one row moving another).
+    grid: x is first put on a grid where the shift ``F.c`` of each row is exact.
+    rows: checked on the rows of `checks._rows` at the default parameters (a vector
+    activation's); otherwise on every input of the elementwise tables, at every variant.
+    """
+
+    name: str
+    text: str
+    sides: Callable[..., tuple[Any, Any]]
+    exact: bool = False
+    strict: bool = False
+    grid: bool = False
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """Where the correctly rounded truth is one of ``levels`` (tanh's ±1, σ's 1 far out),
+    the result is that level exactly: a result a rounding away from it is a wobble (warn),
+    one farther a wrong value."""
+
+    levels: tuple[float, ...]
+
+
+Property = Bounds | Monotone | Identity | Saturation
 
 
 @dataclass(frozen=True)
@@ -156,7 +196,8 @@ class Activation:
     **params)``; for the vector kinds: ``(xs, B, **params)`` returning a list, the grad a
     Jacobian as a list of rows).
 
-    properties: `Bounds` and `Monotone`, checked on every input of a table (`property`).
+    properties: `Bounds`, `Monotone`, `Saturation` and each `Identity`, checked on every
+    input of a table, or on rows (``property:NAME``).
 
     slice_scale: where a slice's outputs are differences of larger terms, the size of
     those terms, ``(xs, outputs, params) -> float`` on float64 arrays (the slice, its

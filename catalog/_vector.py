@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ._spec import IN_X, Activation, Kind, Param
+from ._spec import IN_X, Activation, Bounds, Identity, Kind, Param
 
 NAN, INF = math.nan, math.inf
 
@@ -364,6 +364,39 @@ def largest_entry(xs, outputs, params) -> float:
     return size
 
 
+def _top(xs: np.ndarray) -> float:
+    """The row's largest finite entry (NaN where it has none)."""
+    finite = xs[np.isfinite(xs)]
+    return float(finite.max()) if len(finite) else NAN
+
+
+def _top_plus_log_n(xs: np.ndarray) -> float:
+    """max + log n over the finite entries: logsumexp's largest value, at a row of ties."""
+    return _top(xs) + math.log(max(1, int(np.isfinite(xs).sum())))
+
+
+def _top_minus_log_n(xs: np.ndarray) -> float:
+    """max − log n, n every entry (−inf ones add 0 to the mean): logmeanexp's smallest."""
+    return _top(xs) - math.log(len(xs))
+
+
+# identities along the axis (`Identity`), checked on rows at the default parameters. A
+# shift moves every entry by a c that keeps it exact (the rows put on a grid first)
+SHIFT_INVARIANT = Identity("shift", "f(x + c) = f(x)", lambda F, x, **_: (
+    F.self(x + F.c), F.self(x)), exact=True, grid=True)
+SHIFT_PASSES = Identity("shift", "f(x + c) = f(x) + c", lambda F, x, **_: (
+    F.self(x + F.c), F.self(x) + F.c), grid=True)
+PERMUTED = Identity("permutation", "f(P·x) = P·f(x), P a permutation of the row",
+                    lambda F, x, **_: (F.self(F.perm(x)), F.perm(F.self(x))))
+PERMUTATION_INVARIANT = Identity("permutation", "f(P·x) = f(x), P a permutation of the row",
+                                 lambda F, x, **_: (F.self(F.perm(x)), F.self(x)))
+SLICES_APART = Identity("slices", "a change in one row changes no other row's results",
+                        lambda F, x, **_: (F.others(F.self(F.spoiled(x))), F.others(F.self(x))),
+                        strict=True)
+SUMS_TO_ONE = Identity("sum", "Σ_i f(x)_i = 1", lambda F, x, **_: (F.sum(F.self(x)), 1.0))
+PROBABILITIES = (Bounds(0.0, 1.0), SUMS_TO_ONE, SHIFT_INVARIANT, PERMUTED, SLICES_APART)
+
+
 VECTOR: tuple[Activation, ...] = (
     Activation(
         "softmax", Kind.AXIS, "exp(x_i) / Σ_j exp(x_j)", _softmax, _softmax_grad,
@@ -371,6 +404,7 @@ VECTOR: tuple[Activation, ...] = (
         conventions=("any +inf in a slice makes the slice NaN (jax.nn and Flax docs), "
                      "and its Jacobian", "masked-out entries are 0",
                      "−inf entries are 0; an all −inf slice is NaN"),
+        properties=PROBABILITIES,
     ),
     Activation(
         "softmin", Kind.AXIS, "exp(−x_i) / Σ_j exp(−x_j)", _softmin, _softmin_grad,
@@ -378,11 +412,15 @@ VECTOR: tuple[Activation, ...] = (
         source="torch.nn.functional.softmin",
         conventions=("softmax(−x): any −inf in a slice makes the slice NaN, +inf entries "
                      "are 0", "masked-out entries are 0"),
+        properties=PROBABILITIES,
     ),
     Activation(
         "log_softmax", Kind.AXIS, "x_i − log Σ_j exp(x_j)", _log_softmax, _log_softmax_grad,
         params=(_AXIS, _WHERE),
         conventions=("any +inf in a slice makes the slice NaN", "masked-out entries are −inf"),
+        properties=(Bounds(-INF, 0.0), SHIFT_INVARIANT, PERMUTED, SLICES_APART,
+                    Identity("via_logsumexp", "log_softmax(x) = x − logsumexp(x)",
+                             lambda F, x, **_: (F.self(x), x - F.logsumexp(x)))),
     ),
     Activation(
         "logsumexp", Kind.AXIS, "log |Σ_i b_i exp(x_i)| (and its sign)",
@@ -405,6 +443,8 @@ VECTOR: tuple[Activation, ...] = (
                      "entry that counts (max + log Σ exp(x − max) cancels near 0)"),
         signature="logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False, where=None)",
         reduces=True, slice_scale=largest_entry,
+        properties=(Bounds(_top, _top_plus_log_n), SHIFT_PASSES, PERMUTATION_INVARIANT,
+                    SLICES_APART),
     ),
     Activation(
         "logmeanexp", Kind.AXIS, "log(Σ_i exp(x_i) / n)", _logmeanexp, _logmeanexp_grad,
@@ -416,11 +456,16 @@ VECTOR: tuple[Activation, ...] = (
         conventions=("errors count in ulps of the larger of the result and the largest "
                      "entry that counts (max + log(Σ exp(x − max) / n) cancels near 0)",),
         reduces=True, slice_scale=largest_entry,
+        properties=(Bounds(_top_minus_log_n, _top), SHIFT_PASSES, PERMUTATION_INVARIANT,
+                    SLICES_APART),
     ),
     Activation(
         "glu", Kind.GATED, "x[:n/2] · sigmoid(x[n/2:]) along axis", _glu, _glu_grad,
         params=(_AXIS,),
         conventions=("an odd-sized axis is an error",),
+        properties=(SLICES_APART, Identity(
+            "via_sigmoid", "glu(x) = a·σ(b), a and b the row's halves",
+            lambda F, x, **_: (F.self(x), F.first(x) * F.sigmoid(F.second(x))))),
     ),
     Activation(
         "one_hot", Kind.INDEX, "row i: 1 at column x_i, else 0", _one_hot, None,
@@ -434,6 +479,10 @@ VECTOR: tuple[Activation, ...] = (
         conventions=("an index outside [0, num_classes), negative ones included, gives a "
                      "row of zeros (jax.nn and Flax docs)",),
         signature="one_hot(x, num_classes, *, dtype=None, axis=-1)",
+        properties=(Identity(
+            "sum", "each row sums to 1 (an index in range) or 0",
+            lambda F, x, num_classes, **_: (
+                F.sum(F.self(x)), ((x >= 0) & (x < num_classes))[..., None])),),
     ),
     Activation(
         "standardize", Kind.AXIS, "(x − mean) / √(variance + ε)",
@@ -460,5 +509,7 @@ VECTOR: tuple[Activation, ...] = (
                      "errors count in ulps of the slice's largest output (x − mean "
                      "cancels), or of 1 where every output is 0"),
         slice_scale=largest_output,
+        properties=(Identity("shift", "f(x + c) = f(x)", lambda F, x, **_: (
+            F.self(x + F.c), F.self(x)), grid=True), PERMUTED, SLICES_APART),
     ),
 )

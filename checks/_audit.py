@@ -1,7 +1,7 @@
 """An audit: every check of every (implementation, activation, variant, dtype), as the
 rows of summary.csv plus detailed results.
 
-float64 runs with JAX's 64-bit mode switched on for the duration (`jax.enable_x64`); the
+float64 runs with JAX's 64-bit mode switched on for the duration (`_call.precision`); the
 other dtypes run in JAX's default mode, as users run them.
 """
 
@@ -12,11 +12,10 @@ import dataclasses
 import math
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import jax
 import pandas as pd
 
 from .. import catalog, impl
@@ -24,8 +23,18 @@ from .._environment import describe
 from .._progress import progress as progress_bar
 from ..catalog import Activation, Kind, variant_id
 from ..oracles import tables
-from . import _curves, _elementwise, _exhaustive, _journal, _rows, _search, _vector, _worker
-from ._call import TIMEOUT_S
+from . import (
+    _curves,
+    _elementwise,
+    _exhaustive,
+    _journal,
+    _properties,
+    _rows,
+    _search,
+    _vector,
+    _worker,
+)
+from ._call import TIMEOUT_S, precision
 from ._registry import CATEGORIES, CHECKS, Severity, applying, declared
 from ._results import COLUMNS, Audit, Finding, frame, settle
 from ._tolerances import DTYPES, Tolerances
@@ -38,15 +47,6 @@ def select(names: Iterable[str] | None) -> list[Activation]:
     return [catalog.get(n) for n in names]
 
 
-@contextlib.contextmanager
-def precision(dtype: str) -> Iterator[None]:
-    if dtype == "float64":
-        with jax.enable_x64(True):
-            yield
-    else:
-        yield
-
-
 def _skips(act: Activation, reason: str, checks: frozenset[str] | None, dtype: str,
            search: bool, status: str = "skip") -> list[Finding]:
     """A row per check of ``act`` in ``dtype`` (of those wanted, the search's with
@@ -55,10 +55,11 @@ def _skips(act: Activation, reason: str, checks: frozenset[str] | None, dtype: s
             for c in applying(act, checks, search=search, dtype=dtype)]
 
 
-def part(check: str) -> str:
-    """The worker a check runs in, beside the case's others: "rows" (`_rows`), "search"
-    (`_search`), else the case's main one."""
-    if check in _rows.CHECKS:
+def part(check: str, act: Activation) -> str:
+    """The worker a check runs in, beside the case's others: "rows" (`_rows`, and a
+    vector activation's properties, on the same rows), "search" (`_search`), else the
+    case's main one."""
+    if check in _rows.CHECKS or (check.startswith("property:") and _rows.applies(act)):
         return "rows"
     return "search" if declared(check).search else ""
 
@@ -239,7 +240,7 @@ class Plan:
         # the checks on long rows, and the search, in workers of their own, beside the others
         applied = applying(act, wanted, search=search, dtype=dtype)
         rows = {c.name for c in applied} & _rows.CHECKS
-        parts = tuple(dict.fromkeys(part(c.name) for c in applied)) or ("",)
+        parts = tuple(dict.fromkeys(part(c.name, act) for c in applied)) or ("",)
         for im in impls:
             if im.get(act.name) is None:
                 found[im.name] = (_skips(act, f"{im.name} does not provide {act.name}",
@@ -374,8 +375,15 @@ def run_case(im: impl.Implementation, act: Activation, params: dict[str, Any], d
             return _search.check(case, fn)
         if act.kind is Kind.ELEMENTWISE:
             table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
-            return _elementwise.check(case, fn, table)
-        return _rows.check(case, fn) if part == "rows" else _vector.check(case, fn)
+            return (_elementwise.check(case, fn, table)
+                    + _properties.on_table(case, im.get, _elementwise.judged(case, table)))
+        if part == "rows":
+            return _rows.check(case, fn) + _properties.on_rows(case, im.get)
+        found = _vector.check(case, fn)
+        if act.kind is Kind.INDEX:
+            found += _properties.on_slices(case, im.get, _vector.batch(act, params,
+                                                                       case.fmt).xs)
+        return found
 
 
 def _merged(act: Activation, wanted: frozenset[str] | None, dtype: str, search: bool,
@@ -386,7 +394,7 @@ def _merged(act: Activation, wanted: frozenset[str] | None, dtype: str, search: 
     for p, outcome in done:
         if isinstance(outcome, str):
             lost = _skips(act, outcome, wanted, dtype, search, "error")
-            findings += [f for f in lost if part(f.check) == p]
+            findings += [f for f in lost if part(f.check, act) == p]
         else:
             findings += outcome[0]
             seconds = max(seconds, outcome[1])

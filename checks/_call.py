@@ -3,9 +3,10 @@ become `CallError`s with a one-line reason, never a crash of the audit."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax
@@ -102,3 +103,21 @@ def array(out: Any, shape: tuple[int, ...], dtype: np.dtype, what: str) -> np.nd
     if out.dtype != dtype:
         raise CallError(f"{what} returned {out.dtype} for {dtype} input")
     return out
+
+
+@contextlib.contextmanager
+def precision(dtype: str) -> Iterator[None]:
+    """JAX's 64-bit mode for a float64 case: in this thread (`jax.enable_x64`), and as the
+    process's default for the duration, which the threads XLA runs a host callback on
+    (the PyTorch and SciPy adapters) read: JAX takes a callback's float64 result as
+    float32 on a thread where the mode is off, and the call fails at random."""
+    if dtype != "float64":
+        yield
+        return
+    before = bool(jax.config.jax_enable_x64)
+    jax.config.update("jax_enable_x64", True)
+    try:
+        with jax.enable_x64(True):
+            yield
+    finally:
+        jax.config.update("jax_enable_x64", before)

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ..catalog import Activation, Bounds, Monotone, ZeroSign, variant_id
+from ..catalog import Activation, Bounds, Monotone, Saturation, ZeroSign, variant_id
 from ..oracles import evaluate
 from ..oracles import filter as boxes
 from ..oracles.formats import FORMATS, Format, ulp_error
@@ -268,8 +268,20 @@ def explained_without(got: np.ndarray, truth: np.ndarray, without: np.ndarray, f
     return bool(np.all(err <= tol))
 
 
+def judged(case: Case, table: pd.DataFrame) -> np.ndarray:
+    """The inputs of ``table`` the accuracy check judges (neither special nor subnormal),
+    in the domain: where a property of the implementation's own results is checked
+    (`_properties`)."""
+    x = table["x"].to_numpy()
+    hi, rounded = table["value_hi"].to_numpy(), table["value"].to_numpy()
+    acc = _classes(x, hi, rounded, case.fmt)[2]
+    lo, top = case.act.domain
+    return x[acc & (x >= lo) & (x <= top)]
+
+
 # the checks computed from the values over the table, and from the derivatives
-VALUE_CHECKS = ("accuracy", "subnormal", "special", "property:monotone", "property:bounds")
+VALUE_CHECKS = ("accuracy", "subnormal", "special", "property:monotone", "property:bounds",
+                "property:saturation")
 GRADIENT_CHECKS = DERIVATIVE
 
 
@@ -297,6 +309,8 @@ def _value_findings(case: Case, ev: Evaluation, table: pd.DataFrame, got: np.nda
     if props:
         daz = _read_as_zero(x, got, _zeros(x, rounded, got), fmt)
         out += _property_findings(act, x, got, fmt, limit, daz)
+        if "property:saturation" in names:
+            out.append(_saturation(act, x, got, rounded, fmt, limit, daz))
     return out
 
 
@@ -343,6 +357,29 @@ def _property_findings(act: Activation, x: np.ndarray, got: np.ndarray, fmt: For
                 out.append(Finding("property:bounds", "pass",
                                    detail=f"{len(xs)} results within {where}"))
     return out
+
+
+def _saturation(act: Activation, x: np.ndarray, got: np.ndarray, rounded: np.ndarray,
+                fmt: Format, limit: float, daz: np.ndarray) -> Finding:
+    """Where the correctly rounded truth is one of the catalog's `Saturation` levels (at a
+    finite input), the result must be it: an ulp or so short is a rounding wobble (it
+    never reaches ±1, yet passes the accuracy check), farther short a wrong value."""
+    levels = next(p.levels for p in act.properties if isinstance(p, Saturation))
+    at = np.isin(rounded, levels) & np.isfinite(x) & ~daz
+    short = at & (got != rounded)
+    name, shown = "property:saturation", ", ".join(literal(v) for v in levels)
+    if not short.any():
+        return Finding(name, "pass", detail=f"{int(at.sum())} inputs whose truth rounds to "
+                       f"{shown}, each giving it exactly")
+    size = ulp_error(got[short], rounded[short], np.zeros(int(short.sum())), fmt)
+    k = int(np.argmax(np.abs(x[short])))  # the farthest out: where it should be clearest
+    worst = int(np.argmax(size))
+    return Finding(name, "fail", float(size[k]), literal(x[short][k]),
+                   literal(rounded[short][k]), literal(got[short][k]),
+                   f"{int(short.sum())} of {int(at.sum())} inputs whose truth rounds to "
+                   f"{shown} give something else, up to {fmt_ulp(float(size[worst]))} ULP "
+                   f"away; the farthest out shown", {"tolerance": limit},
+                   Severity.WRONG if size.max() > limit else Severity.ROUNDING)
 
 
 def _at_zero(x: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..catalog import Activation, Bounds, Kind, Monotone
+from ..catalog import CATALOG, Activation, Bounds, Identity, Kind, Monotone, Saturation
 
 
 class Severity(enum.Enum):
@@ -106,6 +106,26 @@ def _has(prop: type) -> Callable[[Activation], bool]:
     return lambda act: any(isinstance(p, prop) for p in act.properties)
 
 
+def _declares(name: str) -> Callable[[Activation], bool]:
+    return lambda act: any(isinstance(p, Identity) and p.name == name for p in act.properties)
+
+
+def _identities() -> tuple[Check, ...]:
+    """A check per name of the catalog's identities (`Identity`), for the kinds that
+    declare one: ``property:reflection`` says f(x) + f(−x) = 1 for σ, f(x) − f(−x) = x for
+    softplus (`_properties`)."""
+    found: dict[str, list[tuple[Activation, Identity]]] = {}
+    for act in CATALOG.values():
+        for p in act.properties:
+            if isinstance(p, Identity):
+                found.setdefault(p.name, []).append((act, p))
+    return tuple(
+        Check(f"property:{name}", Severity.WRONG, frozenset(a.kind for a, _ in pairs), False,
+              "without the oracle, the implementation's results keep "
+              + "; ".join(dict.fromkeys(p.text for _, p in pairs)), _declares(name))
+        for name, pairs in sorted(found.items()))
+
+
 CHECKS: tuple[Check, ...] = (
     Check("accuracy", Severity.WRONG, EVERY, False,
           "the value in ULP against the correctly rounded truth"),
@@ -142,8 +162,12 @@ CHECKS: tuple[Check, ...] = (
           "jit agrees with eager, and vmap with a loop"),
     Check("property:monotone", Severity.WRONG, ELEMENTWISE, False,
           "non-decreasing where the catalog says so", _has(Monotone)),
-    Check("property:bounds", Severity.WRONG, ELEMENTWISE, False,
-          "within the catalog's bounds", _has(Bounds)),
+    Check("property:bounds", Severity.WRONG, ELEMENTWISE | ROWS, False,
+          "within the catalog's bounds (on rows: bounds of the row, max ≤ logsumexp ≤ "
+          "max + log n)", _has(Bounds)),
+    Check("property:saturation", Severity.WRONG, ELEMENTWISE, False,
+          "exactly ±1 where the truth rounds there (tanh, σ)", _has(Saturation)),
+    *_identities(),
 )
 BY_NAME = {c.name: c for c in CHECKS}
 CATEGORIES = tuple(dict.fromkeys(c.category for c in CHECKS))
