@@ -376,7 +376,8 @@ def run_case(im: impl.Implementation, act: Activation, params: dict[str, Any], d
         if act.kind is Kind.ELEMENTWISE:
             table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
             return (_elementwise.check(case, fn, table)
-                    + _properties.on_table(case, im.get, _elementwise.judged(case, table)))
+                    + _properties.on_table(case, im.get, table["x"].to_numpy(),
+                                           _elementwise.judged(case, table)))
         if part == "rows":
             return _rows.check(case, fn) + _properties.on_rows(case, im.get)
         found = _vector.check(case, fn)

@@ -269,14 +269,14 @@ def explained_without(got: np.ndarray, truth: np.ndarray, without: np.ndarray, f
 
 
 def judged(case: Case, table: pd.DataFrame) -> np.ndarray:
-    """The inputs of ``table`` the accuracy check judges (neither special nor subnormal),
-    in the domain: where a property of the implementation's own results is checked
-    (`_properties`)."""
+    """Where ``table``'s inputs are those the accuracy check judges (neither special nor
+    subnormal), in the domain: where a property of the implementation's own results is
+    checked (`_properties`)."""
     x = table["x"].to_numpy()
     hi, rounded = table["value_hi"].to_numpy(), table["value"].to_numpy()
     acc = _classes(x, hi, rounded, case.fmt)[2]
     lo, top = case.act.domain
-    return x[acc & (x >= lo) & (x <= top)]
+    return acc & (x >= lo) & (x <= top)
 
 
 # the checks computed from the values over the table, and from the derivatives

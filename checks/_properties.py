@@ -47,7 +47,7 @@ from ._results import Finding, fmt_ulp, literal
 EPS = 2.0**-53  # float64's unit roundoff: the bound of one rounding, relative
 # the rows' lengths (of `_rows`): short ones, and past the edges of the common blocks (128,
 # 1,024) and of float16's sums (2,048), to 100,000; each is one more function to compile
-LENGTHS = (3, 97, 129, 1025, 4097, 100_000)
+LENGTHS = (3, 129, 1025, 4097, 100_000)
 SPOIL = 64.0  # what `Calls.spoiled` adds to the first row
 
 
@@ -223,7 +223,7 @@ class Gathered:
     that gives it) and where it is in its call's output."""
 
     def __init__(self) -> None:
-        self.parts: list[tuple[tuple[np.ndarray, ...], Callable[[int], tuple[str, str]]]] = []
+        self.parts: list[tuple[tuple[np.ndarray, ...], Callable[[int], Label]]] = []
 
     def add(self, out: tuple[np.ndarray, ...], label: Callable[[int], Label]) -> None:
         """``label(i)``: of flat point i, (worst_input, where it is, the expression of the x
@@ -236,6 +236,8 @@ class Gathered:
         name, tol = f"property:{prop.name}", case.limit("value")
         kept = [(tuple(a[k] for a in out), label, np.flatnonzero(k)) for out, label in
                 self.parts for k in [_judged(prop, out[0], out[1])]]
+        if not kept:
+            return Finding(name, "pass", None, detail=f"{prop.text}: nothing to compare")
         lhs, rhs, d, units, allowed, noise = (np.concatenate([k[0][i] for k in kept])
                                               for i in range(6))
         d = np.where(np.isfinite(lhs) & np.isfinite(rhs), d, np.inf)  # strict: NaN against 1
@@ -293,11 +295,12 @@ def identities(case: Case) -> list[Identity]:
             and f"property:{p.name}" in wanted]
 
 
-def runner(case: Case) -> Run:
+def runner(case: Case, lead: tuple[int, ...] = ()) -> Run:
     """How ``F`` calls a function: an elementwise one on the array as it is; one along an
-    axis on rows (`_rows.laid_out`, a 2-D array of rows), giving a row of results per row;
-    one_hot on slices of indices (`_vector`), giving a row of classes per index. Each
-    compiled once per shape."""
+    axis on rows (`_rows.laid_out`, a 2-D array of rows laid out as ``lead`` where it
+    holds as many: the rows check's layout, whose compiled function XLA's cache then
+    holds), giving a row of results per row; one_hot on slices of indices (`_vector`),
+    giving a row of classes per index. Each compiled once per shape."""
     fmt, compiled = case.fmt, {}
 
     def run(act: Activation, fn: Callable[..., Any], params: Mapping[str, Any],
@@ -313,8 +316,9 @@ def runner(case: Case) -> Run:
             out = call(lambda: f(jnp.asarray(z, np.int32)), what=f"{act.name} (jit)")
             return np.asarray(jax.tree.leaves(out)[0], np.float64)
         rows, n = z.shape
+        layout = lead if lead and math.prod(lead) == rows else (rows,)
         f = compiled.setdefault(key, jax.jit(partial(
-            _rows.laid_out(act, params, fn, (rows,), n), kw=dict(params))))
+            _rows.laid_out(act, params, fn, layout, n), kw=dict(params))))
         out = call(lambda: f(jnp.asarray(z.astype(fmt.dtype))),
                    what=f"{act.name} on rows of {n}")
         return np.stack(_vector._per_slice(out, rows))
@@ -337,15 +341,18 @@ def _finding(prop: Identity, fill: Callable[[], Gathered], case: Case) -> Findin
 Lookup = Callable[[str], Callable[..., Any] | None]
 
 
-def on_table(case: Case, lookup: Lookup, x: np.ndarray) -> list[Finding]:
-    """The elementwise identities of ``case`` at the inputs ``x`` (float64 values of the
-    format: those the accuracy check judges)."""
+def on_table(case: Case, lookup: Lookup, x: np.ndarray, judged: np.ndarray
+             ) -> list[Finding]:
+    """The elementwise identities of ``case`` on its table's inputs ``x`` (float64 values
+    of the format), judged where ``judged`` (those the accuracy check judges). The calls
+    take the whole table, the shape the value checks compiled the function for."""
     run, params = runner(case), case.act.math_params(case.params)
 
     def fill(prop: Identity) -> Gathered:
         g = Gathered()
-        g.add(outcome(prop, Calls(case, lookup, run), x, params),
-              lambda i: (literal(float(x[i])), "", f"[{_py(float(x[i]))}]", (0,)))
+        out = outcome(prop, Calls(case, lookup, run), x, params)
+        out = tuple(np.where(judged, a, np.nan) if k < 2 else a for k, a in enumerate(out))
+        g.add(out, lambda i: (literal(float(x[i])), "", f"[{_py(float(x[i]))}]", (0,)))
         return g
     return [_finding(p, partial(fill, p), case) for p in identities(case)]
 
@@ -381,17 +388,17 @@ def on_rows(case: Case, lookup: Lookup) -> list[Finding]:
     if dict(case.params) != act.variants()[0] or not _rows.applies(act):
         return []
     wanted = set(case.names())
-    run = runner(case)
     todo = [c for c in _rows.calls(act, case.params, dtype) if c.n in LENGTHS]
+    runs = {c.n: runner(case, c.lead) for c in todo}
     out = []
     if "property:bounds" in wanted:
-        out.append(_row_bounds(case, lookup, run, todo))
+        out.append(_row_bounds(case, lookup, runs, todo))
 
     def fill(prop: Identity) -> Gathered:
         g = Gathered()
         for c in todo:
             x, shift = grid(c.xs, fmt) if prop.grid else (c.xs, None)
-            got = outcome(prop, Calls(case, lookup, run, c.n, shift), x,
+            got = outcome(prop, Calls(case, lookup, runs[c.n], c.n, shift), x,
                           act.math_params(case.params))
             rows, width = got[0].shape[0], got[0].shape[-1]
             skipped = c.xs.shape[0] - rows  # F.others: every row but the first
@@ -409,7 +416,8 @@ def on_rows(case: Case, lookup: Lookup) -> list[Finding]:
     return out + [_finding(p, partial(fill, p), case) for p in identities(case)]
 
 
-def _row_bounds(case: Case, lookup: Lookup, run: Run, todo: list[_rows.Call]) -> Finding:
+def _row_bounds(case: Case, lookup: Lookup, runs: dict[int, Run], todo: list[_rows.Call]
+                ) -> Finding:
     """`Bounds` on rows: a constant one broken is wrong; one that is a function of the row
     broken by more than the value tolerance is wrong, by less a rounding wobble (the
     truth may be the bound: a row of ties)."""
@@ -419,7 +427,7 @@ def _row_bounds(case: Case, lookup: Lookup, run: Run, todo: list[_rows.Call]) ->
     n_seen = n_out = 0
     try:
         for c in todo:
-            got = Calls(case, lookup, run, c.n).self(c.xs).value
+            got = Calls(case, lookup, runs[c.n], c.n).self(c.xs).value
             for r, (xs, ys) in enumerate(zip(c.xs, got, strict=True)):
                 ys = ys[np.isfinite(ys)]
                 n_seen += len(ys)
