@@ -372,14 +372,13 @@ def _saturation(act: Activation, x: np.ndarray, got: np.ndarray, rounded: np.nda
         return Finding(name, "pass", detail=f"{int(at.sum())} inputs whose truth rounds to "
                        f"{shown}, each giving it exactly")
     size = ulp_error(got[short], rounded[short], np.zeros(int(short.sum())), fmt)
-    k = int(np.argmax(np.abs(x[short])))  # the farthest out: where it should be clearest
-    worst = int(np.argmax(size))
+    k = int(np.argmax(size))
     return Finding(name, "fail", float(size[k]), literal(x[short][k]),
                    literal(rounded[short][k]), literal(got[short][k]),
                    f"{int(short.sum())} of {int(at.sum())} inputs whose truth rounds to "
-                   f"{shown} give something else, up to {fmt_ulp(float(size[worst]))} ULP "
-                   f"away; the farthest out shown", {"tolerance": limit},
-                   Severity.WRONG if size.max() > limit else Severity.ROUNDING)
+                   f"{shown} give something else, up to {fmt_ulp(float(size[k]))} ULP away",
+                   {"tolerance": limit},
+                   Severity.WRONG if size[k] > limit else Severity.ROUNDING)
 
 
 def _at_zero(x: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -421,9 +421,10 @@ def _row_bounds(case: Case, lookup: Lookup, runs: dict[int, Run], todo: list[_ro
     """`Bounds` on rows: a constant one broken is wrong; one that is a function of the row
     broken by more than the value tolerance is wrong, by less a rounding wobble (the
     truth may be the bound: a row of ties)."""
-    act, fmt, tol = case.act, case.fmt, case.limit("value")
-    name = "property:bounds"
-    worst: tuple[float, str, str, str, str, Severity] | None = None
+    act, tol, name = case.act, case.limit("value"), "property:bounds"
+    bounds = [(side, b) for p in act.properties if isinstance(p, catalog.Bounds)
+              for side, b in (("lo", p.lo), ("hi", p.hi))]
+    worst: tuple[int, float, str, str, str] | None = None  # (rank, ulps, row, bound, got)
     n_seen = n_out = 0
     try:
         for c in todo:
@@ -431,42 +432,45 @@ def _row_bounds(case: Case, lookup: Lookup, runs: dict[int, Run], todo: list[_ro
             for r, (xs, ys) in enumerate(zip(c.xs, got, strict=True)):
                 ys = ys[np.isfinite(ys)]
                 n_seen += len(ys)
-                for prop in (p for p in act.properties if isinstance(p, catalog.Bounds)):
-                    for side, bound in (("lo", prop.lo), ("hi", prop.hi)):
-                        row_bound = callable(bound)
-                        b = float(bound(xs)) if row_bound else float(bound)
-                        if not math.isfinite(b) or not len(ys):
-                            continue
-                        past = (b - ys) if side == "lo" else (ys - b)
-                        if row_bound:  # in ulps past the bound rounded (correct rounding
-                            # may take the result half an ulp past a real bound), of the
-                            # row's size where its errors count in that (`slice_scale`)
-                            size = max(abs(b), act.slice_scale(xs, ys, {})
-                                       if act.slice_scale else 0.0)
-                            with np.errstate(over="ignore"):  # far inside: −inf
-                                past = (past - 4 * EPS * abs(b)) / fmt.ulp(size) - 0.5
-                        k = int(np.argmax(past))
-                        if past[k] <= 0:
-                            continue
-                        n_out += int(np.sum(past > 0))
-                        ulps = float(past[k]) if row_bound else math.inf
-                        sev = (Severity.ROUNDING if row_bound and ulps <= tol
-                               else Severity.WRONG)
-                        if worst is None or (sev.rank, -ulps) < (worst[5].rank, -worst[0]):
-                            # the most severe, then the farthest
-                            where = (f"≥ {literal(b)}" if side == "lo" else f"≤ {literal(b)}")
-                            worst = (ulps, _rows.row_text(c.patterns[r], c.n, case.dtype),
-                                     where, literal(float(ys[k])), side, sev)
+                for side, bound in bounds:
+                    b, past = _past(act, case.fmt, side, bound, xs, ys)
+                    n_out += int(np.sum(past > 0))
+                    k = int(np.argmax(past)) if len(past) else 0
+                    if not len(past) or past[k] <= 0:
+                        continue
+                    ulps = float(past[k])
+                    rank = (Severity.ROUNDING if ulps <= tol else Severity.WRONG).rank
+                    if worst is None or (rank, -ulps) < worst[:2]:  # most severe, farthest
+                        worst = (rank, ulps, _rows.row_text(c.patterns[r], c.n, case.dtype),
+                                 f"≥ {literal(b)}" if side == "lo" else f"≤ {literal(b)}",
+                                 literal(float(ys[k])))
     except CallError as e:
         return Finding(name, e.status, detail=str(e))
     if worst is None:
         return Finding(name, "pass", detail=f"{n_seen} finite results within their bounds, "
                        f"on rows of {len(todo)} lengths")
-    ulps, row, where, got_text, _, sev = worst
+    rank, ulps, row, where, got_text = worst
     return Finding(name, "fail", ulps if math.isfinite(ulps) else None, row, where, got_text,
                    f"{n_out} of {n_seen} finite results past their bounds"
                    + (f", the worst by {fmt_ulp(ulps)} ULP" if math.isfinite(ulps) else ""),
-                   {"tolerance": tol}, sev)
+                   {"tolerance": tol}, list(Severity)[rank])
+
+
+def _past(act: Activation, fmt: Format, side: str, bound: Any, xs: np.ndarray,
+          ys: np.ndarray) -> tuple[float, np.ndarray]:
+    """The bound for row ``xs``, and how far each result ``ys`` is past it: for a
+    constant bound ∞ (any amount is wrong); for a function of the row, in ulps past the
+    bound rounded (correct rounding may take a result half an ulp past a real bound), of
+    the row's size where its errors count in that (`slice_scale`); ≤ 0 within it."""
+    b = float(bound(xs)) if callable(bound) else float(bound)
+    if not math.isfinite(b):
+        return b, np.zeros(0)
+    past = (b - ys) if side == "lo" else (ys - b)
+    if not callable(bound):
+        return b, np.where(past > 0, np.inf, past)
+    size = max(abs(b), act.slice_scale(xs, ys, {}) if act.slice_scale else 0.0)
+    with np.errstate(over="ignore"):  # far inside: −inf
+        return b, (past - 4 * EPS * abs(b)) / fmt.ulp(size) - 0.5
 
 
 def _py(v: float) -> str:
