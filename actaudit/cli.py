@@ -147,9 +147,12 @@ def _oracle(args: argparse.Namespace) -> int:
         x = [parse_float(v) for v in args.x.split(",")]
         if act.kind is Kind.INDEX and not all(v == int(v) for v in x if math.isfinite(v)):
             raise UsageError(f"{act.name} takes integer indices, got {args.x!r}")
+    order = 2 if args.second else int(args.grad)
+    if order == 2 and act.kind is not Kind.ELEMENTWISE:
+        raise UsageError(f"{act.name}: --second is for elementwise activations")
     try:
-        exact = oracles.evaluate(act, x, params, grad=args.grad)
-        value = oracles.digits(act, x, params, grad=args.grad)
+        exact = oracles.evaluate(act, x, params, order=order)
+        value = oracles.digits(act, x, params, order=order)
     except ValueError as e:
         raise UsageError(str(e)) from None
     except oracles.OracleError as e:  # ours, not the user's: one line, status 1
@@ -187,6 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--grad", action="store_true", help="the derivative instead of the value")
+    p.add_argument("--second", action="store_true",
+                   help="the second derivative instead (elementwise activations)")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument("x", metavar="X", help="float64 literal(s); vectors comma-separated")
     p.set_defaults(run=_oracle)
@@ -196,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir")
     p.add_argument("--workers", type=_count, default=0, help="processes (0: one per core)")
     p.add_argument("--scheduler", help="a dask.distributed scheduler address")
+    p.add_argument("--second", action="store_true",
+                   help="the second derivative's tables too (for --checks gradient:second)")
     p.set_defaults(run=_tables)
     p = sub.add_parser("audit", help="every check on each implementation: summary.csv")
     p.add_argument("--impl", action="append", required=True, metavar="SPEC",
@@ -421,7 +428,7 @@ def _tables(args: argparse.Namespace) -> int:
         _cache_dir(args.cache_dir)
         summary = tables.build_tables(
             names, dtypes, cache_dir=args.cache_dir, workers=args.workers or None,
-            scheduler=args.scheduler)
+            scheduler=args.scheduler, second=args.second)
     except (KeyError, ValueError) as e:
         raise UsageError(e.args[0]) from None
     print(summary.to_string(index=False))

@@ -8,6 +8,7 @@
 from ._elementwise import ALIASES, ELEMENTWISE
 from ._spec import (
     Activation,
+    Bend,
     Bounds,
     Identity,
     Kind,
@@ -40,7 +41,7 @@ def canonical(act: Activation) -> Activation:
 
 
 __all__ = [
-    "CATALOG", "Activation", "Bounds", "Identity", "Kind", "Kink", "Limits", "Monotone",
+    "CATALOG", "Activation", "Bend", "Bounds", "Identity", "Kind", "Kink", "Limits", "Monotone",
     "Param", "Property", "Saturation", "ZeroSign", "canonical", "get",
     "variant_id",
 ]

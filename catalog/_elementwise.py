@@ -14,6 +14,7 @@ from fractions import Fraction
 from ._spec import (
     IN_X,
     Activation,
+    Bend,
     Bounds,
     Identity,
     Kind,
@@ -138,6 +139,11 @@ def _minus_alpha(B, alpha):
 
 def _alpha(B, alpha):
     return alpha
+
+
+def _inverse_alpha(B, alpha):
+    """celu″ at 0 from the left: e^(x/α)/α."""
+    return 1 / alpha
 
 
 def _selu(x, B):
@@ -464,14 +470,14 @@ ELEMENTWISE: tuple[Activation, ...] = (
         "celu", E, "x if x > 0 else α(exp(x/α) − 1)", _celu, _celu_grad,
         params=(Param("alpha", 1.0, (0.5, 2.0), "as written: XLA divides by it in float32"),),
         limits=Limits(_minus_alpha, INF), grad_limits=RAMP, zero_sign=ODD,
-        breakpoints=(0.0,),
+        bends=(Bend(0.0, _inverse_alpha),), breakpoints=(0.0,),
         properties=(MONOTONE,),
     ),
     Activation(
         "elu", E, "x if x > 0 else α(exp(x) − 1)", _elu, _elu_grad,
         params=(_ALPHA,),
         limits=Limits(_minus_alpha, INF), grad_limits=RAMP, zero_sign=ODD,
-        kinks=(Kink(0.0, _alpha),), breakpoints=(0.0,),
+        kinks=(Kink(0.0, _alpha, second=_alpha),), breakpoints=(0.0,),
         properties=(MONOTONE,),
     ),
     Activation(
@@ -520,8 +526,10 @@ ELEMENTWISE: tuple[Activation, ...] = (
     Activation(
         "log1mexp", E, "log(1 − exp(−x)), x ≥ 0", _log1mexp, _log1mexp_grad,
         limits=Limits(math.nan, -0.0), grad_limits=Limits(math.nan, 0.0),
+        second_limits=Limits(math.nan, -0.0), bends=(Bend(0.0, -INF),),
         domain=(0.0, INF), breakpoints=(0.0, math.log(2)),
-        conventions=("undefined (NaN) for x < 0", "log1mexp(0) = −inf, its derivative +inf"),
+        conventions=("undefined (NaN) for x < 0",
+                     "log1mexp(0) = −inf, its derivative +inf, its second −inf"),
         properties=(MONOTONE, Bounds(-INF, 0.0),),
     ),
     Activation(
@@ -553,7 +561,8 @@ ELEMENTWISE: tuple[Activation, ...] = (
         "selu", E, f"λ(x if x > 0 else α(exp(x) − 1)), λ = {SELU_SCALE}, α = {SELU_ALPHA}",
         _selu, _selu_grad,
         limits=Limits(_selu_neg_inf, INF), grad_limits=Limits(0.0, lambda B: B.lit(SELU_SCALE)),
-        zero_sign=ODD, kinks=(Kink(0.0, _selu_kink),), breakpoints=(0.0,),
+        zero_sign=ODD, kinks=(Kink(0.0, _selu_kink, second=_selu_kink),),
+        breakpoints=(0.0,),
         properties=(MONOTONE,),
     ),
     Activation(
@@ -572,6 +581,9 @@ ELEMENTWISE: tuple[Activation, ...] = (
     Activation(
         "soft_sign", E, "x / (|x| + 1)", _soft_sign, _soft_sign_grad,
         limits=Limits(-1.0, 1.0), grad_limits=SATURATE, zero_sign=ODD,
+        bends=(Bend(0.0, -2.0),),
+        conventions=("f″(0) = −2, the piece x ≥ 0's (f″ jumps from 2 to −2 there), as "
+                     "jax.grad of x / (|x| + 1) gives it",),
         properties=(ODD_SYMMETRY, MONOTONE, Bounds(-1.0, 1.0)),
     ),
     Activation(
@@ -583,6 +595,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
         "sparse_plus", E, "0 if x ≤ −1, (x + 1)²/4 if |x| < 1, x if x ≥ 1",
         _sparse_plus, _sparse_plus_grad,
         limits=Limits(0.0, INF), grad_limits=RAMP, breakpoints=(-1.0, 1.0),
+        bends=(Bend(-1.0, 0.0), Bend(1.0, 0.0)),
         properties=(DIFFERS_BY_X, MONOTONE, Bounds(0.0, INF)),
     ),
     Activation(

@@ -120,6 +120,23 @@ class Kink:
     at: float | Callable[..., float]
     grad: float | Formula
     documented: bool = False
+    second: float | Formula = 0.0
+
+
+@dataclass(frozen=True)
+class Bend:
+    """A point where the second derivative jumps though the first does not (celu's 0,
+    sparse_plus's ±1, soft_sign's 0), or is infinite (log1mexp's 0), and the value taken
+    there (``second``: a number, or a formula ``(B, **params)``). At a `Kink` its
+    ``second`` says the same. The catalog's rule for both: the one-sided second
+    derivative of the piece the convention (the subgradient, or the formula's branch at
+    the point) takes, 0 where that piece is linear (relu's, hard_tanh's), or the limit
+    within the domain at its end (log1mexp's −inf at 0). ``documented``: as for `Kink`.
+    """
+
+    at: float | Callable[..., float]
+    second: float | Formula
+    documented: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,6 +216,10 @@ class Activation:
     properties: `Bounds`, `Monotone`, `Saturation` and each `Identity`, checked on every
     input of a table, or on rows (``property:NAME``).
 
+    second_limits: the second derivative at ±inf (elementwise entries; None: 0 at both,
+    as for every entry whose derivative levels off). bends: the `Bend`s, points where
+    only the second derivative jumps; at a `Kink` its ``second`` gives it.
+
     slice_scale: where a slice's outputs are differences of larger terms, the size of
     those terms, ``(xs, outputs, params) -> float`` on float64 arrays (the slice, its
     correctly rounded outputs, the parameters with a mask or b as tuples): errors count in
@@ -233,8 +254,10 @@ class Activation:
     params: tuple[Param, ...] = ()
     limits: Limits | None = None
     grad_limits: Limits | None = None
+    second_limits: Limits | None = None
     zero_sign: ZeroSign | None = None
     kinks: tuple[Kink, ...] = ()
+    bends: tuple[Bend, ...] = ()
     breakpoints: tuple[float | Callable[..., float], ...] = ()
     domain: tuple[float, float] = (-math.inf, math.inf)
     conventions: tuple[str, ...] = ()
@@ -295,6 +318,12 @@ class Activation:
         """Each kink with where it is for these parameters (defaults filled in)."""
         return [(_at(k.at, self.math_params(self.resolve(params))), k) for k in self.kinks]
 
+    def bends_at(self, params: Mapping[str, Any]) -> list[tuple[float, Kink | Bend]]:
+        """Each point whose second derivative is a convention (a `Kink` or a `Bend`), with
+        where it is for these parameters."""
+        kw = self.math_params(self.resolve(params))
+        return [(_at(k.at, kw), k) for k in (*self.kinks, *self.bends)]
+
     def breakpoints_at(self, params: Mapping[str, Any]) -> list[float]:
         """Where the definition changes branch, for these parameters."""
         kw = self.math_params(self.resolve(params))
@@ -317,6 +346,16 @@ class Activation:
         for lim in (self.limits, self.grad_limits):
             parts += [_fingerprint.of(end) for end in ((lim.neg, lim.pos) if lim else ())]
         parts += [f"kink {_fingerprint.of(k.at)} {_fingerprint.of(k.grad)}" for k in self.kinks]
+        return "\n".join(parts)
+
+    def second_fingerprint(self) -> str:
+        """`fingerprint`, and what defines the second derivative beyond it: its limits and
+        the conventions at kinks and bends."""
+        lim = self.second_limits
+        parts = [self.fingerprint()]
+        parts += [_fingerprint.of(end) for end in ((lim.neg, lim.pos) if lim else ())]
+        parts += [f"second {_fingerprint.of(k.at)} {_fingerprint.of(k.second)}"
+                  for k in (*self.kinks, *self.bends)]
         return "\n".join(parts)
 
 

@@ -35,7 +35,7 @@ from . import (
     _worker,
 )
 from ._call import TIMEOUT_S, precision
-from ._registry import CATEGORIES, CHECKS, Severity, applying, declared
+from ._registry import CATEGORIES, CHECKS, OPT_IN, Severity, applying, declared
 from ._results import COLUMNS, Audit, Finding, frame, settle
 from ._tolerances import DTYPES, Tolerances
 
@@ -146,8 +146,9 @@ class Plan:
                              f"{timeout!r}")
         wanted = frozenset(checks) if checks else None
         for c in wanted or ():
-            if c not in CATEGORIES:
-                raise ValueError(f"unknown check {c!r}; known: {', '.join(CATEGORIES)}")
+            if c not in CATEGORIES + OPT_IN:
+                raise ValueError(f"unknown check {c!r}; known: "
+                                 f"{', '.join(CATEGORIES + OPT_IN)}")
         if exhaustive is not None and exhaustive != "float32":
             raise ValueError(f"--exhaustive takes float32 (every input of the 16-bit formats "
                              f"is always checked), got {exhaustive!r}")
@@ -193,7 +194,8 @@ class Plan:
         elementwise = [a.name for a in acts if a.kind is Kind.ELEMENTWISE]
         if elementwise:  # build what the cache lacks first, on every core
             tables.build_tables(elementwise, list(self.dtypes), cache_dir=cache_dir,
-                                workers=workers, progress=progress)
+                                workers=workers, progress=progress,
+                                second="gradient:second" in (self.checks or ()))
         if journal is not None and journal.finished():
             n = journal.finished()
             print(f"actaudit: resuming: {n} case{'s' if n != 1 else ''} finished by an "
@@ -375,7 +377,9 @@ def run_case(im: impl.Implementation, act: Activation, params: dict[str, Any], d
             return _search.check(case, fn)
         if act.kind is Kind.ELEMENTWISE:
             table = tables.table(act.name, params, dtype, cache_dir=cache_dir)
-            return (_elementwise.check(case, fn, table)
+            second = (tables.table(act.name, params, dtype, cache_dir=cache_dir, second=True)
+                      if _elementwise.SECOND in case.names() else None)
+            return (_elementwise.check(case, fn, table, second)
                     + _properties.on_table(case, im.get, table["x"].to_numpy(),
                                            _elementwise.judged(case, table)))
         if part == "rows":

@@ -19,7 +19,7 @@ import pandas as pd
 BINS = 512
 KEY = ["impl", "activation", "variant", "dtype", "what"]
 COLUMNS = [*KEY, "x", "max_ulp", "x_lo", "x_hi", "n"]
-WHAT = {"accuracy": "value", "gradient": "gradient"}  # the check a curve belongs to
+WHAT = {"accuracy": "value", "gradient": "gradient", "gradient:second": "second"}  # a curve's check
 
 
 def runs(x: np.ndarray, err: np.ndarray, bins: int = BINS) -> dict[str, np.ndarray]:

@@ -12,7 +12,8 @@ otherwise) falls in exactly one class, checked once:
 * ``accuracy``: everything else, in ULP against the tolerance table.
 
 The derivative (jax.vjp and jax.jvp, both against the oracle) is classified the same way,
-with the subgradients at the catalog's kinks in ``gradient:kinks``.
+with the subgradients at the catalog's kinks in ``gradient:kinks``; so is the second
+derivative, in one row, ``gradient:second`` (`_second_finding`).
 
 Each finding that does not pass says what it means (its `Severity`, see `_registry`); the
 audit turns that into ``fail`` or ``warn`` (`_results.settle`).
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -148,19 +149,37 @@ _JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def jitted(f: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
-    """``f``, its vjp and its jvp (each of x and a (co)tangent), compiled once per function
-    object: a run that calls them on many arrays (the exhaustive one) traces them once."""
+    """``f``, its vjp and its jvp (each of x and a (co)tangent), and its second derivative
+    two ways (of x: `second_derivatives`), compiled once per function object: a run that
+    calls them on many arrays (the exhaustive one) traces them once (and compiles each
+    only when first called)."""
     try:
         return _JITTED[f]
     except (KeyError, TypeError):
         pass
     fns = (jax.jit(f), jax.jit(lambda x, t: jax.vjp(f, x)[1](t)[0]),
-           jax.jit(lambda x, t: jax.jvp(f, (x,), (t,))[1]))
+           jax.jit(lambda x, t: jax.jvp(f, (x,), (t,))[1]),
+           *(jax.jit(g) for g in second_derivatives(f)))
     try:
         _JITTED[f] = fns
     except TypeError:  # not weakly referable: compiled again next time
         pass
     return fns
+
+
+def second_derivatives(f: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """An elementwise ``f``'s second derivative at each entry of x, by reverse mode over
+    reverse mode (``jax.grad(jax.grad(f))``, what most users write) and by forward mode
+    over reverse mode (a Hessian-vector product's usual form)."""
+    def first(x: Any) -> Any:
+        return jax.vjp(f, x)[1](jnp.ones_like(x))[0]
+
+    def reverse(x: Any) -> Any:
+        return jax.vjp(first, x)[1](jnp.ones_like(x))[0]
+
+    def forward(x: Any) -> Any:
+        return jax.jvp(first, (x,), (jnp.ones_like(x),))[1]
+    return reverse, forward
 
 
 class Evaluation:
@@ -179,7 +198,7 @@ class Evaluation:
 
     def gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """(vjp, jvp) with unit (co)tangents: the derivative, twice."""
-        _, vjp_of, jvp_of = jitted(self.f)
+        _, vjp_of, jvp_of = jitted(self.f)[:3]
         xj = jnp.asarray(self.x)
         ones = jnp.ones_like(xj)
         vjp = call(lambda: vjp_of(xj, ones), what="jax.vjp")
@@ -188,9 +207,22 @@ class Evaluation:
         return (array(vjp, shape, dt, "jax.vjp").astype(np.float64),
                 array(jvp, shape, dt, "jax.jvp").astype(np.float64))
 
+    def seconds(self) -> tuple[np.ndarray, np.ndarray]:
+        """The second derivative, reverse over reverse and forward over reverse."""
+        *_, reverse, forward = jitted(self.f)
+        xj = jnp.asarray(self.x)
+        shape, dt = self.x.shape, self.fmt.dtype
+        out = []
+        for fn, what in ((reverse, "jax.grad of jax.grad"), (forward, "jax.jvp of jax.grad")):
+            got = call(lambda fn=fn: fn(xj), what=what)
+            out.append(array(got, shape, dt, what).astype(np.float64))
+        return out[0], out[1]
 
-def check(case: Case, fn: Callable[..., Any], table: pd.DataFrame) -> list[Finding]:
-    """Every check of ``case`` on ``fn``, against its oracle ``table``."""
+
+def check(case: Case, fn: Callable[..., Any], table: pd.DataFrame,
+          second: pd.DataFrame | None = None) -> list[Finding]:
+    """Every check of ``case`` on ``fn``, against its oracle ``table`` (and ``second``,
+    the second derivative's, where ``gradient:second`` is among the checks)."""
     names = case.names()
     ev = Evaluation(fn, case.params, case.fmt, table["x"].to_numpy())
     value_checks = [n for n in names if n in VALUE_CHECKS]
@@ -203,8 +235,10 @@ def check(case: Case, fn: Callable[..., Any], table: pd.DataFrame) -> list[Findi
         else:
             out += _value_findings(case, ev, table, got, names)
             _ignored(out, case, fn, ev, got)
-    if any(n in GRADIENT_CHECKS for n in names):
+    if any(n in GRADIENT_CHECKS for n in names if n != SECOND):
         out += _gradient_findings(case, ev, table, names)
+    if SECOND in names and second is not None:
+        out.append(_second_finding(case, ev, second))
     if "dtype" in names:
         out.append(_dtype_finding(fn, case))
     if "transform" in names:
@@ -516,6 +550,54 @@ def _gradient_findings(case: Case, ev: Evaluation, table: pd.DataFrame,
         out.append(via(_subnormal("subnormal:gradient", x, sub, worse, hi, lo, rounded, fmt,
                                   limit, _zeros(x, rounded, worse), scale), sub))
     return out
+
+
+SECOND = "gradient:second"
+
+
+def _second_finding(case: Case, ev: Evaluation, table: pd.DataFrame) -> Finding:
+    """The second derivative, both ways (`Evaluation.seconds`), against its oracle table,
+    classified as the derivative is: ULP error where the truth is ordinary, the catalog's
+    limit at ±inf and infinite or NaN truths bit for bit, its convention at each kink
+    and bend (`Severity.CONVENTION`), subnormal cases (flushing warns). One row: the
+    most severe class's finding, the others summed up in its detail."""
+    act, fmt, x = case.act, ev.fmt, ev.x64
+    try:
+        reverse, forward = ev.seconds()
+    except CallError as e:
+        return Finding(SECOND, e.status, detail=str(e))
+    hi, lo, rounded = (table[c].to_numpy() for c in ("second_hi", "second_lo", "second"))
+    bend = np.isin(x, [at for at, _ in act.bends_at(case.params)]) & np.isfinite(x)
+    with np.errstate(invalid="ignore"):  # a truth of exactly 0 (relu″) is no subnormal
+        sub = _subnormal_cases(x, hi, rounded, fmt) & ~bend & ((hi != 0) | (x != 0)
+                                                                & (np.abs(x) < fmt.tiny))
+        special = (np.isinf(x) | ~np.isfinite(hi)) & ~bend & ~np.isnan(x) & ~sub
+    acc = ~special & ~sub & ~bend & ~np.isnan(x)
+    limit = case.limit("second")
+    by_reverse = ulp_error(reverse, hi, lo, fmt) >= ulp_error(forward, hi, lo, fmt)
+    worse = np.where(by_reverse, reverse, forward)
+    err = ulp_error(worse[acc], hi[acc], lo[acc], fmt)
+    accuracy = (_worst(SECOND, x[acc], err, rounded[acc], worse[acc], limit, "inputs")
+                if acc.any() else Finding(SECOND, "pass", detail="no ordinary inputs"))
+    accuracy.extra["curve"] = (x[acc], err)
+    found = [(accuracy, acc)]
+    ok = _same(worse[special], rounded[special], np.zeros(int(special.sum()), bool))
+    found.append((_exact(SECOND, x[special], rounded[special], worse[special], ok,
+                         "at ±inf and infinite or NaN truths"), special))
+    ok = _same(worse[bend], rounded[bend], np.zeros(int(bend.sum()), bool))
+    at_bends = _exact("gradient:kinks", x[bend], rounded[bend], worse[bend], ok,
+                      "kinks and bends with the catalog's convention")
+    found.append((replace(at_bends, check=SECOND), bend))
+    found.append((_subnormal(SECOND, x, sub, worse, hi, lo, rounded, fmt, limit,
+                             _zeros(x, rounded, worse)), sub))
+    bad = [(f, m) for f, m in found if f.status != "pass"]
+    f, mask = min(bad, key=lambda b: b[0].severity.rank if b[0].severity else 99) if bad else (
+        found[0])
+    others = "; ".join(g.detail for g, _ in found if g is not f and g.detail)
+    f.detail = f"{f.detail}; {others}" if others else f.detail
+    if "worst_index" in f.extra:
+        f.extra["via"] = "grad2" if by_reverse[mask][f.extra["worst_index"]] else "jvp_grad"
+    return f
 
 
 def _other_dtype(dtype: str) -> Any:

@@ -92,6 +92,7 @@ class Check:
     doc: str
     needs: Callable[[Activation], bool] | None = None
     search: bool = False  # run only with a search profile (`_search`)
+    opt_in: bool = False  # run only where asked for by name (``--checks gradient:second``)
 
     @property
     def category(self) -> str:
@@ -156,6 +157,11 @@ CHECKS: tuple[Check, ...] = (
           "the catalog's subgradient at each kink", lambda act: bool(act.kinks)),
     Check("subnormal:gradient", Severity.SUBNORMAL, ELEMENTWISE, True,
           "the derivative at subnormal inputs and results"),
+    Check("gradient:second", Severity.WRONG, ELEMENTWISE, True,
+          "the second derivative (reverse over reverse and forward over reverse, the worse "
+          "of the two) in ULP; at ±inf its limit, at kinks and bends the catalog's "
+          "convention (warn), subnormal results as for the derivative. Run where asked "
+          "for (--checks gradient:second) until the reference passes it", opt_in=True),
     Check("dtype", Severity.PROMOTION, EVERY, False,
           "the output dtype: the input's, or JAX's promotion with array parameters"),
     Check("transform", Severity.WRONG, EVERY, False,
@@ -171,6 +177,7 @@ CHECKS: tuple[Check, ...] = (
 )
 BY_NAME = {c.name: c for c in CHECKS}
 CATEGORIES = tuple(dict.fromkeys(c.category for c in CHECKS))
+OPT_IN = tuple(c.name for c in CHECKS if c.opt_in)  # named in --checks to run
 DERIVATIVE = frozenset(c.name for c in CHECKS if c.derivative)
 
 
@@ -186,11 +193,12 @@ def categories(act: Activation) -> tuple[str, ...]:
 
 def applying(act: Activation, wanted: frozenset[str] | None = None, *, search: bool = False,
              dtype: str | None = None) -> tuple[Check, ...]:
-    """The checks that apply to ``act``, of the categories ``wanted`` (all by default);
-    with ``search``, the search's too where it adds anything in ``dtype`` (`searched`;
-    any dtype where None)."""
+    """The checks that apply to ``act``, of the categories ``wanted`` (all by default;
+    an opt-in check only where ``wanted`` names it); with ``search``, the search's too
+    where it adds anything in ``dtype`` (`searched`; any dtype where None)."""
     return tuple(c for c in CHECKS if c.applies(act)
-                 and (wanted is None or c.category in wanted)
+                 and (c.name in (wanted or ()) if c.opt_in
+                      else wanted is None or c.category in wanted)
                  and (not c.search or (search and searched(act, dtype))))
 
 

@@ -7,6 +7,8 @@ How the check computed the reported number is the finding's ``via`` (in ``extra`
 * ``value``: the function under jit (an elementwise one on a one-element array);
 * ``vjp`` / ``jvp``: the derivative by reverse or forward mode, whichever the row reports
   (an elementwise check computes both and reports the worse);
+* ``grad2`` / ``jvp_grad``: the second derivative, ``jax.grad`` of ``jax.grad`` or
+  ``jax.jvp`` of ``jax.grad`` (`_elementwise.second_derivatives`);
 * ``eager vs jit``, ``vmap vs loop``: the two results a `transform` row compares, in the
   order got, expected;
 * ``monotone``: the function at the two inputs where a `property:monotone` row saw it
@@ -55,6 +57,9 @@ def _printed(act: Activation, via: str, at: Any, params: Mapping[str, Any]) -> s
             "value": "float(jax.jit(f)(x)[0])",
             "vjp": "float(jax.jit(lambda x: jax.vjp(f, x)[1](jnp.ones_like(x))[0])(x)[0])",
             "jvp": "float(jax.jit(lambda x: jax.jvp(f, (x,), (jnp.ones_like(x),))[1])(x)[0])",
+            "grad2": "float(jax.jit(jax.grad(jax.grad(lambda x: f(x[None])[0])))(x[0]))",
+            "jvp_grad": "float(jax.jit(lambda x: jax.jvp(jax.grad(lambda x: f(x[None])[0]), "
+                        "(x,), (jnp.ones_like(x),))[1])(x[0]))",
             "eager vs jit": "float(f(x)[0]), float(jax.jit(f)(x)[0])",
             "vmap vs loop": "float(jax.vmap(f)(x[None])[0, 0]), float(f(x)[0])",
             "monotone": "*[float(v) for v in jax.jit(f)(x)]",
@@ -84,7 +89,8 @@ def repro(spec: str, act: Activation, params: Mapping[str, Any], dtype: str,
               f"f = lambda x: load({spec!r}).get({act.name!r})({call_args}); "
               f"x = jnp.asarray([{', '.join(_py_float(v) for v in xs)}], jnp.{where}); "
               f"print({_printed(act, via, at, params)})")
-    grad = " --grad" if via in ("vjp", "jvp") else ""
+    grad = {"vjp": " --grad", "jvp": " --grad", "grad2": " --second",
+            "jvp_grad": " --second"}.get(via, "")
     if via == "monotone":  # a property's expected value is the function's own, not the truth
         oracle = ""
     else:

@@ -1,8 +1,9 @@
-"""Tolerances, in ULP, in one table keyed by dtype: values and gradients.
+"""Tolerances, in ULP, in one table keyed by dtype: values, gradients, second derivatives.
 
 Defaults: values within 1 ULP in float16 and bfloat16 (correctly rounded but for the odd
-double rounding), 4 ULP in float32 and float64; gradients looser, 2 and 16; a few
-activations looser where their catalog entry says why (`ACTIVATION_DEFAULTS`). Users
+double rounding), 4 ULP in float32 and float64; gradients and second derivatives looser,
+2 and 16; a few activations looser where their catalog entry says why
+(`ACTIVATION_DEFAULTS`). Users
 override any entry from a TOML file (``--tolerances FILE``) or ``[tool.actaudit.tolerances]``
 in ./pyproject.toml, with the same shape::
 
@@ -10,6 +11,8 @@ in ./pyproject.toml, with the same shape::
     float32 = 8
     [gradient]
     float64 = 32
+    [second]
+    bfloat16 = 4
     [activations.gelu.gradient]   # one activation (all its variants)
     float32 = 64
 """
@@ -24,11 +27,12 @@ from pathlib import Path
 from typing import Any
 
 DTYPES = ("float16", "bfloat16", "float32", "float64")
-WHAT = ("value", "gradient")
+WHAT = ("value", "gradient", "second")
 
 DEFAULT: dict[str, dict[str, float]] = {
     "value": {"float16": 1, "bfloat16": 1, "float32": 4, "float64": 4},
     "gradient": {"float16": 2, "bfloat16": 2, "float32": 16, "float64": 16},
+    "second": {"float16": 2, "bfloat16": 2, "float32": 16, "float64": 16},
 }
 
 
@@ -72,13 +76,13 @@ class Tolerances:
                     for what, entries in _table(per, f"{source}: [activations.{name}]").items():
                         if what not in WHAT:
                             raise ToleranceError(
-                                f"{source}: [activations.{name}.{what}]: expected value or "
-                                "gradient")
+                                f"{source}: [activations.{name}.{what}]: expected value, "
+                                "gradient or second")
                         acts.setdefault(name, {}).setdefault(what, {}).update(
                             _entries(entries, f"{source}: [activations.{name}.{what}]"))
             else:
                 raise ToleranceError(f"{source}: unknown key {key!r} (expected value, "
-                                     "gradient or activations)")
+                                     "gradient, second or activations)")
         return Tolerances(table, acts)
 
 

@@ -1,8 +1,11 @@
 """The exact value and derivative of a catalog activation, correctly rounded.
 
 Elementwise inputs are answered in this order, each rule taken from the catalog entry:
-NaN gives NaN; ±inf its `Limits`; a derivative at a `Kink` its convention; anything else
-its formula, certified by `engine.decide`; at -0.0 the sign follows the entry's `ZeroSign`.
+NaN gives NaN; ±inf its `Limits`; a derivative at a `Kink` (a second derivative at a
+`Kink` or a `Bend`) its convention; anything else its formula, certified by
+`engine.decide`; at -0.0 the sign follows the entry's `ZeroSign`. The second derivative
+(``order=2``) is the derivative formula differentiated forward, in the same backends
+(`jets`): no third formula.
 
 A parameter the library rounds before using it (`Param.taken_as`) is rounded the same way
 for the format asked for, so such an entry's truth depends on the format: it is decided
@@ -16,10 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ..catalog import Activation, Kind, ZeroSign, variant_id
+from ..catalog import Activation, Kind, Limits, ZeroSign, variant_id
 from .backends import Binary
 from .engine import decide, decimal
 from .formats import FORMATS, Format, dyadic, float_text
+from .jets import Jets, derivative
 
 ALL_FORMATS: tuple[Format, ...] = tuple(FORMATS.values())
 
@@ -65,18 +69,32 @@ def _const(spec: Any, act: Activation, params: Mapping[str, Any]) -> Any:
     return lambda B: spec
 
 
+def order_of(grad: bool, order: int | None) -> int:
+    """0 for the value, 1 for the derivative (``grad``), or ``order`` where given."""
+    return int(grad) if order is None else order
+
+
 def computation(act: Activation, x: Any, params: Mapping[str, Any], grad: bool = False,
-                formula: Any = None):
+                formula: Any = None, order: int | None = None):
     """``compute(B)`` for the entry's formula (or derivative, or ``formula``, another of
-    its formulas) at ``x``, the finite, non-special case: what `decide` and `decimal`
-    evaluate."""
-    fn = formula or (act.grad if grad else act.value)
+    its formulas; or the second derivative, ``order=2``) at ``x``, the finite,
+    non-special case: what `decide` and `decimal` evaluate."""
+    order = order_of(grad, order)
+    fn = formula or (act.grad if order else act.value)
     if fn is None:
         raise ValueError(f"{act.name} has no derivative (its input is integer indices)")
+    if order == 2:
+        if act.kind is not Kind.ELEMENTWISE:
+            raise ValueError(f"{act.name}: second derivatives are elementwise only")
+
+        def second(B):
+            jets = Jets(B)
+            return derivative(fn(jets.num(x), jets, **literals(act, params, B)))
+        return second
     if act.kind is Kind.ELEMENTWISE:
         return lambda B: fn(B.num(x), B, **literals(act, params, B))
     xs = [float(v) for v in x]
-    if not grad:
+    if not order:
         return lambda B: fn(xs, B, **literals(act, params, B))
 
     def jacobian(B):
@@ -92,25 +110,31 @@ def _is_nan(v: Any) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
-def _special(act: Activation, x: float, params: Mapping[str, Any], grad: bool):
+LEVEL = Limits(0.0, 0.0)  # the second derivative at ±inf where the entry declares none
+
+
+def _special(act: Activation, x: float, params: Mapping[str, Any], order: int):
     """The compute function answering a special input from the catalog's data, or None."""
     if math.isnan(x):
         return lambda B: math.nan
     if math.isinf(x):
-        limits = act.grad_limits if grad else act.limits
+        limits = (act.limits, act.grad_limits, act.second_limits or LEVEL)[order]
         if limits is None:
             raise ValueError(f"{act.name} declares no limits at infinity")
         return _const(limits.pos if x > 0 else limits.neg, act, params)
-    if grad:
+    if order == 1:
         for at, kink in act.kinks_at(params):
             if x == at:
                 return _const(kink.grad, act, params)
+    if order == 2:
+        for at, point in act.bends_at(params):
+            if x == at:
+                return _const(point.second, act, params)
     return None
 
 
-def _what(act: Activation, x: Any, params: Mapping[str, Any], grad: bool) -> str:
-    name = f"{act.name}'" if grad else act.name
-    return f"{name}({x!r}{', ' if params else ''}{variant_id(params)})"
+def _what(act: Activation, x: Any, params: Mapping[str, Any], order: int) -> str:
+    return f"{act.name}{chr(39) * order}({x!r}{', ' if params else ''}{variant_id(params)})"
 
 
 def _rounds_params(act: Activation, params: Mapping[str, Any]) -> bool:
@@ -123,10 +147,12 @@ def evaluate(
     params: Mapping[str, Any] | None = None,
     *,
     grad: bool = False,
+    order: int | None = None,
     formats: Sequence[Format] = ALL_FORMATS,
     witness: Mapping[str, float] | None = None,
 ) -> Any:
-    """The exact value (or derivative) at ``x``, as `Exact` results.
+    """The exact value (or derivative, or with ``order=2`` the second derivative) at
+    ``x``, as `Exact` results.
 
     Elementwise: ``x`` a float, one `Exact`. Other kinds: ``x`` a sequence, a list of
     `Exact` (a list of rows, the Jacobian, for ``grad``; for logsumexp a list with the
@@ -136,26 +162,27 @@ def evaluate(
     stands in for mpmath's cross-check where it agrees with Arb (`engine.decide`).
     """
     params = act.resolve(params or {})
+    order = order_of(grad, order)
     if len(formats) > 1 and _rounds_params(act, params):
-        each = {f.name: evaluate(act, x, params, grad=grad, formats=(f,), witness=witness)
+        each = {f.name: evaluate(act, x, params, order=order, formats=(f,), witness=witness)
                 for f in formats}
-        top = each.get(F64.name) or evaluate(act, x, params, grad=grad, formats=(F64,))
+        top = each.get(F64.name) or evaluate(act, x, params, order=order, formats=(F64,))
         return _merge(top, each)
     dtype = formats[0].name if formats else None
     params = taken(act, params, dtype)
 
     def what() -> str:
-        return _what(act, x, params, grad)
+        return _what(act, x, params, order)
 
     if act.kind is not Kind.ELEMENTWISE:
-        return decide(computation(act, x, params, grad), formats, what=what)
+        return decide(computation(act, x, params, order=order), formats, what=what)
     x = float(x)
-    special = _special(act, x, params, grad)
+    special = _special(act, x, params, order)
     if special is not None:
         return decide(special, formats, what=what)
-    result = decide(computation(act, x, params, grad), formats, what=what,
+    result = decide(computation(act, x, params, order=order), formats, what=what,
                     witness=witness if x != 0 else None)
-    if x == 0 and math.copysign(1, x) < 0 and not grad and act.zero_sign is ZeroSign.ODD:
+    if x == 0 and math.copysign(1, x) < 0 and not order and act.zero_sign is ZeroSign.ODD:
         if result.hi == 0:
             result = result.negated_zero()
     return result
@@ -172,20 +199,22 @@ def _merge(top: Any, each: Mapping[str, Any]) -> Any:
 
 
 def digits(act: Activation, x: Any, params: Mapping[str, Any] | None = None, *,
-           grad: bool = False, n: int = 36) -> Any:
+           grad: bool = False, order: int | None = None, n: int = 36) -> Any:
     """``n`` certified significant digits of the value (a string, or a nested list), the
     float64 input's (parameters the library rounds, rounded to float64); an exact zero
     keeps its sign."""
     params = act.resolve(params or {})
-    exact = evaluate(act, x, params, grad=grad, formats=(F64,))
+    order = order_of(grad, order)
+    exact = evaluate(act, x, params, order=order, formats=(F64,))
     params = taken(act, params, "float64")
     if act.kind is Kind.ELEMENTWISE:
         x = float(x)
-        compute = _special(act, x, params, grad) or computation(act, x, params, grad)
+        compute = (_special(act, x, params, order)
+                   or computation(act, x, params, order=order))
         if not math.isfinite(exact.hi):
             return float_text(exact.hi)
         return _signed_zero(decimal(compute, n), exact)
-    return _map2(_signed_zero, decimal(computation(act, x, params, grad), n), exact)
+    return _map2(_signed_zero, decimal(computation(act, x, params, order=order), n), exact)
 
 
 def _signed_zero(text: str, exact: Any) -> str:

@@ -95,6 +95,17 @@ def _out(lo: np.ndarray, hi: np.ndarray, k: float = 1.0) -> tuple[np.ndarray, np
         return (lo - (np.abs(lo) * (k * _C) + k * _T), hi + (np.abs(hi) * (k * _C) + k * _T))
 
 
+def _defers(op: Callable[[Box, Any], Any]) -> Callable[[Box, Any], Any]:
+    """A binary operation that leaves an operand of another arithmetic (a `jets.Jet` of
+    boxes) to that operand's reflected operation."""
+    def apply(self: Box, other: Any) -> Any:
+        if not isinstance(other, Box | int | float | Fraction | np.floating):
+            return NotImplemented
+        return op(self, other)
+    apply.__doc__ = op.__doc__
+    return apply
+
+
 class Box:
     """Enclosures ``[lo, hi]`` of exact values, one per input (or one for a constant), and
     the sign of each value where it is known to be nonzero (``sign``: 1, -1, or 0 for not
@@ -131,6 +142,7 @@ class Box:
         return Box(a, np.maximum(np.abs(lo), np.abs(hi)), self.exact,
                    np.abs(self.sign) if _informed(self) else 0)
 
+    @_defers
     def __add__(self, other: Any) -> Box:
         o = box(other)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -149,12 +161,15 @@ class Box:
 
     __radd__ = __add__
 
+    @_defers
     def __sub__(self, other: Any) -> Box:
         return self + -box(other)
 
+    @_defers
     def __rsub__(self, other: Any) -> Box:
         return box(other) + -self
 
+    @_defers
     def __mul__(self, other: Any) -> Box:
         o = box(other)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -184,6 +199,7 @@ class Box:
 
     __rmul__ = __mul__
 
+    @_defers
     def __truediv__(self, other: Any) -> Box:
         o = box(other)
 
@@ -212,6 +228,7 @@ class Box:
             return Box(np.where(straddles, np.nan, lo), np.where(straddles, np.nan, hi),
                        sign=_signed(lo, hi, sign))
 
+    @_defers
     def __rtruediv__(self, other: Any) -> Box:
         return box(other) / self
 
@@ -225,20 +242,25 @@ class Box:
         return out
 
     # comparisons: a `Truth` per input --------------------------------------------------
+    @_defers
     def __gt__(self, other: Any) -> Truth:
         o = box(other)
         return Truth(self.lo > o.hi, self.hi <= o.lo)
 
+    @_defers
     def __ge__(self, other: Any) -> Truth:
         o = box(other)
         return Truth(self.lo >= o.hi, self.hi < o.lo)
 
+    @_defers
     def __lt__(self, other: Any) -> Truth:
         return box(other) > self
 
+    @_defers
     def __le__(self, other: Any) -> Truth:
         return box(other) >= self
 
+    @_defers
     def __eq__(self, other: Any) -> Truth:  # type: ignore[override]
         o = box(other)
         return Truth((self.lo == self.hi) & (o.lo == o.hi) & (self.lo == o.lo),
@@ -464,8 +486,9 @@ class Enclosure(NamedTuple):
 
 def enclose(act: Activation, x: np.ndarray, params: Mapping[str, Any], dtype: str,
             grad: bool = False, where: np.ndarray | None = None,
-            formula: Any = None) -> Enclosure:
-    """The `Enclosure` of f(x) (or f'(x), or ``formula``: another of the entry's) at each
+            formula: Any = None, order: int | None = None) -> Enclosure:
+    """The `Enclosure` of f(x) (or f'(x), or f''(x) with ``order=2``, its derivative
+    formula run on `jets.Jet`s of boxes; or ``formula``: another of the entry's) at each
     finite ``x`` (float64 array), the parameters taken as the library takes them for
     ``dtype``; only ``where`` (a mask), if given, the other inputs enclosed by nothing. A
     value the formula gives as an exact number (0, 1, NaN by a domain convention) is that
@@ -476,7 +499,7 @@ def enclose(act: Activation, x: np.ndarray, params: Mapping[str, Any], dtype: st
                     np.zeros(x.shape, np.int8), np.full(x.shape, np.nan),
                     np.zeros(x.shape, np.int8))
     at = np.arange(len(x)) if where is None else np.flatnonzero(where)
-    _run(computation(act, x, params, grad, formula), at, out)
+    _run(computation(act, x, params, grad, formula, order), at, out)
     return out
 
 

@@ -5,8 +5,10 @@ A table is a DataFrame, one row per input: ``x`` (float64), then for the value a
 derivative the double-double (``value_hi``, ``value_lo``: the correctly rounded float64
 and the remainder, together within 2**-105 of the exact value, relative, or within the
 float64 subnormal spacing below the normal range) and the correctly rounded result in the
-table's format (``value``). Tables are written as parquet, atomically (a
-temporary file renamed into place), never with pickle.
+table's format (``value``). The second derivative has tables of its own, over the same
+inputs (``second_hi``, ``second_lo``, ``second``), so that the first ones, and what they
+cost, are kept as they are. Tables are written as parquet, atomically (a temporary file
+renamed into place), never with pickle.
 
 The file name carries a key over what the values are a function of, and nothing else: the
 catalog entry's definition (its formulas with every helper and constant they use, its
@@ -67,6 +69,11 @@ SCHEMA = 2  # 2: a checksum in every file, no library versions in the key
 ORACLE = "0.2.0"  # 0.2.0: zero signs certified, hi + lo a double-double, Offsets
 CHUNK = 2048
 COLUMNS = ("value_hi", "value_lo", "value", "grad_hi", "grad_lo", "grad")
+SECOND = ("second_hi", "second_lo", "second")  # a second-derivative table's columns
+
+
+def columns(second: bool = False) -> tuple[str, ...]:
+    return SECOND if second else COLUMNS
 
 
 def cache_dir(given: str | os.PathLike | None = None) -> Path:
@@ -85,40 +92,51 @@ def _key(act: Activation, params: dict, dtype: str, **more: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def table_key(act: Activation, params: dict, dtype: str) -> str:
-    """A hash of everything a table's contents depend on, its inputs included."""
-    return _key(catalog.canonical(act), params, dtype, samples=samples.version(FORMATS[dtype]),
-                sampler="" if dtype in samples.EXHAUSTIVE else _fingerprint.module(samples))
+def table_key(act: Activation, params: dict, dtype: str, second: bool = False) -> str:
+    """A hash of everything a table's contents depend on, its inputs included (for the
+    second derivative's table, also what defines that: `Activation.second_fingerprint`)."""
+    act = catalog.canonical(act)
+    more = {"second": act.second_fingerprint()} if second else {}
+    return _key(act, params, dtype, samples=samples.version(FORMATS[dtype]),
+                sampler="" if dtype in samples.EXHAUSTIVE else _fingerprint.module(samples),
+                **more)
 
 
-def table_path(act: Activation, params: dict, dtype: str, root: Path) -> Path:
+def table_path(act: Activation, params: dict, dtype: str, root: Path,
+               second: bool = False) -> Path:
     act = catalog.canonical(act)
     slug = re.sub(r"[^A-Za-z0-9.=-]+", "_", variant_id(act.math_params(params))) or "default"
-    return root / f"{act.name}-{slug}-{dtype}-{table_key(act, params, dtype)}.parquet"
+    kind = "-second" if second else ""
+    return root / (f"{act.name}-{slug}-{dtype}{kind}-{table_key(act, params, dtype, second)}"
+                   ".parquet")
 
 
-def compute_chunk(name: str, params: dict, dtype: str, xs: np.ndarray) -> np.ndarray:
-    """Oracle results for ``xs``: an (n, 6) array in the order of `COLUMNS`. Runs in a
-    worker process. The filter's roundings witness Arb's where they decide them, in place
-    of mpmath's cross-check (`engine.decide`): the same certified values, every table of
-    an empty cache in 0.72 of the time."""
+def compute_chunk(name: str, params: dict, dtype: str, xs: np.ndarray, second: bool = False,
+                  ) -> np.ndarray:
+    """Oracle results for ``xs``: an (n, 6) array in the order of `COLUMNS` (with
+    ``second``, (n, 3) in that of `SECOND`). Runs in a worker process. The filter's
+    roundings witness Arb's where they decide them, in place of mpmath's cross-check
+    (`engine.decide`): the same certified values, every table of an empty cache in 0.72
+    of the time."""
     act, fmt = catalog.get(name), (FORMATS[dtype],)
-    value, grad = (_witnesses(act, params, FORMATS[dtype], xs, g) for g in (False, True))
-    out = np.empty((len(xs), 6), dtype=np.float64)
-    for i, x in enumerate(xs.tolist()):
-        v = evaluate(act, x, params, formats=fmt, witness=value[i])
-        g = evaluate(act, x, params, grad=True, formats=fmt, witness=grad[i])
-        out[i] = v.hi, v.lo, v.rounded[dtype], g.hi, g.lo, g.rounded[dtype]
+    orders = (2,) if second else (0, 1)
+    out = np.empty((len(xs), 3 * len(orders)), dtype=np.float64)
+    for k, order in enumerate(orders):
+        witness = _witnesses(act, params, FORMATS[dtype], xs, order)
+        for i, x in enumerate(xs.tolist()):
+            e = evaluate(act, x, params, order=order, formats=fmt, witness=witness[i])
+            out[i, 3 * k:3 * k + 3] = e.hi, e.lo, e.rounded[dtype]
     return out
 
 
-def _witnesses(act: Activation, params: dict, fmt: Format, xs: np.ndarray, grad: bool,
+def _witnesses(act: Activation, params: dict, fmt: Format, xs: np.ndarray, order: int,
                ) -> list[dict[str, float] | None]:
-    """The filter's rounding to ``fmt`` at each finite input where its box decides one,
-    else None."""
+    """The filter's rounding to ``fmt`` of the value, derivative or second derivative
+    (``order``) at each finite input where its box decides one, else None."""
     out: list[dict[str, float] | None] = [None] * len(xs)
     finite = np.flatnonzero(np.isfinite(xs))
-    rounded, decided = boxes.decide(boxes.enclose(act, xs[finite], params, fmt.name, grad), fmt)
+    rounded, decided = boxes.decide(boxes.enclose(act, xs[finite], params, fmt.name,
+                                                  order=order), fmt)
     for i, r in zip(finite[decided].tolist(), rounded[decided].tolist(), strict=True):
         out[i] = {fmt.name: r}
     return out
@@ -136,7 +154,7 @@ def checksum(df: pd.DataFrame) -> str:
     """SHA-256 over the table's columns, names and float64 bytes, in order (every NaN as
     one NaN: parquet keeps no payloads)."""
     digest = hashlib.sha256()
-    for col in ("x", *COLUMNS):
+    for col in df.columns:
         values = df[col].to_numpy(np.float64)
         values = np.where(np.isnan(values), np.nan, values).astype("<f8")
         digest.update(col.encode() + b"\0" + values.tobytes())
@@ -163,7 +181,7 @@ def read_table(path: Path) -> pd.DataFrame:
     except (OSError, ValueError, pa.ArrowException) as e:  # truncated, corrupt, not parquet
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise DamagedTable(f"{path}: unreadable ({first})") from None
-    if list(df.columns) != ["x", *COLUMNS] or "sha256" not in meta:
+    if list(df.columns) not in (["x", *COLUMNS], ["x", *SECOND]) or "sha256" not in meta:
         raise DamagedTable(f"{path}: not an oracle table of this layout")
     if checksum(df) != meta["sha256"]:
         raise DamagedTable(f"{path}: its contents do not match the checksum written with it")
@@ -184,7 +202,7 @@ def _cached(path: Path) -> pd.DataFrame | None:
 
 def _frame(xs: np.ndarray, results: np.ndarray) -> pd.DataFrame:
     df = pd.DataFrame({"x": xs})
-    for i, col in enumerate(COLUMNS):
+    for i, col in enumerate(columns(results.shape[1] == len(SECOND))):
         df[col] = results[:, i]
     return df
 
@@ -250,30 +268,33 @@ def build_tables(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    second: bool = False,
 ) -> pd.DataFrame:
-    """Build every missing table (all elementwise variants by default) and return one row
-    per table: activation, variant, dtype, rows, path, and whether it was cached."""
+    """Build every missing table (all elementwise variants by default; with ``second``
+    the second derivative's tables too) and return one row per table: activation,
+    variant, dtype, what it holds, rows, path, and whether it was cached."""
     root = _cache(cache_dir)
     for d in dtypes:
         if d not in FORMATS:
             raise ValueError(f"unknown dtype {d!r}; known: {', '.join(FORMATS)}")
     jobs, summary = [], []
     for act, params in elementwise_variants(names):
-        for dtype in dtypes:
-            path = table_path(act, params, dtype, root)
+        for dtype, kind in itertools.product(dtypes, (False, True) if second else (False,)):
+            path = table_path(act, params, dtype, root, kind)
             found = _cached(path)
             summary.append({"activation": act.name, "variant": variant_id(params),
-                            "dtype": dtype, "path": str(path), "cached": found is not None,
+                            "dtype": dtype, "holds": "second" if kind else "value, grad",
+                            "path": str(path), "cached": found is not None,
                             "rows": None if found is None else len(found)})
             if found is None:
-                jobs.append((act, params, dtype, path))
+                jobs.append((act, params, dtype, path, kind))
     start = time.perf_counter()
     _run(jobs, workers, scheduler, progress)
     for row in summary:
         if row["rows"] is None:
             row["rows"] = len(read_table(Path(row["path"])))
-    out = pd.DataFrame(summary, columns=["activation", "variant", "dtype", "rows", "cached",
-                                         "path"])
+    out = pd.DataFrame(summary, columns=["activation", "variant", "dtype", "holds", "rows",
+                                         "cached", "path"])
     out.attrs["seconds"] = time.perf_counter() - start
     return out
 
@@ -282,12 +303,12 @@ def _run(jobs: list, workers: int | None, scheduler: str | None, progress: bool)
     if not jobs:
         return
     chunks, expected = {}, {}
-    for j, (act, params, dtype, _) in enumerate(jobs):
+    for j, (act, params, dtype, _, second) in enumerate(jobs):
         xs = samples.inputs(act, FORMATS[dtype], params)
         starts = range(0, len(xs), CHUNK)
         expected[j] = len(starts)
         for start in starts:
-            chunks[(j, start)] = (act.name, params, dtype, xs[start:start + CHUNK])
+            chunks[(j, start)] = (act.name, params, dtype, xs[start:start + CHUNK], second)
     parts: dict[int, dict[int, np.ndarray]] = {j: {} for j in range(len(jobs))}
     total = sum(len(c[3]) for c in chunks.values())
     with _executor(workers, scheduler) as ex, progress_bar(
@@ -322,16 +343,19 @@ def _cache(given: str | os.PathLike | None) -> Path:
 def table(
     name: str, params: dict | None = None, dtype: str = "float16", *,
     cache_dir: str | os.PathLike | None = None, workers: int | None = None,
+    second: bool = False,
 ) -> pd.DataFrame:
-    """The oracle table of one variant in one format, built first if it is not cached."""
+    """The oracle table of one variant in one format (with ``second``, its second
+    derivative's), built first if it is not cached."""
     act = catalog.get(name)
     params = dict(params or {})
     act.resolve(params)
     root = _cache(cache_dir)
-    path = table_path(act, params, dtype, root)
+    path = table_path(act, params, dtype, root, second)
     found = _cached(path)
     if found is None:
-        _run([(catalog.canonical(act), params, dtype, path)], workers, None, progress=False)
+        _run([(catalog.canonical(act), params, dtype, path, second)], workers, None,
+             progress=False)
         found = read_table(path)
     return found
 

@@ -64,7 +64,8 @@ def _curve_plots(runs: Runs, folder: Path, style: dict[str, Style]
         src = f"curves/{_slug(title)}.png"
         _save(error_curves(part, limits, style, title), folder / src)
         worst = part.loc[part["max_ulp"].fillna(math.inf).idxmax()]
-        what = "value" if worst["what"] == "value" else "derivative"
+        what = {"value": "value", "second": "second derivative"}.get(worst["what"],
+                                                                    "derivative")
         made.append((src, title, f"worst: {_html.compact(float(worst['max_ulp']))} ULP, "
                                  f"{worst['impl']} {worst['dtype']} {what}"))
     return made

@@ -57,9 +57,9 @@ def _top(errors: np.ndarray) -> float:
 def error_curves(curves: pd.DataFrame, tolerances: Mapping[tuple[str, str], float],
                  style: Mapping[str, Style], title: str) -> Figure:
     """One activation variant's curves (rows of the curves table): a row of panels per
-    what (value, gradient), a column per dtype. ``tolerances`` maps (dtype, what) to the
+    what (value, gradient, second), a column per dtype. ``tolerances`` maps (dtype, what) to the
     audit's tolerance, drawn as a dashed line."""
-    whats = [w for w in ("value", "gradient") if (curves["what"] == w).any()]
+    whats = [w for w in ("value", "gradient", "second") if (curves["what"] == w).any()]
     dtypes = [d for d in DTYPES if (curves["dtype"] == d).any()]
     fig = Figure(figsize=(3.6 * len(dtypes) + 0.6, 2.7 * len(whats) + 0.8),
                  layout="constrained")

@@ -195,9 +195,9 @@ def tolerances(results: pd.DataFrame) -> dict[tuple[str, str, str, str], float]:
     """(activation, variant, dtype, what) to the tolerance the audit applied."""
     if "tolerance" not in results:
         return {}
-    rows = results[results["check"].isin(["accuracy", "gradient"])].dropna(
-        subset=["tolerance"])
-    return {(a, v, d, "value" if c == "accuracy" else "gradient"): float(t)
+    what = {"accuracy": "value", "gradient": "gradient", "gradient:second": "second"}
+    rows = results[results["check"].isin(list(what))].dropna(subset=["tolerance"])
+    return {(a, v, d, what[c]): float(t)
             for a, v, d, c, t in zip(rows["activation"], rows["variant"], rows["dtype"],
                                      rows["check"], rows["tolerance"], strict=True)}
 

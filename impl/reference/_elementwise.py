@@ -116,6 +116,7 @@ def _sig(x: Array) -> Array:
     return jnp.where(x >= 0, r, e * r)
 
 
+@jax.custom_jvp
 def _sig_prime(x: Array) -> Array:
     """σ'(x) = σ(x)σ(−x) = e/(1 + e)²: 9.36e-14 at 30, not 1 − 1. Divided once by the
     rounded (1 + e)², not multiplied twice by the rounded r: one rounding fewer, and in
@@ -123,6 +124,17 @@ def _sig_prime(x: Array) -> Array:
     e = jnp.exp(-jnp.abs(x))
     d = 1 + e
     return e / (d * d)
+
+
+@_sig_prime.defjvp
+def _sig_prime_jvp(primals, tangents):
+    """σ''(x) = σ'(x)(1 − 2σ(x)) = −sign(x)·σ'(x)·(1 − e)/(1 + e), with 1 − e =
+    −expm1(−|x|): a product, where the derivative of e/(1 + e)² is a difference that
+    cancels near 0 (σ''(x) ≈ −x/8 there)."""
+    (x,), (t,) = primals, tangents
+    e = jnp.exp(-jnp.abs(x))
+    q = _sig_prime(x)
+    return q, -jnp.sign(x) * (q * (-_expm1_value(-jnp.abs(x)) / (1 + e))) * t
 
 
 @jax.custom_jvp
@@ -143,8 +155,9 @@ def _softplus(x: Array) -> Array:
 
 @_softplus.defjvp
 def _softplus_jvp(primals, tangents):
+    """σ(x), itself differentiable accurately (`_sigmoid`)."""
     (x,), (t,) = primals, tangents
-    return _softplus(x), _sig(x) * t
+    return _softplus(x), _sigmoid(x) * t
 
 
 def _swish(x: Array, z: Array, z_lo: Array | None = None, dz: Array | None = None
@@ -313,12 +326,27 @@ def _sech(x: Array) -> Array:
     return 2 * e / (1 + e * e)
 
 
+@jax.custom_jvp
+def _sech2(x: Array) -> Array:
+    """sech²(x), from `_sech`."""
+    sech = _sech(x)
+    return sech * sech
+
+
+@_sech2.defjvp
+def _sech2_jvp(primals, tangents):
+    """(sech²)′ = −2·tanh(x)·sech²(x): a product, where differentiating `_sech` gives
+    a difference (1 − e²) that cancels near 0, where the truth is about −2x."""
+    (x,), (t,) = primals, tangents
+    s2 = _sech2(x)
+    return s2, -2 * (jnp.tanh(x) * s2) * t
+
+
 @_tanh.defjvp
 def _tanh_jvp(primals, tangents):
-    """sech²(x)."""
+    """sech²(x), itself differentiable accurately (`_sech2`)."""
     (x,), (t,) = primals, tangents
-    sech = _sech(x)
-    return jnp.tanh(x), sech * sech * t
+    return jnp.tanh(x), _sech2(x) * t
 
 
 @jax.custom_jvp
@@ -677,7 +705,7 @@ def _tanh_shrink(w: Array) -> Array:
 def _tanh_shrink_jvp(primals, tangents):
     """tanh²(x): 1 at ±inf, no inf/inf."""
     (w,), (t,) = primals, tangents
-    th = jnp.tanh(w)
+    th = _tanh(w)
     return _tanh_shrink(w), th * th * t
 
 
