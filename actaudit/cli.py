@@ -201,8 +201,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir")
     p.add_argument("--workers", type=_count, default=0, help="processes (0: one per core)")
     p.add_argument("--scheduler", help="a dask.distributed scheduler address")
-    p.add_argument("--second", action="store_true",
-                   help="the second derivative's tables too (for --checks gradient:second)")
     p.set_defaults(run=_tables)
     p = sub.add_parser("audit", help="every check on each implementation: summary.csv")
     p.add_argument("--impl", action="append", required=True, metavar="SPEC",
@@ -210,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "plug-in's name, pkg.mod[:attr], file.py[:attr]")
     p.add_argument("--only", default="", help="comma-separated activations")
     p.add_argument("--dtypes", default="float16,bfloat16,float32,float64")
-    p.add_argument("--checks", default="", help="comma-separated categories (default: all)")
+    p.add_argument("--checks", default="", help="comma-separated categories, or checks by "
+                   "name (gradient:second); default: all")
     p.add_argument("--tolerances", metavar="FILE", help="TOML tolerance overrides")
     p.add_argument("--cache-dir")
     p.add_argument("--out", default="reports/out/audit",
@@ -428,7 +427,7 @@ def _tables(args: argparse.Namespace) -> int:
         _cache_dir(args.cache_dir)
         summary = tables.build_tables(
             names, dtypes, cache_dir=args.cache_dir, workers=args.workers or None,
-            scheduler=args.scheduler, second=args.second)
+            scheduler=args.scheduler)
     except (KeyError, ValueError) as e:
         raise UsageError(e.args[0]) from None
     print(summary.to_string(index=False))

@@ -255,6 +255,19 @@ def _gelu_scale(x, B, approximate):
     return B.erfc(-x / B.sqrt(B.lit(2))) / 2
 
 
+def _gelu_second_scale(x, B, approximate):
+    """The size of gelu″'s terms. Erf form: φ(x)(2 + x²) (gelu″ = φ(x)(2 − x²)).
+    Approximate, with S′ = σ′(2u): S′·(4|u′| + 4|x|u′² + 2|x||u″|), the terms of
+    4S′u′ + 2x(2σ″(2u)u′² + S′u″)."""
+    if not approximate:
+        return B.exp(-(x**2) / 2) / B.sqrt(2 * B.pi) * (2 + x**2)
+    k = B.sqrt(2 / B.pi)
+    du = k * (1 + 3 * B.lit(GELU_CUBIC) * x**2)
+    d2u = k * 6 * B.lit(GELU_CUBIC) * abs(x)
+    return _sigmoid_grad(2 * _gelu_u(x, B), B) * (4 * du + 4 * abs(x) * du**2
+                                                   + 2 * abs(x) * d2u)
+
+
 def _gelu_grad(x, B, approximate):
     """σ(2u)(1 + 2x·σ(−2u)·u'); erf form Φ(x) + x·φ(x), below −1 as φ(x)(x + Φ(x)/φ(x))
     with Φ/φ = √(π/2)·erfcx(−x/√2). Products, so that far below 0, where φ and σ(2u)
@@ -308,6 +321,13 @@ def _mish_scale(x, B):
     return B.tanh(B.softplus(x))
 
 
+def _mish_second_scale(x, B):
+    """The size of mish″'s terms: sech²(s)·(2σ + |x|(σ′ + 2·tanh(s)·σ²)), s = softplus(x),
+    σ = σ(x) (mish″ = sech²(s)(2σ + x(σ′ − 2·tanh(s)·σ²)))."""
+    sp, sg = B.softplus(x), B.sigmoid(x)
+    return B.sech2(sp) * (2 * sg + abs(x) * (_sigmoid_grad(x, B) + 2 * B.tanh(sp) * sg**2))
+
+
 def _mish_grad(x, B):
     """tanh(s) + x·sech²(s)·σ(x), s = softplus(x). Below 0, with e = eˣ and
     D = (1 + e)² + 1: tanh(s) = e(2 + e)/D, sech²(s) = 4(1 + e)²/D², σ(x) = e/(1 + e), so
@@ -340,6 +360,11 @@ def _silu(x, B):
     return x * B.sigmoid(x)
 
 
+def _silu_second_scale(x, B):
+    """The size of silu″'s terms: σ′(x)(2 + |x|) (silu″ = σ′(x)(2 − x·tanh(x/2)))."""
+    return _sigmoid_grad(x, B) * (2 + abs(x))
+
+
 def _silu_grad(x, B):
     """σ(x)(1 + x·σ(−x)): a product, whose sign is known where σ(x) underflows (far
     below 0 the value is a negative number that rounds to −0.0)."""
@@ -357,6 +382,11 @@ def _beta_swish(x, B, beta):
 
 def _beta_swish_scale(x, B, beta):
     return B.sigmoid(beta * x)
+
+
+def _beta_swish_second_scale(x, B, beta):
+    """|β|·σ′(βx)(2 + |βx|), as silu's."""
+    return abs(beta) * _silu_second_scale(beta * x, B)
 
 
 def _beta_swish_grad(x, B, beta):
@@ -486,7 +516,7 @@ ELEMENTWISE: tuple[Activation, ...] = (
         _gelu, _gelu_grad,
         params=(Param("approximate", True, (False,), "tanh approximation", bench=True),),
         limits=Limits(-0.0, INF), grad_limits=DIP, zero_sign=ODD,
-        grad_scale=_gelu_scale,
+        grad_scale=_gelu_scale, second_scale=_gelu_second_scale,
         conventions=(*_interior_zero("−0.75", "Φ(x)"),
                      "tolerance: values 8 ulps in float32 and 24 in float64, since the "
                      "erf form rests on XLA's erfc, up to 16 ulps off between x = −10 and −3 "
@@ -542,7 +572,8 @@ ELEMENTWISE: tuple[Activation, ...] = (
     Activation(
         "mish", E, "x · tanh(log(1 + exp(x)))", _mish, _mish_grad,
         limits=Limits(-0.0, INF), grad_limits=DIP, zero_sign=ODD,
-        grad_scale=_mish_scale, conventions=_interior_zero("−1.19", "tanh(softplus(x))"),
+        grad_scale=_mish_scale, second_scale=_mish_second_scale,
+        conventions=_interior_zero("−1.19", "tanh(softplus(x))"),
     ),
     Activation(
         "relu", E, "max(x, 0)", _relu, _step,
@@ -573,7 +604,8 @@ ELEMENTWISE: tuple[Activation, ...] = (
     Activation(
         "silu", E, "x · sigmoid(x)", _silu, _silu_grad,
         limits=Limits(-0.0, INF), grad_limits=DIP, zero_sign=ODD,
-        grad_scale=_sigmoid, conventions=_interior_zero("−1.28", "σ(x)"),
+        grad_scale=_sigmoid, second_scale=_silu_second_scale,
+        conventions=_interior_zero("−1.28", "σ(x)"),
         properties=(DIFFERS_BY_X,
                     Identity("via_sigmoid", "silu(x) = x·σ(x)",
                              lambda F, x, **_: (F.self(x), x * F.sigmoid(x)))),
@@ -669,7 +701,8 @@ ELEMENTWISE: tuple[Activation, ...] = (
         limits=Limits(_beta_swish_neg_inf, _beta_swish_pos_inf),
         grad_limits=Limits(_beta_swish_grad_neg_inf, _beta_swish_grad_pos_inf), zero_sign=ODD,
         source="Swish-β (Ramachandran et al. 2017)",
-        grad_scale=_beta_swish_scale, conventions=_interior_zero("−1.28/β", "σ(βx)"),
+        grad_scale=_beta_swish_scale, second_scale=_beta_swish_second_scale,
+        conventions=_interior_zero("−1.28/β", "σ(βx)"),
         properties=(DIFFERS_BY_X,),
     ),
 )

@@ -236,6 +236,10 @@ class Activation:
     that size. Beside the zero no fixed precision gets closer (float32's silu′ at the
     float32 nearest the root is millions of its own ulps off, an ulp of σ(x)).
 
+    second_scale: the same for the second derivative, where it crosses zero between
+    representable inputs as a sum of terms that cancel (silu″ = σ′(x)(2 − x·tanh(x/2)),
+    zero at ±2.3994): the size of those terms.
+
     reduces: one output per slice (logsumexp): its Jacobian is a single row, the
     gradient, which is checked on rows of every length (a full Jacobian only on short
     slices).
@@ -266,6 +270,7 @@ class Activation:
     slice_scale: Callable[..., float] | None = None
     reduces: bool = False
     grad_scale: Formula | None = None
+    second_scale: Formula | None = None
     promotes: bool = True
     properties: tuple[Property, ...] = ()
     signature: str = field(default="")

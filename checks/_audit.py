@@ -35,7 +35,7 @@ from . import (
     _worker,
 )
 from ._call import TIMEOUT_S, precision
-from ._registry import CATEGORIES, CHECKS, OPT_IN, Severity, applying, declared
+from ._registry import BY_NAME, CATEGORIES, CHECKS, Severity, applying, declared
 from ._results import COLUMNS, Audit, Finding, frame, settle
 from ._tolerances import DTYPES, Tolerances
 
@@ -146,9 +146,9 @@ class Plan:
                              f"{timeout!r}")
         wanted = frozenset(checks) if checks else None
         for c in wanted or ():
-            if c not in CATEGORIES + OPT_IN:
-                raise ValueError(f"unknown check {c!r}; known: "
-                                 f"{', '.join(CATEGORIES + OPT_IN)}")
+            if c not in CATEGORIES and c not in BY_NAME:
+                raise ValueError(f"unknown check {c!r}; known: {', '.join(CATEGORIES)}, or a "
+                                 "check by name (gradient:second)")
         if exhaustive is not None and exhaustive != "float32":
             raise ValueError(f"--exhaustive takes float32 (every input of the 16-bit formats "
                              f"is always checked), got {exhaustive!r}")
@@ -195,7 +195,8 @@ class Plan:
         if elementwise:  # build what the cache lacks first, on every core
             tables.build_tables(elementwise, list(self.dtypes), cache_dir=cache_dir,
                                 workers=workers, progress=progress,
-                                second="gradient:second" in (self.checks or ()))
+                                second=self.checks is None or bool(
+                                    {"gradient", "gradient:second"} & self.checks))
         if journal is not None and journal.finished():
             n = journal.finished()
             print(f"actaudit: resuming: {n} case{'s' if n != 1 else ''} finished by an "

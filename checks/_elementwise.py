@@ -235,7 +235,7 @@ def check(case: Case, fn: Callable[..., Any], table: pd.DataFrame,
         else:
             out += _value_findings(case, ev, table, got, names)
             _ignored(out, case, fn, ev, got)
-    if any(n in GRADIENT_CHECKS for n in names if n != SECOND):
+    if any(n in GRADIENT_CHECKS for n in names):
         out += _gradient_findings(case, ev, table, names)
     if SECOND in names and second is not None:
         out.append(_second_finding(case, ev, second))
@@ -243,6 +243,8 @@ def check(case: Case, fn: Callable[..., Any], table: pd.DataFrame,
         out.append(_dtype_finding(fn, case))
     if "transform" in names:
         out.append(_transform_finding(ev, case))
+    if any(n in COMPOSITIONS for n in names):
+        out += _compositions(ev, case, [n for n in names if n in COMPOSITIONS])
     return _repro.add(case.spec, case.act, case.params, case.dtype, out)
 
 
@@ -316,7 +318,10 @@ def judged(case: Case, table: pd.DataFrame) -> np.ndarray:
 # the checks computed from the values over the table, and from the derivatives
 VALUE_CHECKS = ("accuracy", "subnormal", "special", "property:monotone", "property:bounds",
                 "property:saturation")
-GRADIENT_CHECKS = DERIVATIVE
+# the first derivative's checks (`_gradient_findings`): the second's and the compositions'
+# are apart
+GRADIENT_CHECKS = frozenset(c for c in DERIVATIVE if c.startswith(("gradient", "subnormal"))
+                            and c != "gradient:second")
 
 
 def _value_findings(case: Case, ev: Evaluation, table: pd.DataFrame, got: np.ndarray,
@@ -574,9 +579,11 @@ def _second_finding(case: Case, ev: Evaluation, table: pd.DataFrame) -> Finding:
         special = (np.isinf(x) | ~np.isfinite(hi)) & ~bend & ~np.isnan(x) & ~sub
     acc = ~special & ~sub & ~bend & ~np.isnan(x)
     limit = case.limit("second")
-    by_reverse = ulp_error(reverse, hi, lo, fmt) >= ulp_error(forward, hi, lo, fmt)
+    scale = boxes.grad_scale(act, x, case.params, fmt.name, order=2)  # 0 where none
+    by_reverse = (ulp_error(reverse, hi, lo, fmt, scale)
+                  >= ulp_error(forward, hi, lo, fmt, scale))
     worse = np.where(by_reverse, reverse, forward)
-    err = ulp_error(worse[acc], hi[acc], lo[acc], fmt)
+    err = ulp_error(worse[acc], hi[acc], lo[acc], fmt, scale[acc])
     accuracy = (_worst(SECOND, x[acc], err, rounded[acc], worse[acc], limit, "inputs")
                 if acc.any() else Finding(SECOND, "pass", detail="no ordinary inputs"))
     accuracy.extra["curve"] = (x[acc], err)
@@ -589,7 +596,7 @@ def _second_finding(case: Case, ev: Evaluation, table: pd.DataFrame) -> Finding:
                       "kinks and bends with the catalog's convention")
     found.append((replace(at_bends, check=SECOND), bend))
     found.append((_subnormal(SECOND, x, sub, worse, hi, lo, rounded, fmt, limit,
-                             _zeros(x, rounded, worse)), sub))
+                             _zeros(x, rounded, worse), scale), sub))
     bad = [(f, m) for f, m in found if f.status != "pass"]
     f, mask = min(bad, key=lambda b: b[0].severity.rank if b[0].severity else 99) if bad else (
         found[0])
@@ -645,6 +652,106 @@ def apart(a: np.ndarray, b: np.ndarray, fmt: Format) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         tiny = np.maximum(np.abs(a), np.abs(b)) < fmt.tiny
     return np.where(tiny, 0.0, err)
+
+
+# transform:NAME, each a composition of JAX's transformations, against the plain
+# derivative (`Evaluation.gradients`' vjp, under jit) on the `transform` check's inputs
+COMPOSITIONS = ("transform:jit_grad", "transform:grad_jit", "transform:vmap_grad",
+                "transform:grad_vmap", "transform:jacfwd_jacrev",
+                "transform:linear_transpose")
+JACOBIAN_INPUTS = 64  # jacfwd and jacrev build an n × n matrix: a few inputs suffice,
+JACOBIAN_RANGE = 64.0  # spread over |x| ≤ 64, where every activation bends
+
+
+def _composed(f: Callable[..., Any], name: str, x: Any) -> Any:
+    """The derivative at each entry of ``x`` by the composition ``name``, compiled whole
+    (an outer jit changes no composition inside it, and runs in one call what eagerly
+    would be hundreds)."""
+    def scalar(s: Any) -> Any:  # a 0-d array, as jax.vmap hands each entry to f
+        return f(s)
+
+    def total(v: Any) -> Any:
+        return jnp.sum(f(v))
+
+    def transposed(v: Any) -> Any:
+        return jax.linear_transpose(lambda t: jax.jvp(f, (v,), (t,))[1], v)(
+            jnp.ones_like(v))[0]
+    how = {"jit_grad": jax.grad(total),
+           "grad_jit": jax.grad(lambda v: jnp.sum(jax.jit(f)(v))),
+           "vmap_grad": jax.vmap(jax.grad(scalar)),
+           "grad_vmap": jax.grad(lambda v: jnp.sum(jax.vmap(scalar)(v))),
+           "linear_transpose": transposed}[name]
+    return jax.jit(how)(x)
+
+
+def _compositions(ev: Evaluation, case: Case, names: list[str]) -> list[Finding]:
+    """Each composition (`COMPOSITIONS`) agrees with the plain derivative within the
+    gradient tolerance, in ulps between the two (`apart`); a NaN or ∞ where the plain one
+    is finite fails as such. jacfwd and jacrev: the same diagonal, and nothing off it (an
+    elementwise function's Jacobian is diagonal)."""
+    limit = case.limit("gradient")
+    x = ev.x[:: max(1, len(ev.x) // 512)][:512]
+    xs = x.astype(np.float64)
+    try:
+        plain = np.asarray(call(lambda: jitted(ev.f)[1](jnp.asarray(x),
+                                                        jnp.ones_like(jnp.asarray(x))),
+                                what="jax.vjp"), np.float64)
+    except CallError as e:
+        return [Finding(n, e.status, detail=str(e)) for n in names]
+    out = []
+    for name in names:
+        how = name.partition(":")[2]
+        try:
+            if how == "jacfwd_jacrev":
+                near = x[np.abs(xs) <= JACOBIAN_RANGE]
+                pick = near[:: max(1, len(near) // JACOBIAN_INPUTS)][:JACOBIAN_INPUTS]
+                out.append(_jacobians(ev, pick, limit))
+                continue
+            got = np.asarray(call(lambda how=how: _composed(ev.f, how, jnp.asarray(x)),
+                                  what=how.replace("_", "∘")), np.float64).ravel()
+        except CallError as e:
+            out.append(Finding(name, e.status, detail=str(e)))
+            continue
+        out.append(_agreement(name, xs, got, plain, ev.fmt, limit, how))
+    return out
+
+
+def _agreement(name: str, x: np.ndarray, got: np.ndarray, want: np.ndarray, fmt: Format,
+               limit: float, via: str) -> Finding:
+    """``got`` against ``want`` (the same implementation's), in ulps between them."""
+    if got.shape != want.shape:
+        return Finding(name, "fail", detail=f"shape {got.shape}, not {want.shape}")
+    err = apart(got, want, fmt)
+    i = int(np.argmax(err)) if len(err) else 0
+    top = float(err[i]) if len(err) else 0.0
+    detail = f"{len(x)} inputs, {int(np.sum(err > limit))} over {limit:g} ULP"
+    if top <= limit:
+        return Finding(name, "pass", top, detail=detail)
+    over = err > limit
+    severity = worst(classify(want[over], got[over], Severity.WRONG))
+    return Finding(name, "fail", top, literal(x[i]), literal(want[i]), literal(got[i]),
+                   detail, {"via": via}, severity)
+
+
+def _jacobians(ev: Evaluation, x: np.ndarray, limit: float) -> Finding:
+    name = "transform:jacfwd_jacrev"
+    xj = jnp.asarray(x)
+    fwd = np.asarray(call(lambda: jax.jit(jax.jacfwd(ev.f))(xj), what="jax.jacfwd"),
+                     np.float64)
+    rev = np.asarray(call(lambda: jax.jit(jax.jacrev(ev.f))(xj), what="jax.jacrev"),
+                     np.float64)
+    if fwd.shape != (len(x), len(x)) or rev.shape != fwd.shape:
+        return Finding(name, "fail", detail=f"Jacobians of shapes {fwd.shape} and {rev.shape}")
+    off = ~np.eye(len(x), dtype=bool)
+    for which, jac in (("jacfwd", fwd), ("jacrev", rev)):
+        stray = off & (jac != 0) & ~np.isnan(jac)  # NaN · 0 off the diagonal: the NaN's
+        if stray.any():
+            i, j = (int(v[0]) for v in np.nonzero(stray))
+            return Finding(name, "fail", None, literal(float(x[j])), "0.0",
+                           literal(jac[i, j]), f"{which}: {int(stray.sum())} entries off "
+                           f"the diagonal are not 0 (entry {i}, {j})")
+    return _agreement(name, x.astype(np.float64), np.diag(rev), np.diag(fwd), ev.fmt, limit,
+                      "jacfwd_jacrev")
 
 
 def _transform_finding(ev: Evaluation, case: Case) -> Finding:

@@ -92,7 +92,6 @@ class Check:
     doc: str
     needs: Callable[[Activation], bool] | None = None
     search: bool = False  # run only with a search profile (`_search`)
-    opt_in: bool = False  # run only where asked for by name (``--checks gradient:second``)
 
     @property
     def category(self) -> str:
@@ -160,12 +159,20 @@ CHECKS: tuple[Check, ...] = (
     Check("gradient:second", Severity.WRONG, ELEMENTWISE, True,
           "the second derivative (reverse over reverse and forward over reverse, the worse "
           "of the two) in ULP; at ±inf its limit, at kinks and bends the catalog's "
-          "convention (warn), subnormal results as for the derivative. Run where asked "
-          "for (--checks gradient:second) until the reference passes it", opt_in=True),
+          "convention (warn), subnormal results as for the derivative"),
     Check("dtype", Severity.PROMOTION, EVERY, False,
           "the output dtype: the input's, or JAX's promotion with array parameters"),
     Check("transform", Severity.WRONG, EVERY, False,
           "jit agrees with eager, and vmap with a loop"),
+    *(Check(f"transform:{name}", Severity.WRONG, ELEMENTWISE, True,
+            f"the derivative by {text} agrees with the plain one (jax.vjp under jit) within "
+            "the gradient tolerance; a NaN or ∞ where that is finite fails")
+      for name, text in (
+          ("jit_grad", "jax.jit of jax.grad"), ("grad_jit", "jax.grad of a jitted function"),
+          ("vmap_grad", "jax.vmap of jax.grad"), ("grad_vmap", "jax.grad of a vmapped function"),
+          ("jacfwd_jacrev", "jax.jacfwd and by jax.jacrev (a diagonal Jacobian, the same "
+           "both ways)"),
+          ("linear_transpose", "jax.linear_transpose of the JVP"))),
     Check("property:monotone", Severity.WRONG, ELEMENTWISE, False,
           "non-decreasing where the catalog says so", _has(Monotone)),
     Check("property:bounds", Severity.WRONG, ELEMENTWISE | ROWS, False,
@@ -177,7 +184,6 @@ CHECKS: tuple[Check, ...] = (
 )
 BY_NAME = {c.name: c for c in CHECKS}
 CATEGORIES = tuple(dict.fromkeys(c.category for c in CHECKS))
-OPT_IN = tuple(c.name for c in CHECKS if c.opt_in)  # named in --checks to run
 DERIVATIVE = frozenset(c.name for c in CHECKS if c.derivative)
 
 
@@ -193,12 +199,12 @@ def categories(act: Activation) -> tuple[str, ...]:
 
 def applying(act: Activation, wanted: frozenset[str] | None = None, *, search: bool = False,
              dtype: str | None = None) -> tuple[Check, ...]:
-    """The checks that apply to ``act``, of the categories ``wanted`` (all by default;
-    an opt-in check only where ``wanted`` names it); with ``search``, the search's too
-    where it adds anything in ``dtype`` (`searched`; any dtype where None)."""
+    """The checks that apply to ``act``, of those ``wanted`` (all by default): categories
+    (``gradient``), or checks by name (``gradient:second``); with ``search``, the
+    search's too where it adds anything in ``dtype`` (`searched`; any dtype where
+    None)."""
     return tuple(c for c in CHECKS if c.applies(act)
-                 and (c.name in (wanted or ()) if c.opt_in
-                      else wanted is None or c.category in wanted)
+                 and (wanted is None or c.category in wanted or c.name in wanted)
                  and (not c.search or (search and searched(act, dtype))))
 
 

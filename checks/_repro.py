@@ -9,6 +9,9 @@ How the check computed the reported number is the finding's ``via`` (in ``extra`
   (an elementwise check computes both and reports the worse);
 * ``grad2`` / ``jvp_grad``: the second derivative, ``jax.grad`` of ``jax.grad`` or
   ``jax.jvp`` of ``jax.grad`` (`_elementwise.second_derivatives`);
+* a composition of a ``transform:NAME`` row (``jit_grad``, ``vmap_grad``, ...): the
+  derivative that way, then the plain one (jax.vjp under jit), in the order got,
+  expected, with no oracle (the row compares the implementation with itself);
 * ``eager vs jit``, ``vmap vs loop``: the two results a `transform` row compares, in the
   order got, expected;
 * ``monotone``: the function at the two inputs where a `property:monotone` row saw it
@@ -27,6 +30,16 @@ from typing import Any
 from ..catalog import Activation, Kind
 from ._registry import DERIVATIVE
 from ._results import Finding, literal
+
+PLAIN = "float(jax.jit(lambda x: jax.vjp(f, x)[1](jnp.ones_like(x))[0])(x)[0])"
+COMPOSED = {  # transform:NAME's derivative at x[0], as `_elementwise._composed` computes it
+    "jit_grad": "jax.jit(jax.grad(lambda x: jnp.sum(f(x))))(x)[0]",
+    "grad_jit": "jax.jit(jax.grad(lambda x: jnp.sum(jax.jit(f)(x))))(x)[0]",
+    "vmap_grad": "jax.jit(jax.vmap(jax.grad(f)))(x)[0]",
+    "grad_vmap": "jax.jit(jax.grad(lambda x: jnp.sum(jax.vmap(f)(x))))(x)[0]",
+    "linear_transpose": "jax.jit(lambda x: jax.linear_transpose(lambda t: jax.jvp(f, (x,), "
+                        "(t,))[1], x)(jnp.ones_like(x))[0])(x)[0]",
+}
 
 
 def _cli_value(v: Any) -> str:
@@ -63,6 +76,9 @@ def _printed(act: Activation, via: str, at: Any, params: Mapping[str, Any]) -> s
             "eager vs jit": "float(f(x)[0]), float(jax.jit(f)(x)[0])",
             "vmap vs loop": "float(jax.vmap(f)(x[None])[0, 0]), float(f(x)[0])",
             "monotone": "*[float(v) for v in jax.jit(f)(x)]",
+            **{how: f"float({expr}), {PLAIN}" for how, expr in COMPOSED.items()},
+            "jacfwd_jacrev": "float(jax.jit(jax.jacrev(f))(x)[0, 0]), "
+                             "float(jax.jit(jax.jacfwd(f))(x)[0, 0])",
         }[via]
     if via in ("jvp", "vjp"):  # the Jacobian of the first output, one row per output
         mode = "jacfwd" if via == "jvp" else "jacrev"
@@ -91,7 +107,7 @@ def repro(spec: str, act: Activation, params: Mapping[str, Any], dtype: str,
               f"print({_printed(act, via, at, params)})")
     grad = {"vjp": " --grad", "jvp": " --grad", "grad2": " --second",
             "jvp_grad": " --second"}.get(via, "")
-    if via == "monotone":  # a property's expected value is the function's own, not the truth
+    if via in ("monotone", "jacfwd_jacrev", *COMPOSED):  # expected: its own result
         oracle = ""
     else:
         arg = ",".join(literal(v) for v in xs) if vector else literal(xs[0])

@@ -18,7 +18,9 @@ transforms reach it.
   ``axis=None``) is ``batch + (n,)``, and each slice gives m outputs. JAX gets it as a
   linear map (``t -> dy/dx · t``), so forward and reverse mode, vmap and jit all work on
   it. A library without autodiff (``derivative=None``) raises NotImplementedError when
-  differentiated: the audit reports its gradient checks as ``skip``.
+  differentiated: the audit reports its gradient checks as ``skip``. An elementwise
+  function's second derivative comes from the library too (``second``: d²y/dx², by
+  its autodiff differentiating its own backward pass); without one, it is a ``skip``.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def like(name: str) -> Callable[..., Any]:
 
 def on_host(fn: Callable[..., Any], name: str, library: str,
             lacks: Callable[[dict[str, Any]], str | None] | None = None,
-            derivative: Callable[..., Any] | None = None) -> Callable[..., Any]:
+            derivative: Callable[..., Any] | None = None,
+            second: Callable[..., Any] | None = None) -> Callable[..., Any]:
     """``fn`` as the JAX function of catalog activation ``name``. jax.nn's function of
     that name (`like`) gives only the signature and the shape and dtype of the result
     (`jax.eval_shape`), never a value; the catalog says whether it is elementwise.
@@ -90,6 +93,21 @@ def on_host(fn: Callable[..., Any], name: str, library: str,
         def value(x: Any, a: dict[str, Any]) -> Any:
             return on_host(fn, shape, x, a)
 
+        @jax.custom_jvp
+        def slope(x: Any, a: dict[str, Any]) -> Any:
+            """An elementwise function's derivative, itself differentiable (`second`)."""
+            return on_host(derivative, shape, x, a)
+
+        @functools.partial(slope.defjvp, symbolic_zeros=True)
+        def _slope_jvp(primals: Any, tangents: Any) -> Any:
+            (x, a), (t, _) = primals, tangents
+            if second is None:
+                raise NotImplementedError(f"the {library} adapter has no second derivative")
+            d = slope(x, a)
+            if isinstance(t, jax.custom_derivatives.SymbolicZero):
+                return d, jnp.zeros(d.shape, d.dtype)
+            return d, on_host(second, shape, x, a) * t.astype(d.dtype)
+
         @functools.partial(value.defjvp, symbolic_zeros=True)
         def _jvp(primals: Any, tangents: Any) -> Any:
             (x, a), (t, ta) = primals, tangents
@@ -102,7 +120,7 @@ def on_host(fn: Callable[..., Any], name: str, library: str,
             if isinstance(t, jax.custom_derivatives.SymbolicZero):
                 return y, jnp.zeros(y.shape, y.dtype)
             if elementwise:
-                d = on_host(derivative, shape, x, a)
+                d = slope(x, a)
                 return y, d * t.astype(d.dtype)
             return y, _slice_tangent(x, t, kwargs["axis"], y.shape, library,
                                      lambda jac: on_host(derivative, jac, x, a))

@@ -63,6 +63,20 @@ def _derivative(fn: Callable[..., torch.Tensor]) -> Callable[..., np.ndarray]:
     return run
 
 
+def _second(fn: Callable[..., torch.Tensor]) -> Callable[..., np.ndarray]:
+    """d²y/dx² by torch's backward pass through its own backward pass (create_graph);
+    0 where the derivative is piecewise constant (no graph to differentiate)."""
+    def run(x: np.ndarray, **kw: Any) -> np.ndarray:
+        xt = to_torch(x).requires_grad_(True)
+        y = fn(xt, **_params(kw))
+        (g,) = torch.autograd.grad(y, xt, torch.ones_like(y), create_graph=True)
+        if not g.requires_grad:
+            return to_numpy(torch.zeros_like(g))
+        (h,) = torch.autograd.grad(g, xt, torch.ones_like(g), allow_unused=True)
+        return to_numpy(torch.zeros_like(g) if h is None else h)
+    return run
+
+
 def _jacobian(fn: Callable[..., torch.Tensor]) -> Callable[..., np.ndarray]:
     """Each slice's Jacobian along ``axis``, (batch..., m, n), by torch's reverse mode
     (torch.func.jacrev, vmapped over the slices)."""
@@ -181,7 +195,9 @@ def functions() -> dict[str, Callable[..., Any]]:
     out = {}
     for name, (fn, lacks) in table.items():
         act = catalog.get(name)
-        grad = _derivative if act.kind is catalog.Kind.ELEMENTWISE else _jacobian
+        elementwise = act.kind is catalog.Kind.ELEMENTWISE
+        grad = _derivative if elementwise else _jacobian
         out[name] = on_host(_on_numpy(fn), name, "torch", lacks,
-                            None if act.grad is None else grad(fn))
+                            None if act.grad is None else grad(fn),
+                            _second(fn) if elementwise and act.grad is not None else None)
     return out

@@ -504,13 +504,14 @@ def enclose(act: Activation, x: np.ndarray, params: Mapping[str, Any], dtype: st
 
 
 def grad_scale(act: Activation, x: np.ndarray, params: Mapping[str, Any], dtype: str,
-               ) -> np.ndarray:
-    """A lower bound of the entry's `grad_scale` at each finite ``x`` (0 where it has
-    none, or where the filter encloses nothing): the size its derivative's errors count
-    in ulps of, at least."""
-    if act.grad_scale is None:
+               order: int = 1) -> np.ndarray:
+    """A lower bound of the entry's `grad_scale` (its ``second_scale`` for ``order=2``)
+    at each finite ``x`` (0 where it has none, or where the filter encloses nothing): the
+    size its derivative's errors count in ulps of, at least."""
+    scale = act.second_scale if order == 2 else act.grad_scale
+    if scale is None:
         return np.zeros(len(x))
-    lo = enclose(act, x, params, dtype, where=np.isfinite(x), formula=act.grad_scale).lo
+    lo = enclose(act, x, params, dtype, where=np.isfinite(x), formula=scale).lo
     with np.errstate(invalid="ignore"):
         return np.where(lo > 0, lo, 0.0)
 

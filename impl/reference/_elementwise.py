@@ -73,6 +73,35 @@ def _times_exp(k: Array, y: Array) -> Array:
     return jnp.where(deep, scaled, k * e)
 
 
+def _finite_slope(fn=None, *, second=None):
+    """``fn`` (a derivative, of x and parameters), differentiated at finite inputs only:
+    at x = ±inf its own derivative is 0, the limit of every second derivative here, where
+    differentiating its formula would give inf · 0 = NaN (a `where` takes the branch's
+    derivative at a finite stand-in, as it does its value). ``second(x, *params)``: its
+    derivative in x written out (where differentiating the formula cancels, or loses a
+    tail); in the parameters it is differentiated as written."""
+    if fn is None:
+        return lambda f: _finite_slope(f, second=second)
+
+    @jax.custom_jvp
+    def slope(x, *args):
+        return fn(x, *args)
+
+    @slope.defjvp
+    def slope_jvp(primals, tangents):
+        (x, *args), (t, *targs) = primals, tangents
+        inf = jnp.isinf(x)
+        safe = jnp.where(inf, 0, x)
+        if second is None:
+            _, d = jax.jvp(fn, (safe, *args), (t, *targs))
+        else:
+            d = second(safe, *args) * t
+            if args:
+                d = d + jax.jvp(lambda *a: fn(safe, *a), tuple(args), tuple(targs))[1]
+        return fn(x, *args), jnp.where(inf, 0, d)
+    return slope
+
+
 @jax.custom_jvp
 def _log1p(u: Array) -> Array:
     """log(1 + u) as log(w)·u/(w − 1), w = 1 + u rounded (Goldberg): as accurate as log,
@@ -197,11 +226,23 @@ def _silu(x: Array) -> Array:
     return _swish(x, x)[0]
 
 
+def _silu_second(x: Array) -> Array:
+    """silu″ = σ′(x)(2 − x·tanh(x/2)), σ′ = e/(1 + e)², e = e^−|x|: the product taken
+    with e^−|x| scaled (`_times_exp`), normal wherever the result is (at 90.5, where
+    e^−90.5 alone is flushed in float32, the truth −4.4e-38 is not)."""
+    a = jnp.abs(x)
+    return _times_exp(2 - x * jnp.tanh(0.5 * x), -a) / jnp.square(1 + jnp.exp(-a))
+
+
+@_finite_slope(second=_silu_second)
+def _silu_prime(x: Array) -> Array:
+    return _swish(x, x, dz=jnp.ones_like(x))[1]
+
+
 @_silu.defjvp
 def _silu_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
-    value, d = _swish(x, x, dz=jnp.ones_like(x))
-    return value, d * t
+    return _silu(x), _silu_prime(x) * t
 
 
 @jax.custom_jvp
@@ -213,10 +254,15 @@ def _beta_swish(x: Array, beta: Array) -> Array:
 def _beta_swish_jvp(primals, tangents):
     (x, beta), (tx, tb) = primals, tangents
     z = beta * x
-    value, dx = _swish(x, z, dz=beta)
+    value, dx = _beta_swish(x, beta), _beta_swish_prime(x, beta)
     q = _sig_prime(z)
     dbeta = jnp.where(q == 0, 0, x * (x * q))  # x²σ(z)σ(−z), no inf · 0
     return value, dx * tx + dbeta * tb
+
+
+@_finite_slope(second=lambda x, beta: beta * _silu_second(beta * x))
+def _beta_swish_prime(x: Array, beta: Array) -> Array:
+    return _swish(x, beta * x, dz=beta)[1]
 
 
 def _gelu_tanh_z(x: Array) -> tuple[Array, Array]:
@@ -249,11 +295,29 @@ def _gelu_tanh(x: Array) -> Array:
     return _swish(x, *_gelu_tanh_z(x))[0]
 
 
+def _gelu_tanh_second(x: Array) -> Array:
+    """x·σ(z)″ = σ′(z)·(2z′ + x·z″ − x·z′²·tanh(z/2)) (σ″ = −σ′·tanh(z/2)), σ′(z)
+    scaled as in `_silu_second`, with z's low part: e^−|z + z_lo| = e^−|z|(1 ∓ z_lo).
+    Beyond |x| = 64, 0: σ′(z) is below every format's range."""
+    inside = jnp.abs(x) < 64
+    x = jnp.where(inside, x, 0)
+    z, z_lo = _gelu_tanh_z(x)
+    k, c = constant("gelu_k", x.dtype)[0], constant("gelu_c", x.dtype)[0]
+    dz, d2z = _gelu_tanh_dz(x), 6 * k * c * x
+    a = jnp.abs(z)
+    bracket = (2 * dz + x * d2z - x * (dz * dz) * jnp.tanh(0.5 * z)) * (1 - jnp.sign(z) * z_lo)
+    return jnp.where(inside, _times_exp(bracket, -a) / jnp.square(1 + jnp.exp(-a)), 0)
+
+
+@_finite_slope(second=_gelu_tanh_second)
+def _gelu_tanh_prime(x: Array) -> Array:
+    return _swish(x, *_gelu_tanh_z(x), _gelu_tanh_dz(x))[1]
+
+
 @_gelu_tanh.defjvp
 def _gelu_tanh_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
-    value, d = _swish(x, *_gelu_tanh_z(x), _gelu_tanh_dz(x))
-    return value, d * t
+    return _gelu_tanh(x), _gelu_tanh_prime(x) * t
 
 
 def _times_gauss(k: Array, x: Array) -> Array:
@@ -304,14 +368,27 @@ def _gelu_erf(x: Array) -> Array:
     return _where_zero(jnp.isneginf(x) | (value == 0), x, value)
 
 
+def _gelu_erf_second(x: Array) -> Array:
+    """φ(x)(2 − x²), φ by `_times_gauss` (normal wherever the product is); 0 beyond
+    |x| = 40, where φ is below every format's range."""
+    inside = jnp.abs(x) < 40
+    x = jnp.where(inside, x, 0)
+    return jnp.where(inside, _times_gauss((2 - x * x) / _SQRT_2PI, x), 0)
+
+
+@_finite_slope(second=_gelu_erf_second)
+def _gelu_erf_prime(x: Array) -> Array:
+    """Φ(x) + x·φ(x); φ(x)·(x − M/x) deep in the tail."""
+    cdf, phi, deep, m = _gelu_erf_parts(x)
+    tail = _times_gauss((x - m / jnp.where(deep, x, -20)) / _SQRT_2PI, x)
+    d = jnp.where(deep, tail, cdf + jnp.where(phi == 0, 0, x * phi))
+    return jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), d)
+
+
 @_gelu_erf.defjvp
 def _gelu_erf_jvp(primals, tangents):
-    """Φ(x) + x·φ(x); φ(x)·(x − M/x) deep in the tail."""
     (x,), (t,) = primals, tangents
-    cdf, phi, deep, m = _gelu_erf_parts(x)
-    tail = _times_gauss((x - m / x) / _SQRT_2PI, x)
-    d = jnp.where(deep, tail, cdf + jnp.where(phi == 0, 0, x * phi))
-    return _gelu_erf(x), jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), d) * t
+    return _gelu_erf(x), _gelu_erf_prime(x) * t
 
 
 @jax.custom_jvp
@@ -356,16 +433,37 @@ def _mish(x: Array) -> Array:
     return _where_zero(jnp.isneginf(x), x, value)
 
 
+def _mish_second(x: Array) -> Array:
+    """sech²(s)·(2σ + x(σ′ − 2·tanh(s)·σ²)), s = softplus(x), σ = σ(x), from q = e^−s
+    = σ(−x) (exact where a rounded s is not: e^−s would cost s/2 ulps): sech(s) =
+    2q/(1 + q²), tanh(s) = (1 − q²)/(1 + q²); sech·(sech·B), so that sech² (4e-39 at
+    x = 45) is never formed where the result is normal. Deep below 0, (2 + x)e^x."""
+    q = _sigmoid(-x)
+    qq = q * q
+    sech = 2 * q / (1 + qq)
+    sg = _sigmoid(x)
+    near = jnp.minimum(x, 1e4)  # beyond, sech = 0: no 0 · inf from a bracket overflowing
+    bracket = 2 * sg + near * (_sig_prime(x) - 2 * ((1 - qq) / (1 + qq)) * (sg * sg))
+    deep = x < _DEEP
+    return jnp.where(deep, _times_exp(2 + x, jnp.where(deep, x, _DEEP)), sech * (sech * bracket))
+
+
+@_finite_slope(second=_mish_second)
+def _mish_prime(x: Array) -> Array:
+    """tanh(sp) + x·sech²(sp)·σ(x), sp = softplus(x); (1 + x)e^x deep in the tail."""
+    sp = _softplus(x)
+    s2 = _sech2(sp)
+    s = _sigmoid(x)
+    tail = jnp.where((s == 0) | (s2 == 0), 0, x * s2 * s)
+    deep = x < _DEEP
+    d = jnp.where(deep, _times_exp(1 + x, jnp.where(deep, x, _DEEP)), _tanh(sp) + tail)
+    return jnp.where(jnp.isneginf(x), 0, d)
+
+
 @_mish.defjvp
 def _mish_jvp(primals, tangents):
-    """tanh(sp) + x·sech²(sp)·σ(x), sp = softplus(x); (1 + x)e^x deep in the tail."""
     (x,), (t,) = primals, tangents
-    sp = _softplus(x)
-    sech = _sech(sp)
-    s = _sig(x)
-    tail = jnp.where((s == 0) | (sech == 0), 0, x * (sech * sech) * s)
-    d = jnp.where(x < _DEEP, _times_exp(1 + x, x), jnp.tanh(sp) + tail)
-    return _mish(x), jnp.where(jnp.isneginf(x), 0, d) * t
+    return _mish(x), _mish_prime(x) * t
 
 
 @jax.custom_jvp
@@ -396,14 +494,17 @@ def _squareplus(x: Array, b: Array) -> Array:
     return jnp.where(x >= 0, x + (0.5 * b) / (s + x), (0.5 * b) / (s - x))
 
 
+@_finite_slope(second=lambda x, b: (0.5 * b / _root(x, b)) / _root(x, b) / _root(x, b))
+def _squareplus_prime(x: Array, b: Array) -> Array:
+    """d/dx = squareplus(x)/s."""
+    return jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), _squareplus(x, b) / _root(x, b))
+
+
 @_squareplus.defjvp
 def _squareplus_jvp(primals, tangents):
     """d/dx = squareplus(x)/s; d/db = 1/(4s)."""
     (x, b), (tx, tb) = primals, tangents
-    s = _root(x, b)
-    value = _squareplus(x, b)
-    dx = jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), value / s)
-    return value, dx * tx + (0.25 / s) * tb
+    return _squareplus(x, b), _squareplus_prime(x, b) * tx + (0.25 / _root(x, b)) * tb
 
 
 @jax.custom_jvp
@@ -413,10 +514,25 @@ def _log1mexp(x: Array) -> Array:
 
 @_log1mexp.defjvp
 def _log1mexp_jvp(primals, tangents):
-    """1/expm1(x): +inf at ±0, NaN below 0."""
     (x,), (t,) = primals, tangents
-    d = jnp.where(x < 0, jnp.nan, 1 / _expm1_value(jnp.abs(x)))
-    return _log1mexp(x), d * t
+    return _log1mexp(x), _log1mexp_prime(x) * t
+
+
+@jax.custom_jvp
+def _log1mexp_prime(x: Array) -> Array:
+    """1/expm1(x): +inf at ±0, NaN below 0."""
+    return jnp.where(x < 0, jnp.nan, 1 / _expm1_value(jnp.abs(x)))
+
+
+@_log1mexp_prime.defjvp
+def _log1mexp_prime_jvp(primals, tangents):
+    """−e^x/expm1(x)² = −(1/expm1(x))·(1/(1 − e^−x)): two quotients, no product of two
+    small numbers to underflow (−1/x² near 0); −inf at 0, −0 at +inf, NaN below 0."""
+    (x,), (t,) = primals, tangents
+    a = jnp.abs(x)
+    d = -(1 / _expm1_value(a)) * (1 / -_expm1_value(-a))
+    d = jnp.where(x < 0, jnp.nan, jnp.where(x == 0, -jnp.inf, d))
+    return _log1mexp_prime(x), d * t
 
 
 # the public functions ---------------------------------------------------------------------
@@ -535,16 +651,25 @@ def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     w, dtype = widen(x, alpha)
     a = param(alpha, w, dtype)
     neg = jnp.where(w > 0, 0, w)
-    return _negative(w, _expm1_times(neg, a), at_zero=a * w).astype(dtype)
+    return _negative(w, _expm1_times(neg, a), at_zero=_bend(w, a)).astype(dtype)
 
 
 def _negative(w: Array, below: Array, above: Array | None = None,
               at_zero: Array | None = None) -> Array:
     """``above`` (default x) for x > 0, ``below`` for x < 0, and at ±0 ``at_zero``
     (default x), a multiple of x: f(−0) = −0 whatever expm1(−0) gives, and the derivative
-    at 0 is the left one (jax.nn's α for elu)."""
+    at 0 is the left one (jax.nn's α for elu; `_bend`)."""
     zero = w if at_zero is None else at_zero
     return jnp.where(w > 0, w if above is None else above, jnp.where(w == 0, zero, below))
+
+
+def _bend(w: Array, k: Array, c: Array | None = None) -> Array:
+    """k·w·(1 + c·w/2) at w = ±0: ±0, its derivative k and its second k·c (c = 1 by
+    default), those of the piece k·expm1(c·w)/c the catalog's convention takes at 0.
+    (w·w of the w ≠ 0 it is not taken at would overflow, and 0 · inf is a NaN in the
+    derivative of the branch not taken.)"""
+    z = jnp.where(w == 0, w, 0)
+    return k * w * (1 + (z if c is None else c * z) * 0.5)
 
 
 def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
@@ -552,7 +677,7 @@ def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     w, dtype = widen(x, alpha)
     a = param(alpha, w)
     neg = jnp.where(w > 0, 0, w)
-    return _negative(w, _celu_negative(neg, a)).astype(dtype)
+    return _negative(w, _celu_negative(neg, a), at_zero=_bend(w, 1, 1 / a)).astype(dtype)
 
 
 @jax.custom_jvp
@@ -580,7 +705,7 @@ def selu(x: ArrayLike) -> Array:
     neg = jnp.where(w > 0, 0, w)
     scale_alpha = SELU_SCALE_ALPHA
     return _negative(w, _expm1_times(neg, jnp.asarray(scale_alpha, w.dtype)),
-                     SELU_SCALE * w, scale_alpha * w).astype(dtype)
+                     SELU_SCALE * w, _bend(w, scale_alpha)).astype(dtype)
 
 
 def sigmoid(x: ArrayLike) -> Array:

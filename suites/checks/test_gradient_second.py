@@ -16,7 +16,8 @@ from actaudit.checks._elementwise import Case, Evaluation, _second_finding
 from actaudit.checks._tolerances import Tolerances
 from actaudit.oracles import FORMATS, tables
 
-FIXED = ["sigmoid", "softplus", "tanh", "log_sigmoid", "tanh_shrink"]
+FIXED = ["sigmoid", "softplus", "tanh", "tanh_shrink", "silu", "gelu", "mish", "squareplus",
+         "log1mexp", "elu"]
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +48,14 @@ def test_the_repro_line_prints_the_row_s_numbers(jax_nn, name, tmp_path):
 
 
 def test_the_reference_passes_where_its_second_derivatives_are_written_out(oracle_cache):
-    summary = checks.audit(["reference"], FIXED, ["float16", "bfloat16", "float32", "float64"],
+    """Every variant in bfloat16 and float64; what warns is subnormal results flushed
+    (or subnormal inputs read as 0: elu″ there is its value at 0)."""
+    summary = checks.audit(["reference"], FIXED, ["bfloat16", "float64"],
                            checks=["gradient:second"], cache_dir=oracle_cache,
                            progress=False).details
-    assert len(summary) == len(FIXED) * 4
     assert set(summary["status"]) <= {"pass", "warn"}, summary[summary["status"] == "fail"]
     warned = summary[summary["status"] == "warn"]
-    assert warned["detail"].str.startswith("flushes subnormals").all()
+    assert (warned["severity"] == "subnormal").all(), warned[["activation", "detail"]]
 
 
 def test_correctly_rounded_second_derivatives_pass(oracle_cache):
