@@ -92,6 +92,7 @@ class Check:
     doc: str
     needs: Callable[[Activation], bool] | None = None
     search: bool = False  # run only with a search profile (`_search`)
+    dtypes: tuple[str, ...] | None = None  # run only in these (None: in every dtype)
 
     @property
     def category(self) -> str:
@@ -166,7 +167,8 @@ CHECKS: tuple[Check, ...] = (
           "jit agrees with eager, and vmap with a loop"),
     *(Check(f"transform:{name}", Severity.WRONG, ELEMENTWISE, True,
             f"the derivative by {text} agrees with the plain one (jax.vjp under jit) within "
-            "the gradient tolerance; a NaN or ∞ where that is finite fails")
+            "the gradient tolerance; a NaN or ∞ where that is finite fails (in float32: a "
+            "composition's rules are the same in every dtype)", dtypes=("float32",))
       for name, text in (
           ("jit_grad", "jax.jit of jax.grad"), ("grad_jit", "jax.grad of a jitted function"),
           ("vmap_grad", "jax.vmap of jax.grad"), ("grad_vmap", "jax.grad of a vmapped function"),
@@ -205,6 +207,7 @@ def applying(act: Activation, wanted: frozenset[str] | None = None, *, search: b
     None)."""
     return tuple(c for c in CHECKS if c.applies(act)
                  and (wanted is None or c.category in wanted or c.name in wanted)
+                 and (c.dtypes is None or dtype is None or dtype in c.dtypes)
                  and (not c.search or (search and searched(act, dtype))))
 
 

@@ -51,8 +51,10 @@ def misbehaving(tmp_path, monkeypatch):
 
 def test_raise_hang_and_crash_are_error_rows_and_the_audit_goes_on(misbehaving, oracle_cache):
     names = ["elu", "relu", "selu", "tanh", "sigmoid", "softplus"]
+    # the value checks only: a derivative's first compile may take longer than the 1 s
     summary = checks.audit([misbehaving, "jax.nn"], names, ["float32"], cache_dir=oracle_cache,
-                           workers=2, progress=False, timeout=1.0).summary
+                           workers=2, progress=False, timeout=1.0,
+                           checks=["accuracy", "special"]).summary
     mine = summary[summary["impl"] == misbehaving]
     by = {name: mine[mine["activation"] == name] for name in names}
     for ok in ("elu", "selu"):  # before and after the crash: judged, not errors
