@@ -93,6 +93,7 @@ class Check:
     needs: Callable[[Activation], bool] | None = None
     search: bool = False  # run only with a search profile (`_search`)
     dtypes: tuple[str, ...] | None = None  # run only in these (None: in every dtype)
+    asked: bool = False  # run only where --checks names it or its category
 
     @property
     def category(self) -> str:
@@ -168,7 +169,8 @@ CHECKS: tuple[Check, ...] = (
     *(Check(f"transform:{name}", Severity.WRONG, ELEMENTWISE, True,
             f"the derivative by {text} agrees with the plain one (jax.vjp under jit) within "
             "the gradient tolerance; a NaN or ∞ where that is finite fails (in float32: a "
-            "composition's rules are the same in every dtype)", dtypes=("float32",))
+            "composition's rules are the same in every dtype; where asked for, --checks "
+            "transform or by name)", dtypes=("float32",), asked=True)
       for name, text in (
           ("jit_grad", "jax.jit of jax.grad"), ("grad_jit", "jax.grad of a jitted function"),
           ("vmap_grad", "jax.vmap of jax.grad"), ("grad_vmap", "jax.grad of a vmapped function"),
@@ -201,12 +203,14 @@ def categories(act: Activation) -> tuple[str, ...]:
 
 def applying(act: Activation, wanted: frozenset[str] | None = None, *, search: bool = False,
              dtype: str | None = None) -> tuple[Check, ...]:
-    """The checks that apply to ``act``, of those ``wanted`` (all by default): categories
-    (``gradient``), or checks by name (``gradient:second``); with ``search``, the
-    search's too where it adds anything in ``dtype`` (`searched`; any dtype where
-    None)."""
+    """The checks that apply to ``act`` in ``dtype`` (`Check.dtypes`), of those ``wanted``
+    (all by default, but those run only where ``wanted`` names them or their category,
+    `Check.asked`): categories (``gradient``), or checks by name (``gradient:second``);
+    with ``search``, the search's too where it adds anything in ``dtype`` (`searched`;
+    any dtype where None)."""
     return tuple(c for c in CHECKS if c.applies(act)
-                 and (wanted is None or c.category in wanted or c.name in wanted)
+                 and (c.category in (wanted or ()) or c.name in (wanted or ()) if c.asked
+                      else wanted is None or c.category in wanted or c.name in wanted)
                  and (c.dtypes is None or dtype is None or dtype in c.dtypes)
                  and (not c.search or (search and searched(act, dtype))))
 
