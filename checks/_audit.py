@@ -195,8 +195,8 @@ class Plan:
         if elementwise:  # build what the cache lacks first, on every core
             tables.build_tables(elementwise, list(self.dtypes), cache_dir=cache_dir,
                                 workers=workers, progress=progress,
-                                second=self.checks is None or bool(
-                                    {"gradient", "gradient:second"} & self.checks))
+                                second=bool({"gradient", "gradient:second"}
+                                            & (self.checks or frozenset())))
         if journal is not None and journal.finished():
             n = journal.finished()
             print(f"actaudit: resuming: {n} case{'s' if n != 1 else ''} finished by an "

@@ -161,7 +161,8 @@ CHECKS: tuple[Check, ...] = (
     Check("gradient:second", Severity.WRONG, ELEMENTWISE, True,
           "the second derivative (reverse over reverse and forward over reverse, the worse "
           "of the two) in ULP; at ±inf its limit, at kinks and bends the catalog's "
-          "convention (warn), subnormal results as for the derivative"),
+          "convention (warn), subnormal results as for the derivative; where asked for "
+          "(--checks gradient, or by name)", asked=True),
     Check("dtype", Severity.PROMOTION, EVERY, False,
           "the output dtype: the input's, or JAX's promotion with array parameters"),
     Check("transform", Severity.WRONG, EVERY, False,
