@@ -201,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir")
     p.add_argument("--workers", type=_count, default=0, help="processes (0: one per core)")
     p.add_argument("--scheduler", help="a dask.distributed scheduler address")
+    p.add_argument("--second", action="store_true",
+                   help="the second derivative's tables too (for --checks gradient)")
     p.set_defaults(run=_tables)
     p = sub.add_parser("audit", help="every check on each implementation: summary.csv")
     p.add_argument("--impl", action="append", required=True, metavar="SPEC",
@@ -427,7 +429,7 @@ def _tables(args: argparse.Namespace) -> int:
         _cache_dir(args.cache_dir)
         summary = tables.build_tables(
             names, dtypes, cache_dir=args.cache_dir, workers=args.workers or None,
-            scheduler=args.scheduler)
+            scheduler=args.scheduler, second=args.second)
     except (KeyError, ValueError) as e:
         raise UsageError(e.args[0]) from None
     print(summary.to_string(index=False))

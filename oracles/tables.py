@@ -268,7 +268,7 @@ def build_tables(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
-    second: bool = True,
+    second: bool = False,
 ) -> pd.DataFrame:
     """Build every missing table (all elementwise variants by default; with ``second``
     the second derivative's tables too) and return one row per table: activation,
