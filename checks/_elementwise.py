@@ -659,7 +659,7 @@ def apart(a: np.ndarray, b: np.ndarray, fmt: Format) -> np.ndarray:
 COMPOSITIONS = ("transform:jit_grad", "transform:grad_jit", "transform:vmap_grad",
                 "transform:grad_vmap", "transform:jacfwd_jacrev",
                 "transform:linear_transpose")
-JACOBIAN_INPUTS = 64  # jacfwd and jacrev build an n × n matrix: a few inputs suffice,
+JACOBIAN_INPUTS = 64  # jacfwd and jacrev build an n × n matrix: a few inputs suffice
 JACOBIAN_RANGE = 64.0  # spread over |x| ≤ 64, where every activation bends
 
 
