@@ -195,8 +195,8 @@ class Plan:
         if elementwise:  # build what the cache lacks first, on every core
             tables.build_tables(elementwise, list(self.dtypes), cache_dir=cache_dir,
                                 workers=workers, progress=progress,
-                                second=bool({"gradient", "gradient:second"}
-                                            & (self.checks or frozenset())))
+                                second=any(c.name == "gradient:second" for a in acts
+                                           for c in applying(a, self.checks)))
         if journal is not None and journal.finished():
             n = journal.finished()
             print(f"actaudit: resuming: {n} case{'s' if n != 1 else ''} finished by an "

@@ -149,17 +149,14 @@ _JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def jitted(f: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
-    """``f``, its vjp and its jvp (each of x and a (co)tangent), and its second derivative
-    two ways (of x: `second_derivatives`), compiled once per function object: a run that
-    calls them on many arrays (the exhaustive one) traces them once (and compiles each
-    only when first called)."""
+    """``f``, its vjp and its jvp (each of x and a (co)tangent), compiled once per function
+    object: a run that calls them on many arrays (the exhaustive one) traces them once."""
     try:
         return _JITTED[f]
     except (KeyError, TypeError):
         pass
     fns = (jax.jit(f), jax.jit(lambda x, t: jax.vjp(f, x)[1](t)[0]),
-           jax.jit(lambda x, t: jax.jvp(f, (x,), (t,))[1]),
-           *(jax.jit(g) for g in second_derivatives(f)))
+           jax.jit(lambda x, t: jax.jvp(f, (x,), (t,))[1]))
     try:
         _JITTED[f] = fns
     except TypeError:  # not weakly referable: compiled again next time
@@ -198,7 +195,7 @@ class Evaluation:
 
     def gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """(vjp, jvp) with unit (co)tangents: the derivative, twice."""
-        _, vjp_of, jvp_of = jitted(self.f)[:3]
+        _, vjp_of, jvp_of = jitted(self.f)
         xj = jnp.asarray(self.x)
         ones = jnp.ones_like(xj)
         vjp = call(lambda: vjp_of(xj, ones), what="jax.vjp")
@@ -209,12 +206,12 @@ class Evaluation:
 
     def seconds(self) -> tuple[np.ndarray, np.ndarray]:
         """The second derivative, reverse over reverse and forward over reverse."""
-        *_, reverse, forward = jitted(self.f)
         xj = jnp.asarray(self.x)
         shape, dt = self.x.shape, self.fmt.dtype
         out = []
-        for fn, what in ((reverse, "jax.grad of jax.grad"), (forward, "jax.jvp of jax.grad")):
-            got = call(lambda fn=fn: fn(xj), what=what)
+        for fn, what in zip(second_derivatives(self.f),
+                            ("jax.grad of jax.grad", "jax.jvp of jax.grad"), strict=True):
+            got = call(lambda fn=fn: jax.jit(fn)(xj), what=what)
             out.append(array(got, shape, dt, what).astype(np.float64))
         return out[0], out[1]
 
@@ -318,10 +315,14 @@ def judged(case: Case, table: pd.DataFrame) -> np.ndarray:
 # the checks computed from the values over the table, and from the derivatives
 VALUE_CHECKS = ("accuracy", "subnormal", "special", "property:monotone", "property:bounds",
                 "property:saturation")
-# the first derivative's checks (`_gradient_findings`): the second's and the compositions'
-# are apart
-GRADIENT_CHECKS = frozenset(c for c in DERIVATIVE if c.startswith(("gradient", "subnormal"))
-                            and c != "gradient:second")
+SECOND = "gradient:second"
+# transform:NAME, each a composition of JAX's transformations, against the plain
+# derivative (`Evaluation.gradients`' vjp, under jit) on the `transform` check's inputs
+COMPOSITIONS = ("transform:jit_grad", "transform:grad_jit", "transform:vmap_grad",
+                "transform:grad_vmap", "transform:jacfwd_jacrev",
+                "transform:linear_transpose")
+# the first derivative's checks (`_gradient_findings`)
+GRADIENT_CHECKS = DERIVATIVE - {SECOND, *COMPOSITIONS}
 
 
 def _value_findings(case: Case, ev: Evaluation, table: pd.DataFrame, got: np.ndarray,
@@ -557,9 +558,6 @@ def _gradient_findings(case: Case, ev: Evaluation, table: pd.DataFrame,
     return out
 
 
-SECOND = "gradient:second"
-
-
 def _second_finding(case: Case, ev: Evaluation, table: pd.DataFrame) -> Finding:
     """The second derivative, both ways (`Evaluation.seconds`), against its oracle table,
     classified as the derivative is: ULP error where the truth is ordinary, the catalog's
@@ -573,9 +571,8 @@ def _second_finding(case: Case, ev: Evaluation, table: pd.DataFrame) -> Finding:
         return Finding(SECOND, e.status, detail=str(e))
     hi, lo, rounded = (table[c].to_numpy() for c in ("second_hi", "second_lo", "second"))
     bend = np.isin(x, [at for at, _ in act.bends_at(case.params)]) & np.isfinite(x)
-    with np.errstate(invalid="ignore"):  # a truth of exactly 0 (relu″) is no subnormal
-        sub = _subnormal_cases(x, hi, rounded, fmt) & ~bend & ((hi != 0) | (x != 0)
-                                                                & (np.abs(x) < fmt.tiny))
+    with np.errstate(invalid="ignore"):
+        sub = _subnormal_cases(x, hi, rounded, fmt) & ~bend
         special = (np.isinf(x) | ~np.isfinite(hi)) & ~bend & ~np.isnan(x) & ~sub
     acc = ~special & ~sub & ~bend & ~np.isnan(x)
     limit = case.limit("second")
@@ -654,11 +651,6 @@ def apart(a: np.ndarray, b: np.ndarray, fmt: Format) -> np.ndarray:
     return np.where(tiny, 0.0, err)
 
 
-# transform:NAME, each a composition of JAX's transformations, against the plain
-# derivative (`Evaluation.gradients`' vjp, under jit) on the `transform` check's inputs
-COMPOSITIONS = ("transform:jit_grad", "transform:grad_jit", "transform:vmap_grad",
-                "transform:grad_vmap", "transform:jacfwd_jacrev",
-                "transform:linear_transpose")
 JACOBIAN_INPUTS = 64  # jacfwd and jacrev build an n × n matrix: a few inputs suffice
 JACOBIAN_RANGE = 64.0  # spread over |x| ≤ 64, where every activation bends
 

@@ -209,11 +209,15 @@ def applying(act: Activation, wanted: frozenset[str] | None = None, *, search: b
     `Check.asked`): categories (``gradient``), or checks by name (``gradient:second``);
     with ``search``, the search's too where it adds anything in ``dtype`` (`searched`;
     any dtype where None)."""
-    return tuple(c for c in CHECKS if c.applies(act)
-                 and (c.category in (wanted or ()) or c.name in (wanted or ()) if c.asked
-                      else wanted is None or c.category in wanted or c.name in wanted)
+    return tuple(c for c in CHECKS if c.applies(act) and _wanted(c, wanted)
                  and (c.dtypes is None or dtype is None or dtype in c.dtypes)
                  and (not c.search or (search and searched(act, dtype))))
+
+
+def _wanted(c: Check, wanted: frozenset[str] | None) -> bool:
+    """Whether ``wanted`` (None: the default run) asks for ``c``, by name or category."""
+    named = wanted is not None and (c.category in wanted or c.name in wanted)
+    return named or (wanted is None and not c.asked)
 
 
 def searched(act: Activation, dtype: str | None) -> bool:
