@@ -4,9 +4,11 @@ Markdown summary, each written atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import jax
@@ -71,16 +73,31 @@ def run(specs: Sequence[str], out: str | Path, *, only: Sequence[str] | None = N
         suite = Path(tmp) / "test_speed.py"
         suite.write_text(Path(_suite.__file__).read_text())
         args = [str(suite), "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
-                "--import-mode=importlib", "-q", "--benchmark-quiet",
+                "--import-mode=importlib", "-q", "-p", "no:xdist", "--benchmark-quiet",
                 f"--benchmark-json={raw_path}", "--benchmark-disable-gc",
                 f"--benchmark-max-time={settings['max_time']}", "--benchmark-min-rounds=5",
                 *pytest_args]
-        code = pytest.main(args, plugins=[selection])
+        with _outside_xdist():
+            code = pytest.main(args, plugins=[selection])
         if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             raise RuntimeError(f"pytest stopped with exit status {int(code)}")
         raw = json.loads(raw_path.read_text()) if raw_path.exists() else {"benchmarks": []}
     table = with_shared(frame(raw, selection.problems, kinds), same)
     return table, write(table, raw, out)
+
+
+@contextlib.contextmanager
+def _outside_xdist() -> Iterator[None]:
+    """pytest-benchmark disables itself in any process that pytest-xdist named a worker
+    (``PYTEST_XDIST_WORKER``), as it must for the tests xdist spreads over processes; the
+    timings run here, in one process, are not those: a bench called from a user's own
+    xdist-run tests still times."""
+    worker = os.environ.pop("PYTEST_XDIST_WORKER", None)
+    try:
+        yield
+    finally:
+        if worker is not None:
+            os.environ["PYTEST_XDIST_WORKER"] = worker
 
 
 KIND = "bench"  # what a bench run's folder says it holds (`_files.claim`)

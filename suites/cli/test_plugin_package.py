@@ -54,12 +54,17 @@ def test_the_installed_plugin_is_listed_as_a_provider(installed):
     env, cwd = installed
     done = actaudit("list", env=env, cwd=cwd)
     assert done.returncode == 0, done.stderr
-    by = {}  # each activation's block: a line with its name, then indented lines
+    by: dict[str, list[str]] = {}  # each activation's block: a line with its name, then
+    field = None  # "    label: text" lines, wrapped onto lines indented by 8 at any width
     for line in done.stdout.splitlines():
         if not line.startswith(" "):
-            name = line.split()[0]
-        elif "provided by:" in line:
-            by[name] = line.partition("provided by:")[2].replace(",", " ").split()
+            name, field = line.split()[0], None
+        elif not line.startswith(" " * 8):
+            field = "provided by" if line.strip().startswith("provided by:") else None
+            if field:
+                by[name] = line.partition("provided by:")[2].replace(",", " ").split()
+        elif field:
+            by[name] += line.replace(",", " ").split()
     assert NAME in by["softplus"] and NAME in by["leaky_relu"]
     assert NAME not in by["gelu"]
 

@@ -29,9 +29,13 @@ def pytest_generate_tests(metafunc):
             kinds = categories(act)
             for variant in act.variants():
                 for dtype in dtypes:
+                    # one audit answers every check of (spec, name, dtype): under xdist
+                    # (`-n auto --dist loadgroup`, as tox runs it) its tests share a worker
+                    group = pytest.mark.xdist_group(f"{spec}-{name}-{dtype}")
                     for check in kinds:
                         v = variant_id(variant).replace(" ", "")
-                        params.append((spec, name, variant, dtype, check))
+                        params.append(pytest.param((spec, name, variant, dtype, check),
+                                                   marks=group))
                         ids.append("-".join(p for p in (spec, name, v, dtype, check) if p))
     if not params:
         params, ids = [None], ["no-impl"]
