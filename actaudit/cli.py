@@ -148,11 +148,18 @@ def _oracle(args: argparse.Namespace) -> int:
         if act.kind is Kind.INDEX and not all(v == int(v) for v in x if math.isfinite(v)):
             raise UsageError(f"{act.name} takes integer indices, got {args.x!r}")
     order = 2 if args.second else int(args.grad)
-    if order == 2 and act.kind is not Kind.ELEMENTWISE:
-        raise UsageError(f"{act.name}: --second is for elementwise activations")
+    along = None
+    if args.along is not None:
+        if order != 2 or act.kind is Kind.ELEMENTWISE:
+            raise UsageError("--along is the direction of a vector activation's --second")
+        along = [parse_float(v) for v in args.along.split(",")]
+        if len(along) != len(x):
+            raise UsageError(f"--along has {len(along)} entries, X {len(x)}")
+    if order == 2 and act.kind is Kind.INDEX:
+        raise UsageError(f"{act.name} has no derivative (its input is integer indices)")
     try:
-        exact = oracles.evaluate(act, x, params, order=order)
-        value = oracles.digits(act, x, params, order=order)
+        exact = oracles.evaluate(act, x, params, order=order, along=along)
+        value = oracles.digits(act, x, params, order=order, along=along)
     except ValueError as e:
         raise UsageError(str(e)) from None
     except oracles.OracleError as e:  # ours, not the user's: one line, status 1
@@ -191,7 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--param", action="append", default=[], metavar="K=V")
     p.add_argument("--grad", action="store_true", help="the derivative instead of the value")
     p.add_argument("--second", action="store_true",
-                   help="the second derivative instead (elementwise activations)")
+                   help="the second derivative instead: along an axis, T[i][j][k] = "
+                   "d²f_i/dx_j dx_k, or with --along V the Jacobian's derivative along V")
+    p.add_argument("--along", metavar="V", help="with --second, a vector activation's "
+                   "direction (comma-separated): row i is output i's Hessian times V")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.add_argument("x", metavar="X", help="float64 literal(s); vectors comma-separated")
     p.set_defaults(run=_oracle)

@@ -112,8 +112,16 @@ def _log_softmax_grad(xs, B, where=None):
     e, _ = w
     total = sum(e)
     return [[0 if not (active[i] and active[j]) else
-             (sum(e[k] for k in range(n) if k != i) / total if i == j else -e[j] / total)
+             (_one_minus(e, i, total) if i == j else -e[j] / total)
              for j in range(n)] for i in range(n)]
+
+
+def _one_minus(e, i, total):
+    """1 − s_i, as the other weights over the total; exactly 1 for a weight of exactly 0
+    (a −inf entry), whose derivative is then an exact 0, not a ball about it."""
+    if isinstance(e[i], int) and e[i] == 0:
+        return 1
+    return sum(w for k, w in enumerate(e) if k != i) / total
 
 
 def _scaled(xs, B, b, where):
@@ -264,9 +272,10 @@ def _stats(xs, B, mean, variance, epsilon, where, algorithm):
     entry, or an infinite or NaN one.
 
     With the mean given and the variance computed the two algorithms are different
-    functions: "stable" is mean((x − m)²), "fast" mean(x²) − m² clipped at 0, which is
-    mean(d²) + 2m·mean(d) for d = x − m (c = 0, or c = m where the clip holds it at 0).
-    With the mean computed too they agree: mean(d) = 0."""
+    functions: "stable" is mean((x − m)²), "fast" mean(x²) − m² clipped at 0 (c = 0, or
+    c = m where the clip holds it at 0), written as it is: its derivative in x_j is then
+    2x_j/n itself, an exact 0 at x_j = 0, not −2m/n + 2m/n. With the mean computed too
+    they agree."""
     active = _mask(xs, where)
     live = [x for x, a in zip(xs, active, strict=True) if a]
     computed = mean is None or variance is None
@@ -278,13 +287,14 @@ def _stats(xs, B, mean, variance, epsilon, where, algorithm):
     if variance is not None:
         v = variance
     else:
-        v = sum((B.num(x) - m) ** 2 for x in live) / n
         if mean is not None and algorithm == "fast":
-            v = v + 2 * m * sum(B.num(x) - m for x in live) / n
+            v = sum(B.num(x) ** 2 for x in live) / n - m * m
             if B.sign(v) > 0:
                 about = 0
             else:
                 v, about = 0, None
+        else:
+            v = sum((B.num(x) - m) ** 2 for x in live) / n
     return active, n, m, B.sqrt(v + epsilon), about
 
 

@@ -256,7 +256,8 @@ class Plan:
                         self.search)
         if jobs and act.kind is not Kind.ELEMENTWISE:  # the truth once, for every worker
             with precision(dtype):
-                _vector.prefill(act, params, dtype, cache_dir)
+                _vector.prefill(act, params, dtype, cache_dir,
+                                second=any(c.name == "gradient:second" for c in applied))
                 if rows:
                     _rows.prefill(act, params, dtype, cache_dir,
                                   grad="gradient:rows" in rows)

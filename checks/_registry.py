@@ -158,10 +158,12 @@ CHECKS: tuple[Check, ...] = (
           "the catalog's subgradient at each kink", lambda act: bool(act.kinks)),
     Check("subnormal:gradient", Severity.SUBNORMAL, ELEMENTWISE, True,
           "the derivative at subnormal inputs and results"),
-    Check("gradient:second", Severity.WRONG, ELEMENTWISE, True,
+    Check("gradient:second", Severity.WRONG, ELEMENTWISE | ROWS, True,
           "the second derivative (reverse over reverse and forward over reverse, the worse "
           "of the two) in ULP; at ±inf its limit, at kinks and bends the catalog's "
-          "convention (warn), subnormal results as for the derivative; where asked for "
+          "convention (warn), subnormal results as for the derivative; along an axis, "
+          "Hessian-vector products along every unit vector and 2 random directions, "
+          "forward over reverse and reverse over forward; where asked for "
           "(--checks gradient, or by name)", asked=True),
     Check("dtype", Severity.PROMOTION, EVERY, False,
           "the output dtype: the input's, or JAX's promotion with array parameters"),

@@ -9,6 +9,9 @@ How the check computed the reported number is the finding's ``via`` (in ``extra`
   (an elementwise check computes both and reports the worse);
 * ``grad2`` / ``jvp_grad``: the second derivative, ``jax.grad`` of ``jax.grad`` or
   ``jax.jvp`` of ``jax.grad`` (`_elementwise.second_derivatives`);
+* ``jvp_jacrev`` / ``jacrev_jvp``: a vector function's Jacobian differentiated along a
+  direction, forward over reverse or reverse over forward (`_hessians`), with ``at``
+  (row, column, direction);
 * a composition of a ``transform:NAME`` row (``jit_grad``, ``vmap_grad``, ...): the
   derivative that way, then the plain one (jax.vjp under jit), in the order got,
   expected, with no oracle (the row compares the implementation with itself);
@@ -39,6 +42,11 @@ COMPOSED = {  # transform:NAME's derivative at x[0], as `_elementwise._composed`
     "grad_vmap": "jax.jit(jax.grad(lambda x: jnp.sum(jax.vmap(f)(x))))(x)[0]",
     "linear_transpose": "jax.jit(lambda x: jax.linear_transpose(lambda t: jax.jvp(f, (x,), "
                         "(t,))[1], x)(jnp.ones_like(x))[0])(x)[0]",
+}
+
+HESSIAN = {  # a vector function's second derivative along V, as `_hessians` computes it
+    "jvp_jacrev": "lambda x: jax.jvp(jax.jacrev({g}), (x,), ({v},))[1]",
+    "jacrev_jvp": "jax.jacrev(lambda x: jax.jvp({g}, (x,), ({v},))[1])",
 }
 
 
@@ -80,6 +88,12 @@ def _printed(act: Activation, via: str, at: Any, params: Mapping[str, Any]) -> s
             "jacfwd_jacrev": "float(jax.jit(jax.jacrev(f))(x)[0, 0]), "
                              "float(jax.jit(jax.jacfwd(f))(x)[0, 0])",
         }[via]
+    if via in HESSIAN:  # the first output's Jacobian differentiated along v: (row, col, v)
+        row, col, v = at
+        way = HESSIAN[via].format(
+            g="lambda x: jax.tree.leaves(f(x))[0]",
+            v=f"jnp.asarray([{', '.join(_py_float(t) for t in v)}], x.dtype)")
+        return f"float(jnp.atleast_2d(jax.jit({way})(x))[{row}, {col}])"
     if via in ("jvp", "vjp"):  # the Jacobian of the first output, one row per output
         mode = "jacfwd" if via == "jvp" else "jacrev"
         row, col = at
@@ -107,6 +121,8 @@ def repro(spec: str, act: Activation, params: Mapping[str, Any], dtype: str,
               f"print({_printed(act, via, at, params)})")
     grad = {"vjp": " --grad", "jvp": " --grad", "grad2": " --second",
             "jvp_grad": " --second"}.get(via, "")
+    if via in HESSIAN:
+        grad = f" --second --along {','.join(literal(t) for t in at[2])}"
     if via in ("monotone", "jacfwd_jacrev", *COMPOSED):  # expected: its own result
         oracle = ""
     else:

@@ -167,6 +167,8 @@ def hunt(strategy: st.SearchStrategy, score: Callable[[Any], dict[str, Scored]],
             found.examples += 1
         over = False
         for name, s in scores.items():
+            if name not in limits:  # a search asked for the derivative alone
+                continue
             target(math.log2(1.0 + min(s.err, TOP)), label=name)
             found.offer(name, s)
             if s.err > limits[name] and len(memo) > examples:

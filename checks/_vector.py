@@ -25,7 +25,7 @@ import numpy as np
 from ..catalog import Activation, Kind
 from ..oracles import tables
 from ..oracles.formats import FORMATS, Format, ulp_error
-from . import _repro
+from . import _hessians, _repro
 from ._call import CallError, call
 from ._elementwise import (
     Case,
@@ -148,15 +148,18 @@ def _per_slice(out: Any, n: int) -> list[np.ndarray]:
 
 
 def prefill(act: Activation, params: Mapping[str, Any], dtype: str,
-            cache_dir: str | os.PathLike | None) -> None:
-    """Every slice's answer (value, and Jacobian where there is a derivative) in the cache,
-    before the implementations' workers read them (`tables.SliceAnswers`)."""
+            cache_dir: str | os.PathLike | None, second: bool = False) -> None:
+    """Every slice's answer (value, and Jacobian where there is a derivative; with
+    ``second``, the second derivative's, `_hessians`) in the cache, before the
+    implementations' workers read them (`tables.SliceAnswers`)."""
     b = batch(act, params, FORMATS[dtype])
     answers = tables.SliceAnswers(act, b.oracle, dtype, cache_dir)
     for xs in b.xs:
         answers.get(xs, grad=False)
         if act.grad is not None:
             answers.get(xs, grad=True)
+    if second and act.grad is not None:
+        _hessians.prefill(answers, b.xs, FORMATS[dtype])
     answers.save()
 
 
@@ -220,12 +223,30 @@ def check(case: Case, fn: Callable[..., Any]) -> list[Finding]:
                 # held to the truth only where the Jacobian is finite
                 if all(math.isfinite(e.hi) for e in _exact_flat(exact)):
                     _collect_rows(grads, f"{name} (vjp)", xs, jac["vjp"][s], exact, fmt, "vjp")
+    second = _second(f, x_in, b, truth, fmt, tol.ulps(act.name, dtype, "second"), act) if (
+        want.get("gradient:second")) else None
     # repro lines with the slices' concrete mask or b
     truth.save()  # what a prefill did not hold (an audit run outside `audit`)
     found = _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transform, fmt)
+    if second is not None:  # beside the first derivative's row
+        at = next((k + 1 for k, g in enumerate(found) if g.check == "gradient"), len(found))
+        found.insert(at, second)
     _refusals(found, refused, given)
     _ignored(found, case, fn, b, x_in, got_all, truth)
     return _repro.add(spec, act, b.oracle, dtype, found)
+
+
+def _second(f: Callable[[Any], Any], x_in: Any, b: Batch, truth: tables.SliceAnswers,
+            fmt: Format, tol: float, act: Activation) -> Finding:
+    """The ``gradient:second`` row (`_hessians`)."""
+    along = _hessians.directions(x_in.shape[1], fmt)
+    found = _hessians.hessians(f, x_in, along)
+    if isinstance(found, CallError):
+        return Finding("gradient:second", found.status, detail=str(found))
+    table, left_out = _hessians.rows(act, b.names, b.xs, along, found, truth, fmt, _collect)
+    second = _hessians.finding(table, left_out, _errors, _worst, tol, fmt)
+    return _located(second, np.array(table["x"], object), table["at"],
+                    np.ones(len(table["x"]), bool))
 
 
 def _scale(act: Activation, xs: np.ndarray, exact: list, fmt: Format,
@@ -385,6 +406,11 @@ def _errors(rows, fmt) -> tuple[np.ndarray, np.ndarray]:
     if scaled.any():
         own = np.array([fmt.ulp(v) for v in hi[scaled]])
         err[scaled] = err[scaled] * own / np.array([fmt.ulp(s) for s in scale[scaled]])
+    # an exact 0 has no ulps of its own (a Hessian entry of standardize where x_i is the
+    # mean): a finite result beside it counts in the row's
+    zero = (hi == 0) & (lo == 0) & (scale > 0) & np.isfinite(got) & ~np.isfinite(err)
+    if zero.any():
+        err[zero] = np.abs(got[zero]) / np.array([fmt.ulp(s) for s in scale[zero]])
     return err, special
 
 

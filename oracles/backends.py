@@ -282,7 +282,19 @@ class _Rational(_Common):
     def near(self, base: float | Fraction, rest: Any) -> Any:
         return Fraction(base) + rest  # exact already
 
-    exp = expm1 = log = log1p = erf = erfc = erfcx = tanh = _irrational
+    @staticmethod
+    def _at(point: int, value: int) -> Any:
+        """A transcendental function, rational only at ``point`` (e^0 = 1, log 1 = 0):
+        a slice of equal entries weighs each by e^0, and its softmax, a tie of a
+        format's rounding among them (its Hessian along a bfloat16 direction), is exact."""
+        def fn(x: Fraction) -> Fraction:
+            if x != point:
+                raise NotRational
+            return Fraction(value)
+        return staticmethod(fn)
+
+    exp, expm1, log, log1p = _at(0, 1), _at(0, 0), _at(1, 0), _at(0, 0)
+    erf, erfc, erfcx, tanh = _at(0, 0), _at(0, 1), _at(0, 1), _at(0, 0)
 
     @staticmethod
     def sqrt(x: Fraction) -> Fraction:

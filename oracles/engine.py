@@ -143,20 +143,20 @@ def _midpoint(lo: Dyadic, hi: Dyadic) -> Dyadic:
 
 
 def _as_list(v: Any) -> list[Any]:
-    """A result as a flat list (a Jacobian's rows joined)."""
+    """A result as a flat list (a Jacobian's rows, a second derivative's matrices, joined)."""
     if not isinstance(v, list | tuple):
         return [v]
-    return [e for row in v for e in (row if isinstance(row, list | tuple) else [row])]
+    return [e for row in v for e in _as_list(row)]
 
 
 def _nest(flat: list[Any], like: Any) -> Any:
-    """``flat`` in the shape of the result ``like`` (a number, a list or a list of rows)."""
-    if not isinstance(like, list | tuple):
-        return flat[0]
-    if like and isinstance(like[0], list | tuple):
-        it = iter(flat)
-        return [[next(it) for _ in row] for row in like]
-    return flat
+    """``flat`` in the shape of the result ``like`` (a number, or lists nested to any
+    depth: a list, a list of rows, a list of matrices)."""
+    it = iter(flat)
+
+    def shaped(v: Any) -> Any:
+        return [shaped(e) for e in v] if isinstance(v, list | tuple) else next(it)
+    return shaped(like)
 
 
 def _ends(v: Any, backend: Any) -> tuple[Dyadic, Dyadic]:
@@ -267,6 +267,11 @@ def _rational(compute: Callable[[Any], Any], formats: Sequence[Format],
                 continue
             if isinstance(ball, Offset):  # base + rest: q − base must meet the remainder
                 q, ball = q - ball.base, ball.rest
+            if isinstance(ball, int | float):  # exact in both: the same number
+                if Fraction(ball) != q:
+                    raise Disagreement(f"{what()}: exact value {q}, but Arb's formula gave "
+                                       f"{ball}")
+                continue
             if not ball.overlaps(flint.arb(flint.fmpq(q.numerator, q.denominator))):
                 raise Disagreement(f"{what()}: exact value {q} lies outside Arb's ball {ball}")
     return _nest(results, shape)

@@ -23,7 +23,7 @@ from ..catalog import Activation, Kind, Limits, ZeroSign, variant_id
 from .backends import Binary
 from .engine import decide, decimal
 from .formats import FORMATS, Format, dyadic, float_text
-from .jets import Jets, derivative
+from .jets import Jets, Tangent, derivative
 
 ALL_FORMATS: tuple[Format, ...] = tuple(FORMATS.values())
 
@@ -75,18 +75,17 @@ def order_of(grad: bool, order: int | None) -> int:
 
 
 def computation(act: Activation, x: Any, params: Mapping[str, Any], grad: bool = False,
-                formula: Any = None, order: int | None = None):
+                formula: Any = None, order: int | None = None,
+                along: Sequence[float] | None = None):
     """``compute(B)`` for the entry's formula (or derivative, or ``formula``, another of
     its formulas; or the second derivative, ``order=2``) at ``x``, the finite,
-    non-special case: what `decide` and `decimal` evaluate."""
+    non-special case: what `decide` and `decimal` evaluate. A vector function's second
+    derivative is its Jacobian's derivative along ``along`` (`hessian`)."""
     order = order_of(grad, order)
     fn = formula or (act.grad if order else act.value)
     if fn is None:
         raise ValueError(f"{act.name} has no derivative (its input is integer indices)")
-    if order == 2:
-        if act.kind is not Kind.ELEMENTWISE:
-            raise ValueError(f"{act.name}: second derivatives are elementwise only")
-
+    if order == 2 and act.kind is Kind.ELEMENTWISE:
         def second(B):
             jets = Jets(B)
             return derivative(fn(jets.num(x), jets, **literals(act, params, B)))
@@ -98,12 +97,43 @@ def computation(act: Activation, x: Any, params: Mapping[str, Any], grad: bool =
         return lambda B: fn(xs, B, **literals(act, params, B))
 
     def jacobian(B):
-        """The derivative of an undefined (NaN) output is undefined: its row is NaN."""
+        """The derivative of an undefined (NaN) output is undefined: its row is NaN; the
+        second derivative along ``along``, each entry's derivative (`hessian`)."""
         kw = literals(act, params, B)
         values = act.value(xs, B, **kw)
-        return [[math.nan] * len(row) if _is_nan(v) else row
-                for v, row in zip(values, fn(xs, B, **kw), strict=True)]
+        if order == 2:
+            rows = hessian(fn, xs, along, B, kw)
+        else:
+            rows = fn(xs, B, **kw)
+        return [_nan_like(row) if _is_nan(v) else row
+                for v, row in zip(values, rows, strict=True)]
     return jacobian
+
+
+def _nan_like(tree: Any) -> Any:
+    return [_nan_like(t) for t in tree] if isinstance(tree, list) else math.nan
+
+
+def hessian(grad: Any, xs: Sequence[float], along: Sequence[float] | None, B: Any,
+            kw: Mapping[str, Any]) -> list[Any]:
+    """The derivative of a vector function's Jacobian (the catalog's ``grad``) along the
+    direction ``along``: H[i][j] = Σ_k ∂²f_i/∂x_j∂x_k · along_k, the Hessian of output i
+    times the vector (a row of the Hessian-vector products of each output); without
+    ``along``, every direction's, the whole second derivative T[i][j][k]. The formula
+    runs once per direction on the slice's entries as `Tangent` jets (no third formula);
+    an entry the formula returns as a constant has derivative 0 (NaN where it is
+    infinite or NaN)."""
+    if along is None:
+        n = len(xs)
+        each = [hessian(grad, xs, [float(k == m) for m in range(n)], B, kw) for k in range(n)]
+        return [[[each[k][i][j] for k in range(n)] for j in range(len(each[0][i]))]
+                for i in range(len(each[0]))]
+    if len(along) != len(xs):
+        raise ValueError(f"the direction has {len(along)} entries, the slice {len(xs)}")
+    jets = Jets(B, seed=0)
+    # a zero tangent is the exact 0 of a constant (`jets._zero`): no ball [0 ± r] from it
+    entries = [Tangent(x, float(t) or 0) for x, t in zip(xs, along, strict=True)]
+    return [[derivative(e) for e in row] for row in grad(entries, jets, **kw)]
 
 
 def _is_nan(v: Any) -> bool:
@@ -148,6 +178,7 @@ def evaluate(
     *,
     grad: bool = False,
     order: int | None = None,
+    along: Sequence[float] | None = None,
     formats: Sequence[Format] = ALL_FORMATS,
     witness: Mapping[str, float] | None = None,
 ) -> Any:
@@ -156,17 +187,21 @@ def evaluate(
 
     Elementwise: ``x`` a float, one `Exact`. Other kinds: ``x`` a sequence, a list of
     `Exact` (a list of rows, the Jacobian, for ``grad``; for logsumexp a list with the
-    value, then the sign with return_sign). A parameter the library rounds is rounded for
-    each format (see the module doc). ``witness``: at a finite, nonzero elementwise input,
-    the rounding in each format that an independent evaluation (the filter) decided, which
-    stands in for mpmath's cross-check where it agrees with Arb (`engine.decide`).
+    value, then the sign with return_sign); with ``order=2`` the Jacobian's derivative
+    along the direction ``along`` (rows of Hessian-vector products, `hessian`), or
+    without it the whole second derivative, T[i][j][k] = ∂²f_i/∂x_j∂x_k. A parameter
+    the library rounds is rounded for each format (see the module doc). ``witness``: at
+    a finite, nonzero elementwise input, the rounding in each format that an independent
+    evaluation (the filter) decided, which stands in for mpmath's cross-check where it
+    agrees with Arb (`engine.decide`).
     """
     params = act.resolve(params or {})
     order = order_of(grad, order)
     if len(formats) > 1 and _rounds_params(act, params):
-        each = {f.name: evaluate(act, x, params, order=order, formats=(f,), witness=witness)
-                for f in formats}
-        top = each.get(F64.name) or evaluate(act, x, params, order=order, formats=(F64,))
+        each = {f.name: evaluate(act, x, params, order=order, along=along, formats=(f,),
+                                 witness=witness) for f in formats}
+        top = each.get(F64.name) or evaluate(act, x, params, order=order, along=along,
+                                             formats=(F64,))
         return _merge(top, each)
     dtype = formats[0].name if formats else None
     params = taken(act, params, dtype)
@@ -175,7 +210,8 @@ def evaluate(
         return _what(act, x, params, order)
 
     if act.kind is not Kind.ELEMENTWISE:
-        return decide(computation(act, x, params, order=order), formats, what=what)
+        return decide(computation(act, x, params, order=order, along=along), formats,
+                      what=what)
     x = float(x)
     special = _special(act, x, params, order)
     if special is not None:
@@ -199,13 +235,14 @@ def _merge(top: Any, each: Mapping[str, Any]) -> Any:
 
 
 def digits(act: Activation, x: Any, params: Mapping[str, Any] | None = None, *,
-           grad: bool = False, order: int | None = None, n: int = 36) -> Any:
+           grad: bool = False, order: int | None = None,
+           along: Sequence[float] | None = None, n: int = 36) -> Any:
     """``n`` certified significant digits of the value (a string, or a nested list), the
     float64 input's (parameters the library rounds, rounded to float64); an exact zero
     keeps its sign."""
     params = act.resolve(params or {})
     order = order_of(grad, order)
-    exact = evaluate(act, x, params, order=order, formats=(F64,))
+    exact = evaluate(act, x, params, order=order, along=along, formats=(F64,))
     params = taken(act, params, "float64")
     if act.kind is Kind.ELEMENTWISE:
         x = float(x)
@@ -214,7 +251,8 @@ def digits(act: Activation, x: Any, params: Mapping[str, Any] | None = None, *,
         if not math.isfinite(exact.hi):
             return float_text(exact.hi)
         return _signed_zero(decimal(compute, n), exact)
-    return _map2(_signed_zero, decimal(computation(act, x, params, order=order), n), exact)
+    return _map2(_signed_zero, decimal(computation(act, x, params, order=order, along=along),
+                                       n), exact)
 
 
 def _signed_zero(text: str, exact: Any) -> str:

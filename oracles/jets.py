@@ -15,6 +15,7 @@ pieces meet are the catalog's (`Kink`, `Bend`), answered from its data, not from
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -127,27 +128,49 @@ def _over(a: Any, b: Any) -> Any:
 
 
 def derivative(v: Any) -> Any:
-    """The derivative part of a formula's result (0 for a constant it returned, NaN for
-    a NaN)."""
+    """The derivative part of a formula's result: 0 for a finite constant it returned,
+    NaN for a NaN or an infinite one (a derivative that is ±inf by a formula's rule, as
+    standardize's at an infinite entry, has no derivative of its own)."""
     if isinstance(v, Jet):
         return v.d
-    if isinstance(v, float) and v != v:
-        return v
+    if isinstance(v, float) and not math.isfinite(v):
+        return math.nan
     return 0
+
+
+class Tangent(float):
+    """An entry of a slice with its tangent: the entry's component of the direction a
+    vector formula is differentiated along (`Jets` with ``seed=0`` reads it in `num`). It
+    is a float everywhere else, so a formula's branches (``math.isinf(x)``, ``max``) see
+    the entry; negating it negates the tangent too (softmin is softmax of −x)."""
+
+    tangent: float
+
+    def __new__(cls, x: float, tangent: float) -> Tangent:
+        made = super().__new__(cls, x)
+        made.tangent = tangent
+        return made
+
+    def __neg__(self) -> Tangent:
+        return Tangent(-float(self), -self.tangent)
 
 
 class Jets(_Common):
     """The namespace of jets over ``inner`` (`backends.MPMATH`, `ARB`, `filter.BOXES`):
-    ``num(x)`` is the input, of derivative 1; constants (`lit`, `frac`, `pi`) are the
-    inner namespace's numbers; the helpers (sigmoid, softplus, sech2) are the common ones
-    on the primitives below."""
+    ``num(x)`` is the input, of derivative ``seed`` (1: an elementwise formula's one
+    input; 0: a vector formula's, whose entries carry their own as a `Tangent`, and
+    whose other numbers, b's factors, are constants); constants (`lit`, `frac`, `pi`) are
+    the inner namespace's numbers; the helpers (sigmoid, softplus, sech2) are the common
+    ones on the primitives below."""
 
-    def __init__(self, inner: Any):
-        self.inner = inner
+    def __init__(self, inner: Any, seed: int = 1):
+        self.inner, self.seed = inner, seed
         self.name = f"jets over {inner.name}"
 
     def num(self, x: Any) -> Jet:
-        return Jet(self.inner.num(x), 1)
+        if isinstance(x, Tangent):
+            return Jet(self.inner.num(float(x)), x.tangent)
+        return Jet(self.inner.num(x), self.seed)
 
     def lit(self, v: Any) -> Any:
         return self.inner.lit(v)

@@ -383,11 +383,17 @@ class SliceAnswers:
                 warnings.warn(DamagedTable(f"the oracle's slice answers {self.path} are "
                                            "damaged; computing them again"), stacklevel=2)
 
-    def get(self, xs: np.ndarray, grad: bool) -> Any:
-        """The `evaluate` answer for the slice ``xs`` (value, or Jacobian with ``grad``)."""
+    def get(self, xs: np.ndarray, grad: bool, along: np.ndarray | None = None) -> Any:
+        """The `evaluate` answer for the slice ``xs`` (value, or Jacobian with ``grad``;
+        with ``along``, the Jacobian's derivative along that direction: rows of
+        Hessian-vector products)."""
         k = f"{'grad' if grad else 'value'}:{np.asarray(xs, np.float64).tobytes().hex()}"
+        if along is not None:
+            k = f"second:{np.asarray(along, np.float64).tobytes().hex()}:{k}"
         if k not in self.answers:
-            found = evaluate(self.act, np.asarray(xs).tolist(), self.params, grad=grad,
+            found = evaluate(self.act, np.asarray(xs).tolist(), self.params,
+                             order=2 if along is not None else int(grad),
+                             along=None if along is None else np.asarray(along).tolist(),
                              formats=(self.fmt,))
             self.answers[k] = _tree(found, lambda e: [e.hi, e.lo, e.rounded[self.fmt.name]])
             self.added = True

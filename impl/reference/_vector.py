@@ -169,9 +169,13 @@ def _centered(w: Array, k: _Stats, s: Array, t: Array, axis: Axis) -> Array:
     is an exact 0 (a factor 0, not t_k − t_k), so the transpose gives the top entry
     −Σ_{j≠k} ū_j, a sum without it, not ū_k − Σ_j ū_j (whose cancellation fails where
     XLA computes ū twice, once with a fused multiply-add). One more sum than the plain
-    map; both are sums of products, which fuse."""
+    map; both are sums of products, which fuse. ``top`` is held constant (its derivative
+    is 0 wherever it is defined)."""
     t = jnp.where(s == 0, 0, t)  # tangents at weight-0 entries count as 0: no inf · 0
-    top = jnp.where(k.dominated, 1 - _off_top(w, k.m), 0)
+    # a mask, constant where it is defined: differentiated (a second derivative), its
+    # (m − w)·2^(maxexp − 1) sends ±2^127 to m and to w, which cancel in reverse mode and
+    # take the top entry's true cotangent with them (jax.jacrev of jax.jvp lost it)
+    top = lax.stop_gradient(jnp.where(k.dominated, 1 - _off_top(w, k.m), 0))
     u = (1 - top) * (t - _sum(top * t, axis))
     return u - _sum(s * u, axis)
 

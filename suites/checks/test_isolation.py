@@ -51,9 +51,10 @@ def misbehaving(tmp_path, monkeypatch):
 
 def test_raise_hang_and_crash_are_error_rows_and_the_audit_goes_on(misbehaving, oracle_cache):
     names = ["elu", "relu", "selu", "tanh", "sigmoid", "softplus"]
-    # the value checks only: a derivative's first compile may take longer than the 1 s
+    # the value checks only, with a timeout that a first compile stays under even on a
+    # loaded machine (the suites run on every core at once: 1 s made elu an error there)
     summary = checks.audit([misbehaving, "jax.nn"], names, ["float32"], cache_dir=oracle_cache,
-                           workers=2, progress=False, timeout=1.0,
+                           workers=2, progress=False, timeout=4.0,
                            checks=["accuracy", "special"]).summary
     mine = summary[summary["impl"] == misbehaving]
     by = {name: mine[mine["activation"] == name] for name in names}
@@ -63,8 +64,8 @@ def test_raise_hang_and_crash_are_error_rows_and_the_audit_goes_on(misbehaving, 
     for name, says in [
         ("relu", "the worker process died of SIGSEGV in the function (jit); the next case "
                  "runs in a fresh worker"),
-        ("tanh", "timed out after 1 s in "),
-        ("sigmoid", "the worker was killed: a call ran 1 s (+2 s grace) without returning "
+        ("tanh", "timed out after 4 s in "),
+        ("sigmoid", "the worker was killed: a call ran 4 s (+2 s grace) without returning "
                     "in the function (jit)"),
         ("softplus", "raised RuntimeError: kernel not built for this dtype"),
     ]:

@@ -19,7 +19,7 @@ from actaudit.catalog import Kind
 from actaudit.oracles import FORMATS, evaluate, tables
 from actaudit.oracles import filter as boxes
 from actaudit.oracles.backends import MPMATH, plain
-from actaudit.oracles.exact import literals
+from actaudit.oracles.exact import literals, taken
 
 F64 = (FORMATS["float64"],)
 POINTS = (-30.0, -3.5, -1.1, -0.3, 0.7, 2.2, 9.0, 40.0)
@@ -92,6 +92,93 @@ def test_the_command_line_gives_the_second_derivative(tmp_path):
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["float64"] == "5.551115123125775e-17" and out["value"].startswith("5.5511151231")
-    done = subprocess.run(["actaudit", "oracle", "softmax", "--second", "--", "1,2"],
-                          capture_output=True, text=True, cwd=tmp_path)
-    assert done.returncode == 2 and "elementwise" in done.stderr
+    done = subprocess.run(["actaudit", "oracle", "one_hot", "--param", "num_classes=3",
+                           "--second", "--", "1,2"], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 2 and "no derivative" in done.stderr
+
+
+# along an axis: the Jacobian formula differentiated along a direction (`exact.hessian`)
+SLICE = [0.3, -1.2, 2.5, 0.0, -0.7, 1.9]
+DIRECTION = [0.5, -1.25, 0.75, 2.0, -0.375, 1.0]
+VARIANTS = [(a, p) for a in catalog.CATALOG.values() if a.kind in (Kind.AXIS, Kind.GATED)
+            and not a.same_as for p in a.variants()]
+
+
+def _concrete(params):
+    """A variant's symbolic mask or b as the audit makes it (`_vector.batch`)."""
+    from actaudit.checks._vector import MASK, B
+    return {k: MASK if v == "random" else B.get(v, v) if isinstance(v, str) else v
+            for k, v in params.items()}
+
+
+def _slice_value(act, params, i, xs):
+    """Output ``i`` of the slice by the value formula; log_softmax's as x_i − logsumexp
+    (its own formula takes the entries as exact floats)."""
+    if act.name == "log_softmax":
+        where = params.get("where")
+        if where is not None and not where[i]:
+            return 0  # masked out: −inf whatever x is, a constant
+        lse = catalog.get("logsumexp")
+        kw = literals(lse, lse.resolve({"where": where}), MPMATH)
+        return xs[i] - plain(lse.value(xs, MPMATH, **kw)[0])
+    # a parameter JAX rounds to the input's dtype (standardize's epsilon) as the oracle
+    # takes it for float64
+    kw = literals(act, taken(act, act.resolve(params), "float64"), MPMATH)
+    return act.value(xs, MPMATH, **kw)[i]
+
+
+def _numeric_hessian(act, params, v):
+    """H_v[i][j] = d/ds d/dt f_i(x + s·e_j + t·v), by mpmath's finite differences of the
+    value formula at 300 bits."""
+    def f(s, t, i, j):
+        xs = [mpmath.mpf(x) + t * d + (s if k == j else 0)
+              for k, (x, d) in enumerate(zip(SLICE, v, strict=True))]
+        return plain(_slice_value(act, params, i, xs))
+
+    with mpmath.workprec(300):
+        outputs = 1 if act.reduces else len(act.value(SLICE, MPMATH, **literals(
+            act, act.resolve(params), MPMATH)))
+        return [[mpmath.diff(lambda s, t, i=i, j=j: f(s, t, i, j), (0, 0), (1, 1))
+                 for j in range(len(SLICE))] for i in range(outputs)]
+
+
+@pytest.mark.parametrize(("act", "params"), VARIANTS,
+                         ids=lambda v: v.name if hasattr(v, "name") else catalog.variant_id(v))
+def test_hessian_vector_products_agree_with_numerical_differentiation(act, params):
+    params = _concrete(params)
+    got = evaluate(act, SLICE, params, order=2, along=DIRECTION, formats=F64)
+    want = _numeric_hessian(act, params, DIRECTION)
+    for got_row, want_row in zip(got, want, strict=False):
+        scale = max(abs(w) for w in want_row)
+        with mpmath.workprec(300):
+            for g, w in zip(got_row, want_row, strict=True):
+                assert abs(mpmath.mpf(g.hi) + g.lo - w) <= 2.0**-100 * scale, (
+                    act.name, params, got_row, want_row)
+
+
+def test_the_whole_second_derivative_is_every_direction_s():
+    """Without a direction, T[i][j][k]: the issue's example, jax.jacrev(jax.jacfwd(
+    lambda x: softmax(x)[0])) at [5.5, 1.3, −4.2, 0.9], whose first entry is −0.0227
+    (the reference's gave 0), and T·v is the answer along v."""
+    act, xs = catalog.get("softmax"), [5.5, 1.3, -4.2, 0.9]
+    whole = evaluate(act, xs, order=2, formats=F64)
+    assert round(whole[0][0][0].hi, 6) == -0.022723
+    v = DIRECTION[:4]
+    along = evaluate(act, xs, order=2, along=v, formats=F64)
+    t = np.array([[[e.hi for e in row] for row in m] for m in whole])
+    h = np.array([[e.hi for e in row] for row in along])
+    np.testing.assert_allclose(t @ np.array(v), h, rtol=1e-14, atol=1e-17)
+    np.testing.assert_array_equal(t, np.swapaxes(t, 1, 2))  # symmetric in j and k
+
+
+def test_the_command_line_gives_a_hessian_vector_product(tmp_path):
+    done = subprocess.run(["actaudit", "oracle", "softmax", "--second", "--along", "1,0,0,0",
+                           "--json", "--", "5.5,1.3,-4.2,0.9"], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["float64"][0][0] == "-0.022723258186424244"
+    done = subprocess.run(["actaudit", "oracle", "softmax", "--second", "--along", "1,0",
+                           "--", "5.5,1.3,-4.2"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2 and "--along has 2 entries" in done.stderr
