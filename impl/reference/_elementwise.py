@@ -393,7 +393,12 @@ def _gelu_erf_jvp(primals, tangents):
 
 @jax.custom_jvp
 def _tanh(x: Array) -> Array:
-    return jnp.tanh(x)
+    """XLA's tanh below |x| = 1; from 1 on, ±(1 − 2/(e^(2|x|) + 1)), whose one subtraction
+    is of a term under 0.24 (XLA's own is up to 7 ulps off near saturation in float64:
+    −0.9999999999999992 at x = −19.04, where the truth rounds to −0.9999999999999999)."""
+    a = jnp.abs(x)
+    far = 1 - 2 / (jnp.exp(2 * jnp.where(a < 1, 1, a)) + 1)
+    return jnp.where(a < 1, jnp.tanh(x), jnp.where(x < 0, -far, far))
 
 
 def _sech(x: Array) -> Array:
@@ -423,7 +428,7 @@ def _sech2_jvp(primals, tangents):
 def _tanh_jvp(primals, tangents):
     """sech²(x), itself differentiable accurately (`_sech2`)."""
     (x,), (t,) = primals, tangents
-    return jnp.tanh(x), _sech2(x) * t
+    return _tanh(x), _sech2(x) * t
 
 
 @jax.custom_jvp
