@@ -95,3 +95,18 @@ def test_a_worker_that_cannot_load_its_spec_gives_error_rows(tmp_path):
     assert summary["status"].eq("error").all()
     for says in ("in its worker raised", "ImportError: only in the parent"):
         assert summary["detail"].str.contains(says).all(), summary["detail"].tolist()
+
+
+def test_an_answer_the_oracle_cannot_give_in_the_parent_stops_no_audit(monkeypatch):
+    """The parent computes a vector case's truth once for its workers; where the oracle
+    fails there (`Undecided`: a rounding no precision decides), the audit goes on, and the
+    workers, which compute what the cache lacks, judge the case (or give `error` rows)."""
+    from actaudit.checks import _audit
+    from actaudit.oracles import Undecided
+
+    def undecided(*args, **kwargs):
+        raise Undecided("softmax''(...): rounding undecided at 32768 bits")
+    monkeypatch.setattr(_audit._vector, "prefill", undecided)
+    summary = checks.audit(["reference"], ["softmax"], ["float32"], checks=["accuracy"],
+                           progress=False, search=None).summary
+    assert summary["variant"].nunique() == 3 and set(summary["status"]) == {"pass"}
