@@ -33,6 +33,7 @@ from ..catalog import Activation
 from ..oracles import tables
 from ..oracles.formats import Format
 from ._call import CallError, call
+from ._elementwise import _worst
 from ._registry import Severity
 from ._results import Finding, literal
 
@@ -97,9 +98,9 @@ def hessians(f: Callable[[Any], Any], xs: Any, along: np.ndarray
 def rows(act: Activation, names: tuple[str, ...], slices: np.ndarray, along: np.ndarray,
          found: dict[str, np.ndarray], truth: tables.SliceAnswers, fmt: Format,
          collect: Callable[..., None]) -> tuple[dict[str, list], int]:
-    """The entries to judge, in `_vector._collect`'s columns (``at`` is (mode, (row,
-    column, direction)) for the repro line), and the number of slices left out because
-    their Jacobian is not finite."""
+    """The entries to judge, each row by ``collect`` (`_vector._collect_row`: ``at`` is
+    (mode, (row, column, direction)) for the repro line), and the number of slices left
+    out because their Jacobian is not finite."""
     table: dict[str, list] = {k: [] for k in ("x", "hi", "lo", "want", "got", "scale",
                                               "case", "at")}
     left_out = 0
@@ -112,36 +113,31 @@ def rows(act: Activation, names: tuple[str, ...], slices: np.ndarray, along: np.
             exact = exact[:1] if act.reduces else exact  # logsumexp's sign is constant
             for mode, got in found.items():
                 for i, row in enumerate(exact):
-                    hi = np.array([e.hi for e in row])
-                    finite = hi[np.isfinite(hi)]
-                    scale = float(np.max(np.abs(finite))) if len(finite) else 0.0
                     collect(table, f"{label} along {name(v)} ({mode})", xs, got[d, k, i],
-                            row, fmt, scale,
+                            row, fmt,
                             [(mode, (i, j, [float(t) for t in v])) for j in range(len(row))])
     return table, left_out
 
 
-def finding(table: dict[str, list], left_out: int, errors: Callable[..., Any],
-            worst: Callable[..., Finding], tol: float, fmt: Format) -> Finding:
-    """The ``gradient:second`` row: the worst entry over both modes, every direction and
-    slice (a NaN or ∞ where the truth is finite, as for any derivative, fails)."""
+def finding(table: dict[str, list], left_out: int, err: np.ndarray, tol: float,
+            fmt: Format) -> Finding:
+    """The ``gradient:second`` row from each entry's error ``err``: the worst entry over
+    both modes, every direction and slice (a NaN or ∞ where the truth is finite, as for
+    any derivative, fails)."""
     if not table["x"]:
         return Finding("gradient:second", "skip",
                        detail="no slice with a finite Jacobian to differentiate")
-    err, special = errors(table, fmt)
     want, got = np.array(table["want"], float), np.array(table["got"], float)
-    err = np.where(special, np.where((np.isnan(got) & np.isnan(want)) | (got == want), 0.0,
-                                     np.inf), err)
     # a subnormal truth given as 0 (a whole row can be subnormal: glu's along its gate at
     # 100, e^−100 in float32) is a flush, which warns, as for any derivative
     flushed = (err > tol) & (np.abs(want) < fmt.tiny) & (got == 0)
     labels = np.array([f"{c}: {x}" for c, x in zip(table["case"], table["x"], strict=True)],
                       object)
-    f = worst("gradient:second", labels, np.where(flushed, 0.0, err), want, got, tol,
-              "second-derivative entries")
+    f = _worst("gradient:second", labels, np.where(flushed, 0.0, err), want, got, tol,
+               "second-derivative entries")
     if flushed.any() and f.status == "pass":  # nothing else wrong: the worst flush, a warn
-        flush = worst("gradient:second", labels, np.where(flushed, err, 0.0), want, got, tol,
-                      "second-derivative entries")
+        flush = _worst("gradient:second", labels, np.where(flushed, err, 0.0), want, got, tol,
+                       "second-derivative entries")
         flush.detail, flush.severity = f.detail, Severity.SUBNORMAL
         f = flush
     if flushed.any():

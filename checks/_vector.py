@@ -243,8 +243,9 @@ def _second(f: Callable[[Any], Any], x_in: Any, b: Batch, truth: tables.SliceAns
     found = _hessians.hessians(f, x_in, along)
     if isinstance(found, CallError):
         return Finding("gradient:second", found.status, detail=str(found))
-    table, left_out = _hessians.rows(act, b.names, b.xs, along, found, truth, fmt, _collect)
-    second = _hessians.finding(table, left_out, _errors, _worst, tol, fmt)
+    table, left_out = _hessians.rows(act, b.names, b.xs, along, found, truth, fmt,
+                                     _collect_row)
+    second = _hessians.finding(table, left_out, _derivative_errors(table, fmt), tol, fmt)
     return _located(second, np.array(table["x"], object), table["at"],
                     np.ones(len(table["x"]), bool))
 
@@ -375,12 +376,18 @@ def _collect_rows(grads, name, xs, g, jac, fmt, mode: str) -> None:
     spoilable = _spoilable(np.array([[e.hi for e in row] for row in jac], float),
                            np.asarray(g, float))
     for i, row in enumerate(jac):
-        hi = np.array([e.hi for e in row])
-        finite = hi[np.isfinite(hi)]
-        scale = np.max(np.abs(finite)) if len(finite) else 0.0
-        _collect(grads, f"{name}[{i}]", xs, g[i], row, fmt, scale,
-                 [(mode, (i, j)) for j in range(len(row))])
+        _collect_row(grads, f"{name}[{i}]", xs, g[i], row, fmt,
+                     [(mode, (i, j)) for j in range(len(row))])
         grads["spoilable"].extend(spoilable[i].tolist())
+
+
+def _collect_row(rows, name, xs, got, row, fmt, at: list) -> None:
+    """One row of a derivative (a Jacobian's, a Hessian-vector product's), its errors
+    counted in ulps of its largest finite entry."""
+    hi = np.array([e.hi for e in row])
+    finite = hi[np.isfinite(hi)]
+    _collect(rows, name, xs, got, row, fmt, float(np.max(np.abs(finite))) if len(finite)
+             else 0.0, at)
 
 
 def _spoilable(truth: np.ndarray, got: np.ndarray) -> np.ndarray:
@@ -414,6 +421,15 @@ def _errors(rows, fmt) -> tuple[np.ndarray, np.ndarray]:
     return err, special
 
 
+def _derivative_errors(rows, fmt) -> np.ndarray:
+    """`_errors`, with an infinite or NaN truth (a derivative's) matched bit for bit: 0
+    where the result is the same (NaN for NaN), else ∞."""
+    err, special = _errors(rows, fmt)
+    want, got = np.array(rows["want"], float), np.array(rows["got"], float)
+    same = (np.isnan(got) & np.isnan(want)) | (got == want)
+    return np.where(special, np.where(same, 0.0, np.inf), err)
+
+
 def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transform, fmt):
     out = []
     err, special = _errors(rows, fmt)
@@ -435,13 +451,11 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
     if want["gradient"] == "error":
         out.append(Finding("gradient", grads["error"][1], detail=grads["error"][0]))
     elif want["gradient"]:
-        gerr, gspecial = _errors(grads, fmt)
+        gerr = _derivative_errors(grads, fmt)
         gx = np.array(grads["x"], object)
         glabels = np.array([f"{c}: {xv}" for c, xv in zip(grads["case"], grads["x"],
                                                           strict=True)], object)
         gw, gg = np.array(grads["want"], float), np.array(grads["got"], float)
-        nan_ok = np.isnan(gg) & np.isnan(gw)
-        gerr = np.where(gspecial, np.where(nan_ok | (gg == gw), 0.0, np.inf), gerr)
         # NaN where AD spoils entries around an infinite or NaN truth (`_spoilable`)
         spoiled = np.array(grads["spoilable"], bool) & np.isnan(gg)
         # and, as for an elementwise function, no derivative is checked at a NaN input:
