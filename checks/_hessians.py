@@ -98,9 +98,9 @@ def hessians(f: Callable[[Any], Any], xs: Any, along: np.ndarray
 def rows(act: Activation, names: tuple[str, ...], slices: np.ndarray, along: np.ndarray,
          found: dict[str, np.ndarray], truth: tables.SliceAnswers, fmt: Format,
          collect: Callable[..., None]) -> tuple[dict[str, list], int]:
-    """The entries to judge, each row by ``collect`` (`_vector._collect_row`: ``at`` is
-    (mode, (row, column, direction)) for the repro line), and the number of slices left
-    out because their Jacobian is not finite."""
+    """The entries to judge, each row by ``collect`` (`_vector._collect`, with the row's
+    `size` as its scale; ``at`` is (mode, (row, column, direction)) for the repro line),
+    and the number of slices left out because their Jacobian is not finite."""
     table: dict[str, list] = {k: [] for k in ("x", "hi", "lo", "want", "got", "scale",
                                               "case", "at")}
     left_out = 0
@@ -108,15 +108,33 @@ def rows(act: Activation, names: tuple[str, ...], slices: np.ndarray, along: np.
         if not judged(truth, xs):
             left_out += 1
             continue
-        for d, v in enumerate(along):
-            exact = truth.get(xs, grad=True, along=v)
-            exact = exact[:1] if act.reduces else exact  # logsumexp's sign is constant
+        answers = [truth.get(xs, grad=True, along=v) for v in along]
+        if act.reduces:  # logsumexp's sign is constant
+            answers = [exact[:1] for exact in answers]
+        largest = _largest(answers[:len(xs)])
+        for d, (v, exact) in enumerate(zip(along, answers, strict=True)):
             for mode, got in found.items():
                 for i, row in enumerate(exact):
                     collect(table, f"{label} along {name(v)} ({mode})", xs, got[d, k, i],
-                            row, fmt,
+                            row, fmt, size(largest[i], v),
                             [(mode, (i, j, [float(t) for t in v])) for j in range(len(row))])
     return table, left_out
+
+
+def _largest(unit: list[list[list[Any]]]) -> np.ndarray:
+    """Each output's largest finite second-derivative entry |∂²f_i/∂x_j∂x_k|, from the
+    answers along the unit vectors (which hold every column k)."""
+    his = np.array([[[e.hi for e in row] for row in exact] for exact in unit], float)
+    return np.max(np.abs(np.where(np.isfinite(his), his, 0)), axis=(0, 2))
+
+
+def size(largest: float, v: np.ndarray) -> float:
+    """What row i's errors along ``v`` count in ulps of: output i's largest Hessian entry
+    times ‖v‖₁, the bound on |H_v[i][j]| = |Σ_k ∂²f_i/∂x_j∂x_k·v_k|. Normwise, as the
+    Jacobian's rows count in ulps of their largest entry: a column of the Hessian whose
+    entries are small by cancellation (softmax's ∂²s_i/∂x_i² = s_i(1 − s_i)(1 − 2s_i) at
+    s_i near 1/2) is not held to its own ulps, which its inputs' rounding alone moves."""
+    return float(largest * np.sum(np.abs(v)))
 
 
 def finding(table: dict[str, list], left_out: int, err: np.ndarray, tol: float,
@@ -143,8 +161,8 @@ def finding(table: dict[str, list], left_out: int, err: np.ndarray, tol: float,
     if flushed.any():
         f.detail += f"; {int(flushed.sum())} subnormal truths flushed to 0"
     f.detail += (" (Hessian-vector products along each unit vector and 2 random directions, "
-                 "forward over reverse and reverse over forward, in ulps of each row's "
-                 "largest entry)")
+                 "forward over reverse and reverse over forward, in ulps of each output's "
+                 "largest Hessian entry times the direction's 1-norm)")
     if f.status != "pass":  # which slice, direction and mode (the row's input is the slice)
         f.detail += f"; worst at {labels[f.extra['worst_index']]}"
     if left_out:

@@ -243,8 +243,7 @@ def _second(f: Callable[[Any], Any], x_in: Any, b: Batch, truth: tables.SliceAns
     found = _hessians.hessians(f, x_in, along)
     if isinstance(found, CallError):
         return Finding("gradient:second", found.status, detail=str(found))
-    table, left_out = _hessians.rows(act, b.names, b.xs, along, found, truth, fmt,
-                                     _collect_row)
+    table, left_out = _hessians.rows(act, b.names, b.xs, along, found, truth, fmt, _collect)
     second = _hessians.finding(table, left_out, _derivative_errors(table, fmt), tol, fmt)
     return _located(second, np.array(table["x"], object), table["at"],
                     np.ones(len(table["x"]), bool))
@@ -371,23 +370,17 @@ def _jacobians(f: Callable[[Any], Any], xs: Any) -> dict[str, list[np.ndarray]] 
 
 
 def _collect_rows(grads, name, xs, g, jac, fmt, mode: str) -> None:
-    """Each row of one slice's Jacobian by ``mode`` (jvp: forward, vjp: reverse), with
-    whether AD may spoil its entries to NaN (`_spoilable`)."""
-    spoilable = _spoilable(np.array([[e.hi for e in row] for row in jac], float),
-                           np.asarray(g, float))
+    """Each row of one slice's Jacobian by ``mode`` (jvp: forward, vjp: reverse), its
+    errors counted in ulps of its largest finite entry, with whether AD may spoil its
+    entries to NaN (`_spoilable`)."""
+    his = np.array([[e.hi for e in row] for row in jac], float)
+    spoilable = _spoilable(his, np.asarray(g, float))
     for i, row in enumerate(jac):
-        _collect_row(grads, f"{name}[{i}]", xs, g[i], row, fmt,
-                     [(mode, (i, j)) for j in range(len(row))])
+        largest = np.abs(his[i][np.isfinite(his[i])])
+        _collect(grads, f"{name}[{i}]", xs, g[i], row, fmt,
+                 float(largest.max()) if len(largest) else 0.0,
+                 [(mode, (i, j)) for j in range(len(row))])
         grads["spoilable"].extend(spoilable[i].tolist())
-
-
-def _collect_row(rows, name, xs, got, row, fmt, at: list) -> None:
-    """One row of a derivative (a Jacobian's, a Hessian-vector product's), its errors
-    counted in ulps of its largest finite entry."""
-    hi = np.array([e.hi for e in row])
-    finite = hi[np.isfinite(hi)]
-    _collect(rows, name, xs, got, row, fmt, float(np.max(np.abs(finite))) if len(finite)
-             else 0.0, at)
 
 
 def _spoilable(truth: np.ndarray, got: np.ndarray) -> np.ndarray:
