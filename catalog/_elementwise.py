@@ -293,9 +293,13 @@ def _log1mexp(x, B):
 
 
 def _log1mexp_grad(x, B):
+    """1/expm1(x); above 1 as e^−x/(−expm1(−x)), which neither overflows nor, differentiated
+    (log1mexp″ = −e^x/expm1(x)²), gives ∞·0."""
     if x < 0:
         return math.nan
-    return math.inf if x == 0 else 1 / B.expm1(x)
+    if x == 0:
+        return math.inf
+    return 1 / B.expm1(x) if x <= 1 else B.exp(-x) / -B.expm1(-x)
 
 
 def _log_sigmoid(x, B):
@@ -346,9 +350,10 @@ def _sigmoid(x, B):
 
 
 def _sigmoid_grad(x, B):
-    """σ(x)σ(−x) = e^−|x| / (1 + e^−|x|)²: one exponential, of a non-positive argument."""
-    e = B.exp(-abs(x))
-    return e / (1 + e) ** 2
+    """σ(x)σ(−x) = sech²(x/2)/4 = e^−|x| / (1 + e^−|x|)²: one exponential, of a
+    non-positive argument; differentiated (σ″), sech²'s own derivative
+    −2·sech²·tanh, which does not cancel at tiny x as the quotient's would."""
+    return B.sech2(x / 2) / 4
 
 
 def _silu(x, B):
@@ -448,7 +453,11 @@ def _squareplus(x, B, b):
 
 
 def _squareplus_grad(x, B, b):
-    return _squareplus(x, B, b) / B.sqrt(x**2 + b)  # (1 + x/s)/2 = squareplus(x)/s
+    """(1 + x/s)/2 = squareplus(x)/s, s = √(x² + b); above 0 with x/s = 1/√(1 + b/x²),
+    whose derivative b/s³ is a product, where that of x/s, (s − x²/s)/s², cancels."""
+    if x > 0:
+        return (1 + 1 / B.sqrt(1 + b / x**2)) / 2
+    return _squareplus(x, B, b) / B.sqrt(x**2 + b)
 
 
 def _tanh(x, B):

@@ -324,8 +324,8 @@ class Plan:
                         owners[(im.name, act.name, variant_id(params))] = owner
                         continue
                     targets.append(_exhaustive.Target(
-                        im.name, act, dict(params), case.limit("value"),
-                        case.limit("gradient"), names))
+                        im.name, act, dict(params),
+                        {w: case.limit(w) for w in ("value", "gradient", "second")}, names))
         if not targets:
             return details, curves
         with contextlib.ExitStack() as stack:
@@ -350,8 +350,7 @@ class Plan:
             rows, cs = self._rows(key, f, float(stats.get("seconds", {}).get("total", 0.0)))
             for r in rows:
                 r["exhaustive"] = True
-                r["escalated"] = stats.get("escalated", {}).get(
-                    "value" if r["check"] in _exhaustive.VALUE else "gradient")
+                r["escalated"] = stats.get("escalated", {}).get(_exhaustive.column(r["check"]))
             new_rows += rows
             new_curves += cs
         order = {(r["impl"], r["activation"], r["variant"], r["dtype"], r["check"]): i

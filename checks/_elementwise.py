@@ -109,6 +109,24 @@ def _worst(name: str, x, err, want, got, tol, n_label: str, extra=None,
                             **(extra or {})}, severity)
 
 
+def _worst_or_flush(name: str, x, err, want, got, tol, fmt: Format, n_label: str,
+                    nan_in: np.ndarray | None = None) -> Finding:
+    """`_worst` for the entries of a derivative that counts in ulps of a larger size (a
+    Jacobian row's, a Hessian's): where the truth is subnormal and the result 0 (a whole
+    row can be subnormal: glu's along its gate at 100, e^−100 in float32), it is a flush,
+    which warns (`Severity.SUBNORMAL`) as for any derivative; the row fails on the other
+    entries alone. The detail counts the flushes."""
+    flushed = (err > tol) & (np.abs(want) < fmt.tiny) & (got == 0)
+    f = _worst(name, x, np.where(flushed, 0.0, err), want, got, tol, n_label, nan_in=nan_in)
+    if flushed.any() and f.status == "pass":  # nothing else wrong: the worst flush, a warn
+        flush = _worst(name, x, np.where(flushed, err, 0.0), want, got, tol, n_label)
+        flush.detail, flush.severity = f.detail, Severity.SUBNORMAL
+        f = flush
+    if flushed.any():
+        f.detail += f"; {int(flushed.sum())} subnormal truths flushed to 0"
+    return f
+
+
 def _from(x: np.ndarray) -> str:
     """Where a set of numeric inputs starts, by magnitude (`` from |x| = 148``)."""
     try:
@@ -149,14 +167,16 @@ _JITTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def jitted(f: Callable[..., Any]) -> tuple[Callable[..., Any], ...]:
-    """``f``, its vjp and its jvp (each of x and a (co)tangent), compiled once per function
-    object: a run that calls them on many arrays (the exhaustive one) traces them once."""
+    """``f``, its vjp and its jvp (each of x and a (co)tangent), and its second derivatives
+    (`second_derivatives`), compiled once per function object: a run that calls them on
+    many arrays (the exhaustive one) traces them once."""
     try:
         return _JITTED[f]
     except (KeyError, TypeError):
         pass
     fns = (jax.jit(f), jax.jit(lambda x, t: jax.vjp(f, x)[1](t)[0]),
-           jax.jit(lambda x, t: jax.jvp(f, (x,), (t,))[1]))
+           jax.jit(lambda x, t: jax.jvp(f, (x,), (t,))[1]),
+           *(jax.jit(g) for g in second_derivatives(f)))
     try:
         _JITTED[f] = fns
     except TypeError:  # not weakly referable: compiled again next time
@@ -195,7 +215,7 @@ class Evaluation:
 
     def gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """(vjp, jvp) with unit (co)tangents: the derivative, twice."""
-        _, vjp_of, jvp_of = jitted(self.f)
+        _, vjp_of, jvp_of, *_ = jitted(self.f)
         xj = jnp.asarray(self.x)
         ones = jnp.ones_like(xj)
         vjp = call(lambda: vjp_of(xj, ones), what="jax.vjp")
@@ -209,9 +229,9 @@ class Evaluation:
         xj = jnp.asarray(self.x)
         shape, dt = self.x.shape, self.fmt.dtype
         out = []
-        for fn, what in zip(second_derivatives(self.f),
+        for fn, what in zip(jitted(self.f)[3:],
                             ("jax.grad of jax.grad", "jax.jvp of jax.grad"), strict=True):
-            got = call(lambda fn=fn: jax.jit(fn)(xj), what=what)
+            got = call(lambda fn=fn: fn(xj), what=what)
             out.append(array(got, shape, dt, what).astype(np.float64))
         return out[0], out[1]
 

@@ -31,7 +31,7 @@ import math
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -57,11 +57,12 @@ from ._results import Finding, literal
 
 F32 = FORMATS["float32"]
 FOLDER = ".actaudit-exhaustive"  # under --out: the record of finished chunks
-VERSION = 2  # of the chunks' record: bump when what a chunk computes changes
+VERSION = 3  # of the chunks' record: bump when what a chunk computes changes
 CHUNK = 1 << 22  # inputs a chunk: 1,024 chunks over float32's 2**32 bit patterns
 TOTAL = 1 << 32
+SECOND = "gradient:second"
 CHECKS = ("accuracy", "subnormal", "special", "gradient", "gradient:special",
-          "subnormal:gradient")  # the rows an exhaustive run gives in place of sampled ones
+          "subnormal:gradient", SECOND)  # the rows an exhaustive run gives for sampled ones
 VALUE = ("accuracy", "subnormal", "special")
 MAX_SLACK = 2.0**-20  # ULP: how far an error not certified may be from the true one
 BLOCK = 1 << 16  # inputs checked at a time: the arrays of a block stay in the CPU's cache
@@ -72,7 +73,18 @@ def chunks(total: int = TOTAL, size: int = CHUNK) -> list[tuple[int, int]]:
     return [(s, min(s + size, total)) for s in range(0, total, size)]
 
 
+def column(check: str) -> str:
+    """The tolerance table's column that holds a check (or a part of ``gradient:second``:
+    ``gradient:second:bends``): value, gradient or second."""
+    return "value" if check in VALUE else "second" if check.startswith(SECOND) else "gradient"
+
+
+ORDER = {"value": 0, "gradient": 1, "second": 2}  # of the derivative, by `column`
+
+
 # --- the truth over a chunk ----------------------------------------------------------
+
+_ROUNDS_TO_ZERO = 2.0**-150  # half float32's least subnormal: below it, a value rounds to 0
 
 
 @dataclass
@@ -81,7 +93,8 @@ class Truth:
     ``lo``: hi + lo the certified double-double where ``certified``, else the box's
     midpoint and 0) and the filter's box, to bound the ULP error where not certified;
     ``scale``: the magnitude whose ulp errors count in at least (a derivative's
-    `grad_scale`, else 0)."""
+    `grad_scale`, else 0). ``order``: of the value (0), the derivative (1) or the
+    second derivative (2)."""
 
     x: np.ndarray
     want: np.ndarray
@@ -94,24 +107,34 @@ class Truth:
     scale: np.ndarray
     act: Activation
     params: Mapping[str, Any]
-    grad: bool
+    order: int
     escalated: int = 0
     seconds: float = 0.0  # spent in the oracle
 
     @classmethod
-    def of(cls, act: Activation, params: Mapping[str, Any], x: np.ndarray, grad: bool,
+    def of(cls, act: Activation, params: Mapping[str, Any], x: np.ndarray, order: int,
            exact: np.ndarray) -> Truth:
-        """The filter's truth at every input, and the oracle's where ``exact`` (special
-        inputs, kinks) or where the filter's box does not decide the rounding."""
+        """The filter's truth (of the derivative of ``order``) at every input, and the
+        oracle's where ``exact`` (special inputs, kinks) or where the filter's box does
+        not decide the rounding."""
         n = len(x)
-        enc = boxes.enclose(act, x, params, F32.name, grad, None if not exact.any() else ~exact)
+        enc = boxes.enclose(act, x, params, F32.name, where=None if not exact.any() else ~exact,
+                            order=order)
         want, decided = boxes.decide(enc, F32)
         box_lo, box_hi, known = enc.lo, enc.hi, enc.known
+        # a box of unknown sign whose ends both round to 0 (a sum of terms that underflow
+        # float64: silu″ far out) is a truth of ±0 whose sign alone is unknown; no count
+        # depends on it (errors and "correctly rounded" compare values, and special
+        # inputs and kinks go to the oracle), so it is taken as 0, not sent to the oracle
+        with np.errstate(invalid="ignore"):
+            zero = (~decided & (known > 0) & (np.abs(box_lo) < _ROUNDS_TO_ZERO)
+                    & (np.abs(box_hi) < _ROUNDS_TO_ZERO))
+        want[zero], decided[zero] = 0.0, True
         with np.errstate(invalid="ignore", over="ignore"):
             hi = np.where(decided, box_lo + (box_hi - box_lo) / 2, np.nan)
-        scale = boxes.grad_scale(act, x, params, F32.name) if grad else np.zeros(n)
+        scale = boxes.grad_scale(act, x, params, F32.name, order) if order else np.zeros(n)
         t = cls(x, want, hi, np.zeros(n), box_lo, box_hi, known, np.zeros(n, bool), scale,
-                act, params, grad)
+                act, params, order)
         t.escalate(np.flatnonzero(~decided | exact))
         return t
 
@@ -130,11 +153,11 @@ class Truth:
             same = (np.isnan(x) if np.isnan(v) else (x == v) & (np.signbit(x) == np.signbit(v))
                     ) & ~plain
             if same.any():
-                e = evaluate(self.act, v, self.params, grad=self.grad, formats=(F32,))
+                e = evaluate(self.act, v, self.params, order=self.order, formats=(F32,))
                 at = idx[same]
                 self.want[at], self.hi[at], self.lo[at] = e.rounded[F32.name], e.hi, e.lo
         for i in idx[plain].tolist():
-            e = evaluate(self.act, float(self.x[i]), self.params, grad=self.grad,
+            e = evaluate(self.act, float(self.x[i]), self.params, order=self.order,
                          formats=(F32,))
             self.want[i], self.hi[i], self.lo[i] = e.rounded[F32.name], e.hi, e.lo
         self.certified[idx] = True
@@ -143,7 +166,7 @@ class Truth:
         ok = boxes.contains(self.box_lo[idx], self.box_hi[idx], self.known[idx], self.hi[idx])
         if not ok.all():
             i = int(idx[np.flatnonzero(~ok)[0]])
-            name = f"{self.act.name}'" if self.grad else self.act.name
+            name = self.act.name + "'" * self.order
             raise boxes.FilterError(
                 f"the filter's box [{self.box_lo[i]!r}, {self.box_hi[i]!r}] for "
                 f"{name}({float(self.x[i])!r}) misses the certified {self.hi[i]!r}")
@@ -438,8 +461,8 @@ class Tally:
 
 
 def _kind(check: str) -> str:
-    return {"accuracy": "worst", "gradient": "worst", "subnormal": "subnormal",
-            "subnormal:gradient": "subnormal"}.get(check, "exact")
+    return {"accuracy": "worst", "gradient": "worst", SECOND: "worst",
+            "subnormal": "subnormal", "subnormal:gradient": "subnormal"}.get(check, "exact")
 
 
 def tally_worst(x, bits, err, want, got, tol, check: str, extra: dict | None = None) -> Tally:
@@ -517,8 +540,7 @@ class Job:
     params: dict[str, Any]
     start: int
     stop: int
-    tol_value: float
-    tol_grad: float
+    tols: Mapping[str, float]  # the tolerance of each column: value, gradient, second
     checks: tuple[str, ...]
     timeout: float
 
@@ -554,30 +576,26 @@ def run(job: Job) -> dict[str, Any]:
     ev = Evaluation(fn, {}, F32, x)
     out: dict[str, Any] = {"escalated": {}, "seconds": clock}
     tallies: dict[str, Tally] = {}
-    value_checks = [c for c in job.checks if c in VALUE]
-    grad_checks = [c for c in job.checks if c not in VALUE]
-    if value_checks:
+    # the value, the derivative (vjp and jvp), the second derivative (two ways): each
+    # computed over the chunk, then judged block by block
+    parts = [(0, [c for c in job.checks if c in VALUE], lambda: (ev.values(),), _values),
+             (1, [c for c in job.checks if column(c) == "gradient"], ev.gradients,
+              _gradients),
+             (2, [c for c in job.checks if c == SECOND], ev.seconds, _seconds)]
+    for order, names, compute, judge in parts:
+        if not names:
+            continue
         try:
             t = time.perf_counter()
-            got = ev.values()
-            zeros = _own_at_zero(fn, False)
-            clock["implementation"] = time.perf_counter() - t
-        except CallError as e:
-            tallies.update({c: Tally(_kind(c), error=str(e)) for c in value_checks})
-        else:
-            _blocks(tallies, len(x), lambda sl: _values(
-                act, job, x[sl], bits[sl], got[sl], value_checks, clock, out, zeros))
-    if grad_checks:
-        try:
-            t = time.perf_counter()
-            vjp, jvp = ev.gradients()
-            zeros = _own_at_zero(fn, True)
+            got = compute()
+            zeros = _own_at_zero(fn, order)
             clock["implementation"] = clock.get("implementation", 0) + time.perf_counter() - t
         except CallError as e:
-            tallies.update({c: Tally(_kind(c), error=str(e)) for c in grad_checks})
-        else:
-            _blocks(tallies, len(x), lambda sl: _gradients(
-                act, job, x[sl], bits[sl], vjp[sl], jvp[sl], grad_checks, clock, out, zeros))
+            tallies.update({c: Tally(_kind(c), error=str(e)) for c in names})
+            continue
+        _blocks(tallies, len(x), lambda sl, got=got, names=names, judge=judge, zeros=zeros:
+                judge(act, job, x[sl], bits[sl], *(g[sl] for g in got), names, clock, out,
+                      zeros))
     clock["total"] = time.perf_counter() - t0
     out["tallies"] = {k: v.to_json() for k, v in tallies.items()}
     return out
@@ -593,31 +611,31 @@ def _blocks(tallies: dict[str, Tally], n: int, check: Any) -> None:
 _AT_ZERO: dict[tuple, tuple[float, float]] = {}
 
 
-def _zeros(act, params, grad, x, own) -> tuple[np.ndarray, np.ndarray]:
+def _zeros(act, params, order, x, own) -> tuple[np.ndarray, np.ndarray]:
     """What an input read as ±0 gives: the truth at ±0 and the implementation's own
-    result there (``own``: at +0 and -0), per input by its sign (`_elementwise._zeros`)."""
-    key = (act.name, repr(sorted(params.items())), grad)
+    result there (``own``: at +0 and -0), per input by its sign (`_elementwise._zeros`);
+    of the value, or of the derivative of ``order``."""
+    key = (act.name, repr(sorted(params.items())), order)
     if key not in _AT_ZERO:
-        _AT_ZERO[key] = tuple(evaluate(act, z, params, grad=grad, formats=(F32,))
+        _AT_ZERO[key] = tuple(evaluate(act, z, params, order=order, formats=(F32,))
                               .rounded[F32.name] for z in (0.0, -0.0))
     pos, neg = _AT_ZERO[key]
     negative = np.signbit(x)
     return np.where(negative, neg, pos), np.where(negative, own[1], own[0])
 
 
-def _own_at_zero(fn, grad: bool) -> np.ndarray:
-    """The implementation's own f(±0) (or f'(±0), by vjp) at +0 and -0."""
+def _own_at_zero(fn, order: int) -> np.ndarray:
+    """The implementation's own f(±0) (or f'(±0) by vjp, or f''(±0) by jax.grad of
+    jax.grad: ``order``) at +0 and -0."""
     z = Evaluation(fn, {}, F32, np.array([0.0, -0.0]))
-    if not grad:
-        return z.values()
-    return z.gradients()[0]
+    return (z.values(), z.gradients()[0], z.seconds()[0])[order]
 
 
 def _values(act, job: Job, x, bits, got, names, clock, out, own) -> dict[str, Tally]:
 
     t = time.perf_counter()
     special_in = ~np.isfinite(x) | (x == 0)
-    truth = Truth.of(act, job.params, x, False, special_in)
+    truth = Truth.of(act, job.params, x, 0, special_in)
     truth.settle_classes(2 * F32.tiny)
     _clock(clock, "filter", time.perf_counter() - t, truth.seconds)
     spent = truth.seconds
@@ -628,13 +646,14 @@ def _values(act, job: Job, x, bits, got, names, clock, out, own) -> dict[str, Ta
     acc = ~special & ~sub
     res: dict[str, Tally] = {}
     t = time.perf_counter()
+    tol = job.tols["value"]
     if "accuracy" in names:
-        err = truth.errors(got, job.tol_value, acc)
-        res["accuracy"] = tally_worst(x[acc], bits[acc], err, want[acc], got[acc],
-                                      job.tol_value, "accuracy")
+        err = truth.errors(got, tol, acc)
+        res["accuracy"] = tally_worst(x[acc], bits[acc], err, want[acc], got[acc], tol,
+                                      "accuracy")
     if "subnormal" in names:
-        zeros = _zeros(act, job.params, False, x, own)
-        res["subnormal"] = _subnormal(truth, bits, sub, got, zeros, job.tol_value)
+        zeros = _zeros(act, job.params, 0, x, own)
+        res["subnormal"] = _subnormal(truth, bits, sub, got, zeros, tol)
     if "special" in names:
         signed = np.isinf(x) | ((x == 0) & (act.zero_sign is ZeroSign.ODD))
         ok = _same(got[special], want[special], signed[special])
@@ -664,41 +683,83 @@ def _subnormal(truth: Truth, bits, sub, got, zeros, tol) -> Tally:
 
 def _gradients(act, job: Job, x, bits, vjp, jvp, names, clock, out, own) -> dict[str, Tally]:
 
-    t = time.perf_counter()
-    kinks = [at for at, _ in act.kinks_at(act.resolve(job.params))]
-    kink = np.isin(x, kinks) & np.isfinite(x)
-    exact = ~np.isfinite(x) | kink
-    truth = Truth.of(act, job.params, x, True, exact)
-    truth.settle_classes(2 * F32.tiny)
-    _clock(clock, "filter", time.perf_counter() - t, truth.seconds)
-    spent = truth.seconds
-    hi, want = truth.hi, truth.want
-    with np.errstate(invalid="ignore"):
-        sub = _subnormal_cases(x, hi, want, F32) & ~kink
-        special = (np.isinf(x) | ~np.isfinite(hi)) & ~kink & ~np.isnan(x) & ~sub
-    acc = ~special & ~sub & ~kink & ~np.isnan(x)
+    kink = _at(x, act.kinks_at(act.resolve(job.params)))
+    truth, acc, special, sub = _classed(act, job, x, 1, kink, clock)
+    spent, want = truth.seconds, truth.want
     t = time.perf_counter()
     differ = vjp != jvp
     with np.errstate(invalid="ignore"):
         differ &= ~(np.isnan(vjp) & np.isnan(jvp))
     res: dict[str, Tally] = {}
+    tol = job.tols["gradient"]
     if "gradient" in names:
-        worse = _worse(truth, vjp, jvp, job.tol_grad, acc)
-        err = truth.errors(worse, job.tol_grad, acc)
-        res["gradient"] = tally_worst(x[acc], bits[acc], err, want[acc], worse[acc],
-                                      job.tol_grad, "gradient",
-                                      {"vjp_jvp_disagree": int(differ.sum())})
+        worse = _worse(truth, vjp, jvp, tol, acc)
+        err = truth.errors(worse, tol, acc)
+        res["gradient"] = tally_worst(x[acc], bits[acc], err, want[acc], worse[acc], tol,
+                                      "gradient", {"vjp_jvp_disagree": int(differ.sum())})
     if "gradient:special" in names:
-        worse = _worse(truth, vjp, jvp, job.tol_grad, special)
+        worse = _worse(truth, vjp, jvp, tol, special)
         ok = _same(worse[special], want[special], np.zeros(int(special.sum()), bool))
         res["gradient:special"] = tally_exact(x[special], bits[special], want[special],
                                               worse[special], ok, "gradient:special")
     if "subnormal:gradient" in names:
-        worse = _worse(truth, vjp, jvp, job.tol_grad, sub)
-        zeros = _zeros(act, job.params, True, x, own)
-        res["subnormal:gradient"] = _subnormal(truth, bits, sub, worse, zeros, job.tol_grad)
+        worse = _worse(truth, vjp, jvp, tol, sub)
+        zeros = _zeros(act, job.params, 1, x, own)
+        res["subnormal:gradient"] = _subnormal(truth, bits, sub, worse, zeros, tol)
     _clock(clock, "checks", time.perf_counter() - t, truth.seconds - spent)
     out["escalated"]["gradient"] = out["escalated"].get("gradient", 0) + truth.escalated
+    return res
+
+
+def _at(x: np.ndarray, points: Any) -> np.ndarray:
+    """Where ``x`` is one of the catalog's kinks or bends (``points``: (x, convention))."""
+    return np.isin(x, [at for at, _ in points]) & np.isfinite(x)
+
+
+def _classed(act, job: Job, x, order: int, points: np.ndarray, clock
+             ) -> tuple[Truth, np.ndarray, np.ndarray, np.ndarray]:
+    """The truth of the derivative of ``order`` (the oracle's at non-finite inputs and
+    ``points``, the kinks or bends, whose conventions are judged apart), and its classes
+    as the sampled checks class them: (truth, ordinary, special, subnormal)."""
+    t = time.perf_counter()
+    truth = Truth.of(act, job.params, x, order, ~np.isfinite(x) | points)
+    truth.settle_classes(2 * F32.tiny)
+    _clock(clock, "filter", time.perf_counter() - t, truth.seconds)
+    with np.errstate(invalid="ignore"):
+        sub = _subnormal_cases(x, truth.hi, truth.want, F32) & ~points
+        special = (np.isinf(x) | ~np.isfinite(truth.hi)) & ~points & ~np.isnan(x) & ~sub
+    return truth, ~special & ~sub & ~points & ~np.isnan(x), special, sub
+
+
+# the parts of gradient:second's one row, as the sampled check classes its inputs
+# (`_elementwise._second_finding`): each part's tally, and the check whose severity a
+# wrong result there has
+SECOND_PARTS = {SECOND: SECOND, f"{SECOND}:special": SECOND,
+                f"{SECOND}:bends": "gradient:kinks", f"{SECOND}:subnormal": SECOND}
+
+
+def _seconds(act, job: Job, x, bits, reverse, forward, names, clock, out, own
+             ) -> dict[str, Tally]:
+    """The tallies of `SECOND_PARTS`: the worse of reverse over reverse and forward over
+    reverse in ULP at ordinary inputs; at ±inf (the catalog's limit) and infinite or NaN
+    truths, bit for bit; at kinks and bends, the catalog's convention, bit for bit; and
+    subnormal results (flushing warns)."""
+    bend = _at(x, act.bends_at(act.resolve(job.params)))
+    truth, acc, special, sub = _classed(act, job, x, 2, bend, clock)
+    spent, want = truth.seconds, truth.want
+    t = time.perf_counter()
+    tol = job.tols["second"]
+    worse = _worse(truth, reverse, forward, tol, acc | special | bend | sub)
+    res = {SECOND: tally_worst(x[acc], bits[acc], truth.errors(worse, tol, acc), want[acc],
+                               worse[acc], tol, SECOND)}
+    for part, mask in ((f"{SECOND}:special", special), (f"{SECOND}:bends", bend)):
+        ok = _same(worse[mask], want[mask], np.zeros(int(mask.sum()), bool))
+        res[part] = tally_exact(x[mask], bits[mask], want[mask], worse[mask], ok,
+                                SECOND_PARTS[part])
+    res[f"{SECOND}:subnormal"] = _subnormal(truth, bits, sub, worse,
+                                            _zeros(act, job.params, 2, x, own), tol)
+    _clock(clock, "checks", time.perf_counter() - t, truth.seconds - spent)
+    out["escalated"]["second"] = out["escalated"].get("second", 0) + truth.escalated
     return res
 
 
@@ -735,16 +796,36 @@ def finding(check: str, t: Tally, tol: float, total: int) -> Finding:
         return _worst_finding(check, t, tol, mark)
     if t.kind == "subnormal":
         return _subnormal_finding(check, t, tol, mark)
-    what = ("special inputs (±0, ±inf, NaN) and infinite or NaN truths" if check == "special"
-            else "infinite or NaN inputs or derivatives")
+    inputs = _EXACT.get(check, "infinite or NaN inputs or derivatives")
     if not c.get("bad"):
-        return Finding(check, "pass", detail=f"{_count(t.n)} {what}; {mark}")
+        return Finding(check, "pass", detail=f"{_count(t.n)} {inputs}; {mark}")
     r, _, x, want, got = t.cases[0]
     cases = "; ".join(f"x={literal(cx)}: {literal(cg)} not {literal(cw)}"
                       for _, _, cx, cw, cg in t.cases)
     return Finding(check, "fail", None, literal(x), literal(want), literal(got),
                    f"{_count(c['bad'])} of {_count(t.n)} wrong: {cases}; {mark}",
                    {"n": t.n, "exhaustive": True}, list(Severity)[r])
+
+
+_EXACT = {"special": "special inputs (±0, ±inf, NaN) and infinite or NaN truths",
+          f"{SECOND}:special": "at ±inf and infinite or NaN truths",
+          f"{SECOND}:bends": "kinks and bends with the catalog's convention"}
+
+
+def _second_finding(merged: Mapping[str, Tally], tol: float, total: int) -> Finding:
+    """gradient:second's one row from its parts' tallies, as the sampled row is made: the
+    most severe part's finding, its detail summing up the others."""
+    mark = f"exhaustive over all {_count(total)} float32 inputs"
+    found = [replace(finding(part, merged[part], tol, total), check=SECOND)
+             for part in SECOND_PARTS if part in merged]
+    if found[0].status == "error":
+        return found[0]
+    bad = [f for f in found if f.status != "pass"]
+    f = min(bad, key=lambda f: f.severity.rank if f.severity else 99) if bad else found[0]
+    others = "; ".join(g.detail.removesuffix(f"; {mark}") for g in found if g is not f)
+    f.detail = f.detail.removesuffix(f"; {mark}") + (f"; {others}" if others else "") + (
+        f"; {mark}")
+    return f
 
 
 def _worst_finding(check: str, t: Tally, tol: float, mark: str) -> Finding:
@@ -814,8 +895,7 @@ class Target:
     spec: str
     act: Activation
     params: dict[str, Any]
-    tol_value: float
-    tol_grad: float
+    tols: Mapping[str, float]  # the tolerance of each column: value, gradient, second
     checks: tuple[str, ...]  # of `CHECKS`, those the audit runs for this activation
 
     @property
@@ -878,8 +958,7 @@ def run_all(targets: Sequence[Target], record: Record, *, timeout: float,
                 enabled=progress) as bar:
             futures = {}
             for t, s, e in todo:
-                job = Job(t.spec, t.act.name, dict(t.params), s, e, t.tol_value, t.tol_grad,
-                          t.checks, timeout)
+                job = Job(t.spec, t.act.name, dict(t.params), s, e, t.tols, t.checks, timeout)
                 futures[client.submit(run, job, pure=False, key=f"actaudit-{t.slug}-{s:08x}")
                         ] = (t, s)
             for fut in as_completed(list(futures)):
@@ -919,8 +998,8 @@ def findings(t: Target, results: Sequence[Mapping[str, Any]], total: int) -> lis
     for c, tally in merged.items():
         if tally.kind == "worst" and tally.top is not None:
             tally.top = certified(t, c, tally.top)
-    return [finding(c, merged[c], t.tol_value if c in VALUE else t.tol_grad, total)
-            for c in t.checks if c in merged]
+    return [_second_finding(merged, t.tols["second"], total) if c == SECOND else
+            finding(c, merged[c], t.tols[column(c)], total) for c in t.checks if c in merged]
 
 
 def certified(t: Target, check: str, top: list) -> list:
@@ -929,9 +1008,10 @@ def certified(t: Target, check: str, top: list) -> list:
     _, bits, x, _, got = top
     if not math.isfinite(x):
         return top
-    grad = check != "accuracy"
-    e = evaluate(t.act, x, t.params, grad=grad, formats=(F32,))
-    scale = boxes.grad_scale(t.act, np.array([x]), t.params, F32.name) if grad else None
+    order = ORDER[column(check)]
+    e = evaluate(t.act, x, t.params, order=order, formats=(F32,))
+    scale = (boxes.grad_scale(t.act, np.array([x]), t.params, F32.name, order) if order
+             else None)
     exact = float(ulp_error(np.array([got]), np.array([e.hi]), np.array([e.lo]), F32,
                             scale)[0])
     return [exact, bits, x, e.rounded[F32.name], got]

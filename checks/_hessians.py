@@ -33,8 +33,7 @@ from ..catalog import Activation
 from ..oracles import tables
 from ..oracles.formats import Format
 from ._call import CallError, call
-from ._elementwise import _worst
-from ._registry import Severity
+from ._elementwise import _worst_or_flush
 from ._results import Finding, literal
 
 RANDOM = 2  # random directions, after the unit ones
@@ -146,20 +145,10 @@ def finding(table: dict[str, list], left_out: int, err: np.ndarray, tol: float,
         return Finding("gradient:second", "skip",
                        detail="no slice with a finite Jacobian to differentiate")
     want, got = np.array(table["want"], float), np.array(table["got"], float)
-    # a subnormal truth given as 0 (a whole row can be subnormal: glu's along its gate at
-    # 100, e^−100 in float32) is a flush, which warns, as for any derivative
-    flushed = (err > tol) & (np.abs(want) < fmt.tiny) & (got == 0)
     labels = np.array([f"{c}: {x}" for c, x in zip(table["case"], table["x"], strict=True)],
                       object)
-    f = _worst("gradient:second", labels, np.where(flushed, 0.0, err), want, got, tol,
-               "second-derivative entries")
-    if flushed.any() and f.status == "pass":  # nothing else wrong: the worst flush, a warn
-        flush = _worst("gradient:second", labels, np.where(flushed, err, 0.0), want, got, tol,
-                       "second-derivative entries")
-        flush.detail, flush.severity = f.detail, Severity.SUBNORMAL
-        f = flush
-    if flushed.any():
-        f.detail += f"; {int(flushed.sum())} subnormal truths flushed to 0"
+    f = _worst_or_flush("gradient:second", labels, err, want, got, tol, fmt,
+                        "second-derivative entries")
     f.detail += (" (Hessian-vector products along each unit vector and 2 random directions, "
                  "forward over reverse and reverse over forward, in ulps of each output's "
                  "largest Hessian entry times the direction's 1-norm)")

@@ -246,7 +246,7 @@ def _point_score(case: Case, fn: Callable[..., Any], names: list[str]
                  ) -> Callable[[float], dict[str, Scored]]:
     act, params, fmt = case.act, dict(case.params), case.fmt
     f = partial(fn, **params) if params else fn
-    value_of, vjp_of, jvp_of = jitted(f)
+    value_of, vjp_of, jvp_of, *_ = jitted(f)
     kinks = {at for at, _ in act.kinks_at(params)}
     grad = "gradient:search" in names
 

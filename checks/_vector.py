@@ -31,6 +31,7 @@ from ._elementwise import (
     Case,
     _exact,
     _worst,
+    _worst_or_flush,
     apart,
     changed_params,
     explained_without,
@@ -456,8 +457,9 @@ def _findings(spec, act, dtype, tol, want, rows, grads, dtype_problems, transfor
         # does not depend on x (standardize's with a given variance) is as good
         g_nan_in = _holds_nan(grads["x"])
         gerr = np.where(spoiled | (g_nan_in & np.isnan(gw)), 0.0, gerr)
-        f = _worst("gradient", glabels, gerr, gw, gg, tol.ulps(act.name, dtype, "gradient"),
-                   "Jacobian entries", nan_in=g_nan_in)
+        f = _worst_or_flush("gradient", glabels, gerr, gw, gg,
+                            tol.ulps(act.name, dtype, "gradient"), fmt, "Jacobian entries",
+                            nan_in=g_nan_in)
         f.detail += " (in ulps of each Jacobian row's largest entry)"
         out.append(_located(f, gx, grads["at"], np.ones(len(gx), bool)))
     if want["dtype"]:

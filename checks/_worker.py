@@ -4,7 +4,8 @@ The parent (`_audit`) sends a worker one case at a time, a `Job`: an (activation
 dtype) and the audit's settings; the worker loads the SPEC once, runs the checks and sends
 back the findings. What goes wrong stays in the worker:
 
-* an exception is a `CallError` there, and `error` rows (`_call`);
+* an exception is a `CallError` there, and `error` rows (`_call`); where the oracle
+  cannot certify a truth (`OracleError`), the case's rows are `error` rows that say so;
 * a call that hangs but lets Python run is abandoned after the timeout, in the worker
   (`_call.call`): only the checks that needed it are `error` rows, and the worker, whose
   thread may still run, is replaced after the case;
@@ -67,6 +68,7 @@ def _serve(spec: str, conn: Connection) -> None:
     the parent's to handle (it ends its workers): no traceback from here."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from .. import catalog, impl
+    from ..oracles import OracleError
     from . import _audit, _call  # here, not at import: _audit imports this module
 
     def watch(what: str | None) -> None:
@@ -94,6 +96,11 @@ def _serve(spec: str, conn: Connection) -> None:
             found = _audit.run_case(implementation, act, job.params, job.dtype,
                                     job.tolerances, job.checks,
                                     job.cache_dir, job.part, job.search)
+        except OracleError as e:  # no certified truth: nothing is judged, and said why
+            conn.send(("failed", "the oracle could not certify the truth, so nothing was "
+                       f"judged (a limit of actaudit's oracle, not a fault of {spec}): "
+                       f"{type(e).__name__}: {e}"))
+            continue
         except Exception as e:  # a fault of the checks, not the implementation: said so
             where = traceback.extract_tb(e.__traceback__)[-1]
             conn.send(("failed", f"the audit's checks raised {type(e).__name__}: {e} "

@@ -224,6 +224,24 @@ class Jets(_Common):
     def tanh(self, u: Any) -> Any:
         return self._chain(u, self.inner.tanh, self.inner.sech2)
 
+    # The helpers by their own derivatives, not through their formulas: differentiated,
+    # sech²'s 4e/(1 + e)² cancels to nothing where e ≈ 1 (a box of tanh″ at tiny x holds
+    # zero), and σ's e/(1 + e) gives e′ − σ·e′, whose box has no sign where e underflows
+
+    def sigmoid(self, u: Any) -> Any:
+        """σ′ = σ(v)·σ(−v)."""
+        return self._chain(u, self.inner.sigmoid,
+                           lambda v: self.inner.sigmoid(v) * self.inner.sigmoid(-v))
+
+    def softplus(self, u: Any) -> Any:
+        """softplus′ = σ."""
+        return self._chain(u, self.inner.softplus, self.inner.sigmoid)
+
+    def sech2(self, u: Any) -> Any:
+        """(sech²)′ = −2·sech²(v)·tanh(v)."""
+        return self._chain(u, self.inner.sech2,
+                           lambda v: -2 * self.inner.sech2(v) * self.inner.tanh(v))
+
     def _gauss(self, v: Any) -> Any:
         """2/√π · e^(−v²): erf′."""
         return 2 / self.inner.sqrt(self.inner.pi) * self.inner.exp(-(v * v))

@@ -35,20 +35,27 @@ def cluster():
         yield c.scheduler_address
 
 
-def _target(name="sigmoid", spec="jax.nn", checks=X.CHECKS, tol=(2.0, 2.0)):
-    return X.Target(spec, catalog.get(name), {}, tol[0], tol[1], checks)
+def _tols(ulps):
+    return {"value": ulps, "gradient": ulps, "second": ulps}
+
+
+FIRST = tuple(c for c in X.CHECKS if c != X.SECOND)  # the value's and derivative's checks
+
+
+def _target(name="sigmoid", spec="jax.nn", checks=FIRST, tol=2.0):
+    return X.Target(spec, catalog.get(name), {}, _tols(tol), checks)
 
 
 def _serial(target, start, stop, size=SMALL):
     results = [X.run(X.Job(target.spec, target.act.name, {}, s, min(s + size, stop),
-                           target.tol_value, target.tol_grad, target.checks, 60.0))
+                           target.tols, target.checks, 60.0))
                for s in range(start, stop, size)]
     return {f.check: f for f in X.findings(target, results, stop - start)}
 
 
-def _oracle(act, x, grad=False):
-    """(hi, lo, rounded): the certified value at each input, one by one."""
-    exact = [evaluate(act, float(v), grad=grad, formats=(F32,)) for v in x]
+def _oracle(act, x, grad=False, order=None):
+    """(hi, lo, rounded): the certified value (or derivative) at each input, one by one."""
+    exact = [evaluate(act, float(v), grad=grad, order=order, formats=(F32,)) for v in x]
     return (np.array([e.hi for e in exact]), np.array([e.lo for e in exact]),
             np.array([e.rounded["float32"] for e in exact]))
 
@@ -192,7 +199,7 @@ def test_beside_a_derivatives_zero_errors_count_in_ulps_of_its_terms():
 
     root = int(np.array([-1.2784645], np.float32).view(np.uint32)[0])
     start, stop = root - SMALL // 2, root + SMALL // 2
-    t = _target("silu", checks=("gradient",), tol=(4.0, 64.0))
+    t = _target("silu", checks=("gradient",), tol=64.0)
     found = _serial(t, start, stop)["gradient"]
     x = np.arange(start, stop, dtype=np.uint64).astype(np.uint32).view(np.float32)
     got = np.asarray(jax.vmap(jax.grad(jax.nn.silu))(x), np.float64)
@@ -204,6 +211,57 @@ def test_beside_a_derivatives_zero_errors_count_in_ulps_of_its_terms():
     assert abs(found.max_ulp - err.max()) <= 1e-9 * err.max()
     assert found.worst_input == repr(float(x[np.argmax(err)]))
     assert found.status == "pass" and found.max_ulp < 4
+
+
+def test_second_derivatives_over_every_input_are_the_oracles():
+    """gradient:second over the chunk from x = 20: jax.nn's tanh″ = −2·tanh·(1 − tanh²)
+    is 0 there (1 − tanh² is 0 in float32), where the truth is about −3.4e-17, a normal
+    float32; the reference's is right. Each row's maximum and its count over the
+    tolerance are the oracle's, input by input, of the worse of jax.grad of jax.grad and
+    jax.jvp of jax.grad."""
+    from actaudit import impl
+    from actaudit.oracles import filter as boxes
+
+    act = catalog.get("tanh")
+    start = int(np.array([20.0], np.float32).view(np.uint32)[0])
+    x = np.arange(start, start + SMALL, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x64 = x.astype(np.float64)
+    hi, lo, _ = _oracle(act, x, order=2)
+    assert np.all((hi < -1e-17) & (hi > -1e-16))
+    scale = boxes.grad_scale(act, x64, {}, "float32", order=2)
+    for spec, status in (("jax.nn", "fail"), ("reference", "pass")):
+        t = X.Target(spec, act, {}, _tols(16.0), (X.SECOND,))
+        found = _serial(t, start, start + SMALL)[X.SECOND]
+        got = Evaluation(impl.load(spec).get("tanh"), {}, F32, x64).seconds()
+        err = np.maximum(*(ulp_error(g, hi, lo, F32, scale) for g in got))
+        assert found.status == status and found.check == X.SECOND
+        assert abs(found.max_ulp - err.max()) <= 1e-9 * err.max()
+        assert f"{int(np.sum(err > 16)):,} over 16 ULP" in found.detail
+        assert f"exhaustive over all {SMALL:,} float32 inputs" in found.detail
+    assert found.max_ulp < 4  # the reference
+
+
+SECOND_FAR = [  # where the second derivative's boxes once decided nothing
+    ("tanh", [1e-30, -3e-38, 20.0]),  # sech²'s quotient cancelled at tiny x
+    ("softplus", [2048.0, -2048.0, 1e30]),  # σ's e′ − σ·e′ lost its sign in underflow
+    ("sigmoid", [1e-30, -1e-20, 3000.0]),  # σ′'s quotient cancelled at tiny x
+    ("silu", [2048.0, -2048.0, 1e34]),  # terms that underflow float64: a zero, its sign open
+    ("squareplus", [4096.0, 1e20]),  # (s − x²/s)/s² cancelled
+    ("log1mexp", [1000.0, 1e34]),  # e^x overflowed: ∞·0
+]
+
+
+@pytest.mark.parametrize("name,xs", SECOND_FAR, ids=[n for n, _ in SECOND_FAR])
+def test_second_derivatives_far_out_need_no_oracle(name, xs):
+    """The exhaustive truth of the second derivative where its boxes once held 0 or
+    nothing: no input goes to the oracle, and each truth is the oracle's value (a zero's
+    sign aside, which no count depends on)."""
+    act = catalog.get(name)
+    x = np.array(xs)
+    truth = X.Truth.of(act, {}, x, 2, np.zeros(len(x), bool))
+    assert truth.escalated == 0
+    want = _oracle(act, x, order=2)[2]
+    assert np.array_equal(truth.want, want), (truth.want, want)
 
 
 def test_results_of_inf_or_nan_for_a_finite_truth_need_no_oracle(tmp_path):
@@ -219,7 +277,7 @@ def test_results_of_inf_or_nan_for_a_finite_truth_need_no_oracle(tmp_path):
     """))
     t = _target(spec=str(plugin), checks=("accuracy",))
     stop = START + SMALL
-    job = X.Job(t.spec, "sigmoid", {}, START, stop, 2.0, 2.0, ("accuracy",), 60.0)
+    job = X.Job(t.spec, "sigmoid", {}, START, stop, _tols(2.0), ("accuracy",), 60.0)
     result = X.run(job)
     assert result["escalated"]["value"] <= 1  # the worst input, at most
     f = X.findings(t, [result], SMALL)[0]
@@ -250,7 +308,7 @@ def test_a_truth_past_float32s_range_needs_no_oracle():
     hi, lo, _ = _oracle(act, x, grad=True)
     assert np.all(hi >= 2.0**128)
     for spec in ("jax.nn", "reference"):
-        result = X.run(X.Job(spec, act.name, {}, start, stop, 4.0, 4.0, (check,), 60.0))
+        result = X.run(X.Job(spec, act.name, {}, start, stop, _tols(4.0), (check,), 60.0))
         assert result["escalated"]["gradient"] == 0
         tally = X.merge_all([result])[check]
         got = np.asarray(jax.vmap(jax.grad(impl.load(spec).get("log1mexp")))(x), np.float64)
@@ -269,9 +327,9 @@ def test_a_derivative_beside_1_is_told_from_1_without_the_oracle():
 
     act, start = catalog.get("tanh"), 0x33300000
     x = np.arange(start, start + SMALL, dtype=np.uint64).astype(np.uint32).view(np.float32)
-    t = X.Target("reference", act, {}, 4.0, 4.0, ("gradient",))
-    result = X.run(X.Job(t.spec, act.name, {}, start, start + SMALL, 4.0, 4.0,
-                         ("gradient",), 60.0))
+    t = X.Target("reference", act, {}, _tols(4.0), ("gradient",))
+    result = X.run(X.Job(t.spec, act.name, {}, start, start + SMALL, t.tols, ("gradient",),
+                         60.0))
     assert result["escalated"]["gradient"] <= 1  # the worst input, at most
     f = X.findings(t, [result], SMALL)[0]
     got = Evaluation(impl.load("reference").get("tanh"), {}, F32, x.astype(np.float64)
@@ -328,7 +386,8 @@ _KILLED = """
 import sys
 from actaudit import catalog
 from actaudit.checks import _exhaustive as X
-t = X.Target("jax.nn", catalog.get("sigmoid"), {}, 2.0, 2.0, X.CHECKS)
+t = X.Target("jax.nn", catalog.get("sigmoid"), {}, dict.fromkeys(("value", "gradient"), 2.0),
+             tuple(c for c in X.CHECKS if c != X.SECOND))
 X.run_all([t], X.Record(sys.argv[1]), timeout=60, workers=2, progress=False,
           span=(0x3F000000, 0x3F000000 + 64 * 4096), size=4096)
 """

@@ -15,6 +15,7 @@ from __future__ import annotations
 import subprocess
 import textwrap
 
+import numpy as np
 import pytest
 
 from actaudit import checks
@@ -81,3 +82,25 @@ def test_the_repro_line_prints_the_oracle_s_entry_and_the_implementation_s(audit
     lines = done.stdout.splitlines()
     assert float(lines[-1]) == float(row["got"])  # the implementation's, as the row says
     assert any(line.split()[0] == "float32" for line in lines)  # the oracle's, each dtype
+
+
+def test_a_flushed_subnormal_derivative_warns_and_hides_no_other_error():
+    """The rule Jacobian and Hessian rows share (`_worst_or_flush`): a subnormal truth
+    given as 0 is a flush, which warns (here the Jacobian row of softmax at an entry
+    e^−100 below the top in float32, every entry about ±3.7e-44); any other entry over
+    the tolerance still fails the row, with its own severity."""
+    from actaudit.checks._elementwise import _worst_or_flush
+    from actaudit.oracles import FORMATS
+
+    f32 = FORMATS["float32"]
+    labels = np.array(["dominant[1]", "dominant[1]", "normal[0]"], object)
+    want = np.array([-3.7e-44, 3.7e-44, 0.25])
+    err = np.array([26.0, 26.0, 0.5])  # in ulps of the row's largest entry
+    flushed = _worst_or_flush("gradient", labels, err, want, np.array([0.0, 0.0, 0.25]),
+                              16.0, f32, "Jacobian entries")
+    assert flushed.status == "fail" and flushed.severity.key == "subnormal"
+    assert "2 subnormal truths flushed to 0" in flushed.detail
+    wrong = _worst_or_flush("gradient", labels, np.array([26.0, 26.0, 40.0]), want,
+                            np.array([0.0, 0.0, 0.2501]), 16.0, f32, "Jacobian entries")
+    assert wrong.status == "fail" and wrong.severity.key == "wrong"
+    assert wrong.max_ulp == 40.0 and wrong.worst_input == "normal[0]"

@@ -110,3 +110,31 @@ def test_an_answer_the_oracle_cannot_give_in_the_parent_stops_no_audit(monkeypat
     summary = checks.audit(["reference"], ["softmax"], ["float32"], checks=["accuracy"],
                            progress=False, search=None).summary
     assert summary["variant"].nunique() == 3 and set(summary["status"]) == {"pass"}
+
+
+ORACLE_FAILS = """
+import jax
+from actaudit.oracles import Undecided, tables
+
+
+def _undecided(*args, **kwargs):
+    raise Undecided("sigmoid(0x1p-3): rounding undecided at 32768 bits")
+
+
+tables.table = _undecided  # planted in the worker: the oracle fails there, not the function
+sigmoid = jax.nn.sigmoid
+"""
+
+
+def test_a_truth_the_oracle_cannot_certify_gives_error_rows_that_say_so(tmp_path):
+    """An `OracleError` in a worker (planted: the plug-in replaces the oracle's tables
+    there) leaves the case unjudged: `error` rows that name the oracle, not the
+    implementation, as what failed, with the oracle's own message; the audit goes on."""
+    plugin = tmp_path / "oracle_fails.py"
+    plugin.write_text(ORACLE_FAILS)
+    summary = checks.audit([str(plugin)], ["sigmoid"], ["float16"], checks=["accuracy"],
+                           progress=False, search=None).summary
+    assert set(summary["status"]) == {"error"}
+    detail = summary["detail"].iloc[0]
+    assert "the oracle could not certify the truth" in detail
+    assert "not a fault of" in detail and "rounding undecided at 32768 bits" in detail

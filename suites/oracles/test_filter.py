@@ -51,6 +51,29 @@ def test_boxes_hold_the_certified_values_and_decide_their_rounding(variant, dtyp
         assert decided.mean() > 0.75, f"{col}: only {decided.mean():.1%} decided"
 
 
+@pytest.mark.parametrize("variant", VARIANTS, ids=[_id(v) for v in VARIANTS])
+def test_second_derivative_boxes_hold_the_certified_values(variant):
+    """The second derivative's boxes (the derivative formula on jets of boxes) at 256
+    float32 inputs drawn over every binade of both signs: each holds the certified
+    value, and what it decides is the correct rounding."""
+    act, params = variant
+    bits = np.random.default_rng(2).integers(0, 0x7F800000, 256).astype(np.uint32)
+    x = bits.view(np.float32).astype(np.float64) * np.resize([1.0, -1.0], 256)
+    bends = [at for at, _ in act.bends_at(act.resolve(params))]
+    x = x[~np.isin(x, bends) & (x != 0)]
+    enc = boxes.enclose(act, x, params, "float32", order=2)
+    rounded, decided = boxes.decide(enc, F32)
+    exact = [evaluate(act, float(v), params, order=2, formats=(F32,)) for v in x]
+    hi = np.array([e.hi for e in exact])
+    want = np.array([e.rounded["float32"] for e in exact])
+    held = boxes.contains(enc.lo, enc.hi, enc.known, hi)
+    assert held.all(), f"x = {x[~held][:3]}: boxes {enc.lo[~held][:3]} .. " \
+                       f"{enc.hi[~held][:3]}, certified {hi[~held][:3]}"
+    agree = (rounded == want) & (np.signbit(rounded) == np.signbit(want)) | (
+        np.isnan(rounded) & np.isnan(want))
+    assert not (decided & ~agree).any(), x[decided & ~agree][:3]
+
+
 F32 = FORMATS["float32"]
 FAR = [  # (activation, params, derivative?, inputs): float64 underflows or cancels there
     ("silu", {}, True, [-200.0, -131072.0, -1e34]),
