@@ -241,6 +241,38 @@ def test_second_derivatives_over_every_input_are_the_oracles():
     assert found.max_ulp < 4  # the reference
 
 
+def test_ties_among_subnormal_results_need_no_oracle_and_count_as_its_errors():
+    """σ″(x) ≈ −x/8 at the smallest normal x: a subnormal result, and a tie of float32 for
+    one input in eight, which no float64 box decides. Such inputs are judged only by the
+    subnormal check, by their errors (either neighbour's is known from the box), so none
+    goes to the oracle; the tally's count over the tolerance and its peak error are the
+    oracle's, input by input (jax.nn flushes them all to 0)."""
+    from actaudit import impl
+    from actaudit.oracles import filter as boxes
+
+    act, start = catalog.get("sigmoid"), 0x00800000
+    x = np.arange(start, start + SMALL, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x64 = x.astype(np.float64)
+    assert (~boxes.decide(boxes.enclose(act, x64, {}, "float32", order=2), F32)[1]
+            ).sum() >= SMALL // 8
+    result = X.run(X.Job("jax.nn", act.name, {}, start, start + SMALL, _tols(2.0),
+                         (X.SECOND,), 60.0))
+    assert result["escalated"]["second"] == 0
+    tally = X.merge_all([result])[f"{X.SECOND}:subnormal"]
+    hi, lo, _ = _oracle(act, x, order=2)
+    got = Evaluation(impl.load("jax.nn").get("sigmoid"), {}, F32, x64).seconds()
+    err = np.maximum(*(ulp_error(g, hi, lo, F32) for g in got))
+    assert tally.n == SMALL and tally.counts["bad"] == np.sum(err > 2.0)
+    assert abs(tally.peak - err.max()) <= X.MAX_SLACK
+    # results at the ties themselves: the correct rounding, and the neighbour beyond it
+    truth = X.Truth.of(act, {}, x64, 2, np.zeros(SMALL, bool))
+    want = _oracle(act, x, order=2)[2]
+    for got in (want, np.nextafter(want.astype(np.float32), np.float32(0)).astype(float)):
+        mine = truth.errors(got, 2.0, np.ones(SMALL, bool))
+        assert np.all(np.abs(mine - ulp_error(got, hi, lo, F32)) <= X.MAX_SLACK)
+    assert truth.escalated == 0
+
+
 SECOND_FAR = [  # where the second derivative's boxes once decided nothing
     ("tanh", [1e-30, -3e-38, 20.0]),  # sech²'s quotient cancelled at tiny x
     ("softplus", [2048.0, -2048.0, 1e30]),  # σ's e′ − σ·e′ lost its sign in underflow
