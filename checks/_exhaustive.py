@@ -43,6 +43,7 @@ from ..catalog import Activation, ZeroSign, variant_id
 from ..oracles import evaluate
 from ..oracles import filter as boxes
 from ..oracles.formats import FORMATS, log_ulp_of, ulp_error
+from . import _repro
 from ._call import CallError
 from ._elementwise import (
     HIST_EDGES,
@@ -417,8 +418,11 @@ def _across(got, v, half, q_hi) -> tuple[np.ndarray, np.ndarray]:
 # --- tallies: a check's findings over some chunks, merged ----------------------------
 
 
-def _case(err: float, bits: int, x: float, want: float, got: float) -> list[Any]:
-    return [err, bits, x, want, got]
+def _case(err: float, bits: int, x: float, want: float, got: float, via: Any = None
+          ) -> list[Any]:
+    """A case as a tally keeps it; ``via``: how the result was computed, where the check
+    took the worse of two ways (`_repro`: grad2 or jvp_grad)."""
+    return [err, bits, x, want, got] + ([str(via)] if via is not None else [])
 
 
 def _better(a: list | None, b: list | None) -> list | None:
@@ -480,13 +484,15 @@ def _kind(check: str) -> str:
             "subnormal": "subnormal", "subnormal:gradient": "subnormal"}.get(check, "exact")
 
 
-def tally_worst(x, bits, err, want, got, tol, check: str, extra: dict | None = None) -> Tally:
+def tally_worst(x, bits, err, want, got, tol, check: str, extra: dict | None = None,
+                via: np.ndarray | None = None) -> Tally:
     t = Tally("worst", len(err))
     if not len(err):
         return t
     e = np.where(np.isnan(err), np.inf, err)
     i = int(np.flatnonzero(e == e.max())[0])
-    t.top = _case(float(err[i]), int(bits[i]), float(x[i]), float(want[i]), float(got[i]))
+    t.top = _case(float(err[i]), int(bits[i]), float(x[i]), float(want[i]), float(got[i]),
+                  None if via is None else via[i])
     t.curve = [[float(x[i]), float(err[i])]]
     over = err > tol
     hist = histogram(err)
@@ -503,8 +509,9 @@ def tally_worst(x, bits, err, want, got, tol, check: str, extra: dict | None = N
     return t
 
 
-def tally_subnormal(x, bits, sub, err, got, want, flushed, tol) -> Tally:
-    """``err``, ``flushed``: at the subnormal cases ``sub`` only."""
+def tally_subnormal(x, bits, sub, err, got, want, flushed, tol,
+                    via: np.ndarray | None = None) -> Tally:
+    """``err``, ``flushed``: at the subnormal cases ``sub`` only; ``via``: at every input."""
     t = Tally("subnormal", int(sub.sum()))
     if not sub.any():
         return t
@@ -512,13 +519,15 @@ def tally_subnormal(x, bits, sub, err, got, want, flushed, tol) -> Tally:
     real = bad & ~flushed
     t.counts = {"bad": int(bad.sum()), "real": int(real.sum())}
     xs, ws, gs, bs = x[sub], want[sub], got[sub], bits[sub]
+    vs = None if via is None else via[sub]
     e = np.where(np.isnan(err), np.inf, err)
     t.peak = float(e.max())
 
     def worst_of(mask: np.ndarray) -> list:
         j = np.flatnonzero(mask)
         k = int(j[np.flatnonzero(e[j] == e[j].max())[0]])
-        return _case(float(err[k]), int(bs[k]), float(xs[k]), float(ws[k]), float(gs[k]))
+        return _case(float(err[k]), int(bs[k]), float(xs[k]), float(ws[k]), float(gs[k]),
+                     None if vs is None else vs[k])
 
     if real.any():
         t.top = worst_of(real)
@@ -685,7 +694,7 @@ def _clock(clock: dict[str, float], part: str, seconds: float, oracle: float) ->
     clock["oracle"] = clock.get("oracle", 0.0) + oracle
 
 
-def _subnormal(truth: Truth, bits, sub, got, zeros, tol) -> Tally:
+def _subnormal(truth: Truth, bits, sub, got, zeros, tol, via=None) -> Tally:
     """The subnormal tally: the worst result not flushed and the worst beyond ``tol``
     are each wanted, so the errors' maxima are taken flushed and not apart."""
     x = truth.x
@@ -693,7 +702,7 @@ def _subnormal(truth: Truth, bits, sub, got, zeros, tol) -> Tally:
         flushed = (got == 0) | (got == zeros[0]) | (np.isnan(got) & np.isnan(zeros[0]))
         flushed[sub] |= _read_as_zero(x[sub], got[sub], tuple(z[sub] for z in zeros), F32)
     err = truth.errors(got, tol, sub, flushed)
-    return tally_subnormal(x, bits, sub, err, got, truth.want, flushed[sub], tol)
+    return tally_subnormal(x, bits, sub, err, got, truth.want, flushed[sub], tol, via)
 
 
 def _gradients(act, job: Job, x, bits, vjp, jvp, names, clock, out, own) -> dict[str, Tally]:
@@ -765,14 +774,15 @@ def _seconds(act, job: Job, x, bits, reverse, forward, names, clock, out, own
     t = time.perf_counter()
     tol = job.tols["second"]
     worse = _worse(truth, reverse, forward, tol, acc | special | bend | sub)
+    via = np.where(_same(worse, reverse, np.ones(len(x), bool)), "grad2", "jvp_grad")
     res = {SECOND: tally_worst(x[acc], bits[acc], truth.errors(worse, tol, acc), want[acc],
-                               worse[acc], tol, SECOND)}
+                               worse[acc], tol, SECOND, via=via[acc])}
     for part, mask in ((f"{SECOND}:special", special), (f"{SECOND}:bends", bend)):
         ok = _same(worse[mask], want[mask], np.zeros(int(mask.sum()), bool))
         res[part] = tally_exact(x[mask], bits[mask], want[mask], worse[mask], ok,
                                 SECOND_PARTS[part])
     res[f"{SECOND}:subnormal"] = _subnormal(truth, bits, sub, worse,
-                                            _zeros(act, job.params, 2, x, own), tol)
+                                            _zeros(act, job.params, 2, x, own), tol, via)
     _clock(clock, "checks", time.perf_counter() - t, truth.seconds - spent)
     out["escalated"]["second"] = out["escalated"].get("second", 0) + truth.escalated
     return res
@@ -847,7 +857,7 @@ def _worst_finding(check: str, t: Tally, tol: float, mark: str) -> Finding:
     c = t.counts
     if t.top is None:
         return Finding(check, "pass", 0.0, detail=f"no inputs in this class; {mark}")
-    err, _, x, want, got = t.top
+    err, _, x, want, got, *via = t.top
     correct = c["correct"] / t.n
     status = "pass" if err <= tol else "fail"
     detail = (f"{_count(t.n)} inputs, {correct:.2%} correctly rounded, {_count(c['over'])} "
@@ -866,7 +876,7 @@ def _worst_finding(check: str, t: Tally, tol: float, mark: str) -> Finding:
                    {"histogram": json.dumps(hist), "n": t.n, "correctly_rounded": correct,
                     "tolerance": tol, "exhaustive": True,
                     **({"vjp_jvp_disagree": c.get("vjp_jvp_disagree", 0)}
-                       if check == "gradient" else {}),
+                       if check == "gradient" else {}), **_via(via),
                     "curve": (np.array([p[0] for p in t.curve]),
                               np.array([p[1] for p in t.curve]))}, severity)
 
@@ -879,15 +889,20 @@ def _subnormal_finding(check: str, t: Tally, tol: float, mark: str) -> Finding:
     if not c.get("bad"):
         return Finding(check, "pass", t.peak, detail=f"{_count(t.n)} cases; {mark}")
     if c.get("real"):
-        err, _, x, want, got = t.top
+        err, _, x, want, got, *via = t.top
         what = f"{_count(c['real'])} of {_count(t.n)} wrong"
         severity = list(Severity)[t.rank] if t.rank is not None else Severity.WRONG
     else:
-        err, _, x, want, got = t.top_bad
+        err, _, x, want, got, *via = t.top_bad
         what = f"flushes subnormals to zero: {_count(c['bad'])} of {_count(t.n)} cases"
         severity = Severity.SUBNORMAL
     return Finding(check, "fail", err, literal(x), literal(want), literal(got),
-                   f"{what}; {mark}", {"n": t.n, "exhaustive": True}, severity)
+                   f"{what}; {mark}", {"n": t.n, "exhaustive": True, **_via(via)}, severity)
+
+
+def _via(via: list[str]) -> dict[str, str]:
+    """A case's ``via`` (`_case`) for the finding's repro line, where it has one."""
+    return {"via": via[0]} if via else {}
 
 
 def merge_all(results: Sequence[Mapping[str, Any]]) -> dict[str, Tally]:
@@ -1016,14 +1031,18 @@ def findings(t: Target, results: Sequence[Mapping[str, Any]], total: int) -> lis
         if tally.kind == "subnormal":  # the cases it shows, with their certified truths
             tally.top, tally.top_bad = (certified(t, c, case) if case is not None else None
                                         for case in (tally.top, tally.top_bad))
-    return [_second_finding(merged, t.tols["second"], total) if c == SECOND else
+    rows = [_second_finding(merged, t.tols["second"], total) if c == SECOND else
             finding(c, merged[c], t.tols[column(c)], total) for c in t.checks if c in merged]
+    for f in rows:  # the second derivative's rows without a case of their own way
+        if f.check == SECOND:
+            f.extra.setdefault("via", "grad2")
+    return _repro.add(t.spec, t.act, t.params, F32.name, rows)
 
 
 def certified(t: Target, check: str, top: list) -> list:
     """The worst case with its error from the certified oracle (elsewhere errors are
     within `MAX_SLACK` of it): the maximum a row reports is a certified error."""
-    _, bits, x, _, got = top
+    _, bits, x, _, got, *via = top
     if not math.isfinite(x):
         return top
     order = ORDER[column(check)]
@@ -1032,7 +1051,7 @@ def certified(t: Target, check: str, top: list) -> list:
              else None)
     exact = float(ulp_error(np.array([got]), np.array([e.hi]), np.array([e.lo]), F32,
                             scale)[0])
-    return [exact, bits, x, e.rounded[F32.name], got]
+    return [exact, bits, x, e.rounded[F32.name], got, *via]
 
 
 def _cancel(client: Any, futures: Mapping[Any, tuple[Target, int]], target: Target) -> None:

@@ -238,6 +238,13 @@ def test_second_derivatives_over_every_input_are_the_oracles():
         assert abs(found.max_ulp - err.max()) <= 1e-9 * err.max()
         assert f"{int(np.sum(err > 16)):,} over 16 ULP" in found.detail
         assert f"exhaustive over all {SMALL:,} float32 inputs" in found.detail
+        if status == "fail":  # its repro line prints the oracle's value, then the result
+            done = subprocess.run(["bash", "-c", found.extra["repro"]], capture_output=True,
+                                  text=True, timeout=300)
+            assert done.returncode == 0, done.stderr[-2000:]
+            lines = done.stdout.splitlines()
+            assert "--second" in found.extra["repro"] and lines[-1] == found.got
+            assert any(ln.split() == ["float32", found.expected] for ln in lines), lines
     assert found.max_ulp < 4  # the reference
 
 
