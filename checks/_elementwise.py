@@ -617,6 +617,8 @@ def _second_finding(case: Case, ev: Evaluation, table: pd.DataFrame) -> Finding:
     bad = [(f, m) for f, m in found if f.status != "pass"]
     f, mask = min(bad, key=lambda b: b[0].severity.rank if b[0].severity else 99) if bad else (
         found[0])
+    if f is not accuracy and accuracy.worst_input:  # the row's max_ulp is f's
+        accuracy.detail += f" (the largest {accuracy.max_ulp:.3g} ULP)"
     others = "; ".join(g.detail for g, _ in found if g is not f and g.detail)
     f.detail = f"{f.detail}; {others}" if others else f.detail
     if "worst_index" in f.extra:
