@@ -150,7 +150,13 @@ def ulp_error(got: np.ndarray, hi: np.ndarray, lo: np.ndarray, fmt: Format,
     lo = np.asarray(lo, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         past = _past_range(hi, fmt)
-        log_ulp = np.where(past, fmt.emax + 2 - fmt.precision, log_ulp_of(hi, fmt))
+        # the unit is the exact value's: hi a power of two and lo of the other sign put
+        # it in the binade below (the second derivative of tanh at 2**-125 is
+        # −2**-124·(1 − 4/3·2**-250), whose float64 hi is −2**-124)
+        below = (lo != 0) & (np.sign(lo) != np.sign(hi)) & (np.abs(np.frexp(hi)[0]) == 0.5)
+        log_ulp = np.where(past, fmt.emax + 2 - fmt.precision,
+                           np.maximum(log_ulp_of(hi, fmt) - below,
+                                      fmt.emin - fmt.precision + 1))
         if floor is not None:
             log_ulp = np.maximum(log_ulp, log_ulp_of(floor, fmt))
 

@@ -20,6 +20,11 @@ inf, nan = math.inf, math.nan
         (F16, 1.0, 1.0, 2**-12, 0.25),  # the double-double's low part counts
         (F16, 0.99951171875, 1.0, 0.0, 0.5),  # one step below 1 is half a ULP of 1: the
         # unit is taken at the exact value
+        (F16, 0.99951171875, 1.0, -(2.0**-30), 1 - 2.0**-19),  # the exact value just
+        # below 1 (its hi is 1): the unit of the binade below
+        (F32, 0.0, -(2.0**-124), 2.0**-200, 2.0**24 - 2.0**-52),  # tanh″(2**-125) flushed
+        (F32, 2.0**-126, 2.0**-126, -(2.0**-200), 2.0**-51),  # below the least normal:
+        # the subnormal spacing, the same unit
         (F16, 2.0**-24, 0.0, 0.0, 1.0),  # at zero the unit is the smallest subnormal
         (F16, -0.0, 0.0, 0.0, 0.0),  # the sign of zero is not an accuracy matter
         (F16, 3 * 2.0**-24, 2.0**-24, 0.0, 2.0),  # subnormal spacing
