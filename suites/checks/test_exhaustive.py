@@ -213,7 +213,7 @@ def test_beside_a_derivatives_zero_errors_count_in_ulps_of_its_terms():
     assert found.status == "pass" and found.max_ulp < 4
 
 
-def test_second_derivatives_over_every_input_are_the_oracles():
+def test_second_derivatives_over_every_input_are_the_oracles(tmp_path):
     """gradient:second over the chunk from x = 20: jax.nn's tanh″ = −2·tanh·(1 − tanh²)
     is 0 there (1 − tanh² is 0 in float32), where the truth is about −3.4e-17, a normal
     float32; the reference's is right. Each row's maximum and its count over the
@@ -239,8 +239,10 @@ def test_second_derivatives_over_every_input_are_the_oracles():
         assert f"{int(np.sum(err > 16)):,} over 16 ULP" in found.detail
         assert f"exhaustive over all {SMALL:,} float32 inputs" in found.detail
         if status == "fail":  # its repro line prints the oracle's value, then the result
+            # from a neutral directory: at the repository root the source folder actaudit/
+            # would shadow the installed package
             done = subprocess.run(["bash", "-c", found.extra["repro"]], capture_output=True,
-                                  text=True, timeout=300)
+                                  text=True, timeout=300, cwd=tmp_path)
             assert done.returncode == 0, done.stderr[-2000:]
             lines = done.stdout.splitlines()
             assert "--second" in found.extra["repro"] and lines[-1] == found.got

@@ -113,6 +113,8 @@ def test_an_answer_the_oracle_cannot_give_in_the_parent_stops_no_audit(monkeypat
 
 
 ORACLE_FAILS = """
+import multiprocessing
+
 import jax
 from actaudit.oracles import Undecided, tables
 
@@ -121,7 +123,8 @@ def _undecided(*args, **kwargs):
     raise Undecided("sigmoid(0x1p-3): rounding undecided at 32768 bits")
 
 
-tables.table = _undecided  # planted in the worker: the oracle fails there, not the function
+if multiprocessing.parent_process() is not None:  # in the audit's worker alone (spawned):
+    tables.table = _undecided  # the oracle fails there, not the function
 sigmoid = jax.nn.sigmoid
 """
 
