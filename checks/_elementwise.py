@@ -614,16 +614,26 @@ def _second_finding(case: Case, ev: Evaluation, table: pd.DataFrame) -> Finding:
     found.append((replace(at_bends, check=SECOND), bend))
     found.append((_subnormal(SECOND, x, sub, worse, hi, lo, rounded, fmt, limit,
                              _zeros(x, rounded, worse), scale), sub))
-    bad = [(f, m) for f, m in found if f.status != "pass"]
-    f, mask = min(bad, key=lambda b: b[0].severity.rank if b[0].severity else 99) if bad else (
-        found[0])
-    if f is not accuracy and accuracy.worst_input:  # the row's max_ulp is f's
-        accuracy.detail += f" (the largest {accuracy.max_ulp:.3g} ULP)"
-    others = "; ".join(g.detail for g, _ in found if g is not f and g.detail)
-    f.detail = f"{f.detail}; {others}" if others else f.detail
+    parts = [g for g, _ in found]
+    f = one_row(parts)
+    mask = found[parts.index(f)][1]
     if "worst_index" in f.extra:
         f.extra["via"] = "grad2" if by_reverse[mask][f.extra["worst_index"]] else "jvp_grad"
     return f
+
+
+def one_row(parts: list[Finding]) -> Finding:
+    """One row from a check's parts (the first, its ordinary inputs): the most severe
+    part's finding leads, its detail summing up the others'; where the first does not
+    lead, it names its largest error, which the row's max_ulp (the leader's) is not."""
+    bad = [g for g in parts if g.status != "pass"]
+    lead = min(bad, key=lambda g: g.severity.rank if g.severity else 99) if bad else parts[0]
+    first = parts[0]
+    if lead is not first and first.worst_input:
+        first.detail += f" (the largest {first.max_ulp:.3g} ULP)"
+    others = "; ".join(g.detail for g in parts if g is not lead and g.detail)
+    lead.detail = f"{lead.detail}; {others}" if others else lead.detail
+    return lead
 
 
 def _other_dtype(dtype: str) -> Any:

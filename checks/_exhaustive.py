@@ -52,6 +52,7 @@ from ._elementwise import (
     _same,
     _subnormal_cases,
     histogram,
+    one_row,
 )
 from ._registry import Severity, classify, declared
 from ._results import Finding, literal
@@ -845,15 +846,10 @@ def _second_finding(merged: Mapping[str, Tally], tol: float, total: int) -> Find
              for part in SECOND_PARTS if part in merged]
     if found[0].status == "error":
         return found[0]
-    bad = [f for f in found if f.status != "pass"]
-    f = min(bad, key=lambda f: f.severity.rank if f.severity else 99) if bad else found[0]
-    accuracy = found[0]
-    if f is not accuracy and accuracy.worst_input:  # the row's max_ulp is f's
-        accuracy.detail = accuracy.detail.replace(
-            f"; {mark}", f" (the largest {accuracy.max_ulp:.3g} ULP); {mark}")
-    others = "; ".join(g.detail.removesuffix(f"; {mark}") for g in found if g is not f)
-    f.detail = f.detail.removesuffix(f"; {mark}") + (f"; {others}" if others else "") + (
-        f"; {mark}")
+    for g in found:  # the mark once, at the end of the row
+        g.detail = g.detail.removesuffix(f"; {mark}")
+    f = one_row(found)
+    f.detail += f"; {mark}"
     return f
 
 

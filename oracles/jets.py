@@ -230,8 +230,10 @@ class Jets(_Common):
 
     def sigmoid(self, u: Any) -> Any:
         """σ′ = σ(v)·σ(−v)."""
-        return self._chain(u, self.inner.sigmoid,
-                           lambda v: self.inner.sigmoid(v) * self.inner.sigmoid(-v))
+        if not isinstance(u, Jet):
+            return self.inner.sigmoid(u)
+        s = self.inner.sigmoid(u.v)
+        return Jet(s, _times(s * self.inner.sigmoid(-u.v), u.d))
 
     def softplus(self, u: Any) -> Any:
         """softplus′ = σ."""
@@ -239,8 +241,10 @@ class Jets(_Common):
 
     def sech2(self, u: Any) -> Any:
         """(sech²)′ = −2·sech²(v)·tanh(v)."""
-        return self._chain(u, self.inner.sech2,
-                           lambda v: -2 * self.inner.sech2(v) * self.inner.tanh(v))
+        if not isinstance(u, Jet):
+            return self.inner.sech2(u)
+        s = self.inner.sech2(u.v)
+        return Jet(s, _times(-2 * s * self.inner.tanh(u.v), u.d))
 
     def _gauss(self, v: Any) -> Any:
         """2/√π · e^(−v²): erf′."""
