@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import catalog
+from . import __version__, catalog
 from .catalog import Activation, Kind, Param
 
 
@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         "docs/README.md of the actaudit repository; `actaudit COMMAND --help` for each.")
     # `bench-compare` is `bench compare`'s own parser: no entry of its own in the list
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
-                                metavar="{list,oracle,tables,audit,bench,report}")
+                                metavar="{list,oracle,tables,audit,bench,report,diff}")
     p = sub.add_parser("list", help="every activation in the catalog, its parameters and "
                        "variants, and the implementations installed that provide each")
     p.add_argument("--cache-dir", help="where what the implementations provide is kept")
@@ -249,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, metavar="S",
                    help="a call into an implementation running longer is stopped: error rows "
                    "(each implementation runs in a worker process of its own)")
+    p.add_argument("--baseline", metavar="FILE", help="judge against a baseline written by "
+                   "--save-baseline: what got worse fails, what is as before warns as known, "
+                   "what got better is said")
+    p.add_argument("--save-baseline", metavar="FILE", help="write this audit's rows as a "
+                   "baseline (JSON, to review and commit); replaces only a baseline")
+    p.add_argument("--junit", metavar="FILE", help="also write the rows as JUnit XML")
     p.add_argument("--exit-zero", action="store_true",
                    help="exit 0 even where checks fail or error (bad usage still exits 2)")
     p.set_defaults(run=_audit)
@@ -283,6 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="replace --out even where it holds files actaudit did not write")
     p.set_defaults(run=_report)
+    p = sub.add_parser("diff", help="what changed between two audits: a table, and an HTML "
+                       "page")
+    p.add_argument("a", metavar="RUN_A", help="the earlier audit: a folder `actaudit audit` "
+                   "wrote, or a baseline file")
+    p.add_argument("b", metavar="RUN_B", help="the later one")
+    p.add_argument("--out", metavar="DIR", help="write the page (index.html) and diff.csv "
+                   "into DIR")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out even where it holds files actaudit did not write")
+    p.set_defaults(run=_diff)
     p = sub.add_parser("bench-compare", prog="actaudit bench compare",
                        description="the ratios between two saved bench runs")
     p.add_argument("a", metavar="A", help="a saved run: a folder or a bench.parquet")
@@ -328,42 +344,81 @@ def _cache_dir(given: str | None) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from . import checks
+    """A thin layer over `actaudit.audit` (`_api`): the settings and every output path
+    checked first, then the run (kept in a journal, resumable), its files, and the exit
+    status."""
+    from . import _api, checks
     from ._files import claim
+    from .checks import _baseline, _junit
     from .checks._exhaustive import FOLDER as EXHAUSTIVE
     from .checks._journal import FOLDER
 
     try:  # every setting, SPEC and path is checked before any work starts
-        tol = checks.load_tolerances(args.tolerances)
-        plan = checks.Plan.of(
-            args.impl, _split(args.only) or None, _dtypes(args.dtypes),
-            checks=_split(args.checks), tolerances=tol,
-            strict=checks.strictness(subnormals=args.strict_subnormals,
-                                     conventions=args.strict_conventions),
-            timeout=args.timeout, exhaustive=args.exhaustive,
-            search=args.search)
+        plan = _api.plan(args.impl, _split(args.only) or None, _dtypes(args.dtypes),
+                         _split(args.checks) or None, args.tolerances,
+                         strict_subnormals=args.strict_subnormals,
+                         strict_conventions=args.strict_conventions, timeout=args.timeout,
+                         exhaustive=args.exhaustive, search=args.search)
         if args.scheduler and not args.exhaustive:
             raise ValueError("--scheduler runs --exhaustive on a cluster: give --exhaustive "
                              "float32 too")
         _cache_dir(args.cache_dir)
-        out = claim(args.out, checks.KIND, names=[*checks.FILES.values()], force=args.force)
+        baseline = _baseline.load(args.baseline) if args.baseline else None
+        save_to = _baseline.claim(args.save_baseline) if args.save_baseline else None
+        junit = _junit.claim(args.junit) if args.junit else None
+        out = claim(args.out, checks.KIND, names=[*checks.FILES.values(), _api.JSON_SUMMARY],
+                    force=args.force)
     except (KeyError, ValueError) as e:
         raise UsageError(e.args[0]) from None
     journal = plan.journal(out / FOLDER)
     try:
-        result = plan.run(cache_dir=args.cache_dir, workers=args.workers or None,
+        tables = plan.run(cache_dir=args.cache_dir, workers=args.workers or None,
                           progress=not args.quiet, journal=journal,
                           scheduler=args.scheduler, record=out / EXHAUSTIVE)
     except KeyboardInterrupt:
         print(f"actaudit: interrupted; {_cases(journal.finished())} finished kept in "
               f"{journal.root}: the same command resumes from them", file=sys.stderr)
         return 130
-    checks.write(out, result)
+    result = _api.judged(tables, baseline)
+    result.write(out)
     journal.close()
-    print(checks.overview(result.summary))
+    print(result)
+    if result.comparison is not None:
+        _print_regressions(result.regressions)
     print(f"\nsummary: {out / checks.FILES['summary']}  "
           f"details: {out / checks.FILES['details']}")
-    return 0 if args.exit_zero else checks.status_code(result.summary)
+    if junit is not None:
+        _junit.write(junit, result.frame)
+        print(f"junit: {junit}")
+    if save_to is not None:
+        _baseline.save(save_to, result.unjudged, __version__)
+        print(f"baseline: {save_to} ({len(result.unjudged)} rows; review and commit it)")
+    return 0 if args.exit_zero else result.status
+
+
+def _print_regressions(rows: Any, most: int = 30) -> None:
+    if rows.empty:
+        return
+    print(f"\nregressions since the baseline ({len(rows)}):")
+    for _, r in rows.head(most).iterrows():
+        variant = f" ({r['variant']})" if r["variant"] else ""
+        print(f"  {r['impl']} {r['activation']}{variant} {r['dtype']} {r['check']}: "
+              f"{r['why']}")
+    if len(rows) > most:
+        print(f"  ... and {len(rows) - most} more (summary.csv has every one)")
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from . import reports
+
+    try:
+        made = reports.diff(args.a, args.b, args.out, force=args.force)
+    except (reports.RunError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    print(made.text)
+    if made.page is not None:
+        print(f"\ndiff: {made.page.resolve()}")
+    return 0
 
 
 def parse_size(text: str) -> int:

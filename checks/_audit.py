@@ -47,12 +47,13 @@ def select(names: Iterable[str] | None) -> list[Activation]:
     return [catalog.get(n) for n in names]
 
 
-def _skips(act: Activation, reason: str, checks: frozenset[str] | None, dtype: str,
-           search: bool, status: str = "skip") -> list[Finding]:
-    """A row per check of ``act`` in ``dtype`` (of those wanted, the search's with
-    ``search``), each with ``status`` and ``reason``."""
+def _skips(act: Activation, params: dict[str, Any], reason: str,
+           checks: frozenset[str] | None, dtype: str, search: bool, status: str = "skip"
+           ) -> list[Finding]:
+    """A row per check of ``act`` at ``params`` in ``dtype`` (of those wanted, the
+    search's with ``search``), each with ``status`` and ``reason``."""
     return [Finding(c.name, status, detail=reason)
-            for c in applying(act, checks, search=search, dtype=dtype)]
+            for c in applying(act, checks, search=search, dtype=dtype, params=params)]
 
 
 def part(check: str, act: Activation) -> str:
@@ -125,15 +126,19 @@ class Plan:
     timeout: float
     exhaustive: str | None = None  # "float32": every input of that dtype (`_exhaustive`)
     search: str | None = None  # the search's profile (`_search.PROFILES`)
+    isolate: bool = True  # each implementation in worker processes; False: in this one
+    variant: dict[str, Any] | None = None  # only this variant (of the only activation)
 
     @classmethod
-    def of(cls, specs: Sequence[str], names: Iterable[str] | None = None,
+    def of(cls, specs: Sequence[str | impl.Implementation], names: Iterable[str] | None = None,
            dtypes: Sequence[str] = DTYPES, *, checks: Iterable[str] | None = None,
            tolerances: Tolerances | None = None, strict: frozenset[Severity] = frozenset(),
            timeout: float = TIMEOUT_S, exhaustive: str | None = None,
-           search: str | None = None) -> Plan:
+           search: str | None = None, isolate: bool = True,
+           variant: dict[str, Any] | None = None) -> Plan:
         """The settings, or ValueError (KeyError for an unknown activation) saying which
-        one is wrong; every SPEC is loaded once, here."""
+        one is wrong; every SPEC is loaded once, here (an `impl.Implementation` is taken
+        as it is)."""
         if not specs:
             raise ValueError("no implementation given")
         if not dtypes:
@@ -157,9 +162,29 @@ class Plan:
         search = None if search == "off" else search
         if search is not None:
             _search.profile(search)
-        return cls(tuple(impl.load(s) for s in specs), tuple(select(names)),
-                   tuple(dict.fromkeys(dtypes)), wanted, tolerances or Tolerances(),
-                   strict, timeout, exhaustive, search)
+        if exhaustive and not isolate:
+            raise ValueError("--exhaustive runs on Dask workers: it cannot run in-process")
+        impls = tuple(impl.of(s) for s in specs)
+        if exhaustive and any(im.payload for im in impls):
+            raise ValueError("--exhaustive needs implementations its Dask workers can load "
+                             "by SPEC: give a module or a SPEC, not functions in memory")
+        names_seen = [im.name for im in impls]
+        for n in names_seen:
+            if names_seen.count(n) > 1:
+                raise ValueError(f"two implementations named {n!r}: give each its own name")
+        acts = tuple(select(names))
+        if variant is not None:
+            if len(acts) != 1:
+                raise ValueError("a variant is given for one activation: name it alone")
+            known = {p.name for p in acts[0].params}
+            for k in variant:
+                if k not in known:
+                    raise ValueError(f"{acts[0].name} has no parameter {k!r} (parameters: "
+                                     f"{', '.join(sorted(known)) or 'none'})")
+            variant = {**acts[0].variants()[0], **variant}
+        return cls(impls, acts, tuple(dict.fromkeys(dtypes)), wanted,
+                   tolerances or Tolerances(), strict, timeout, exhaustive, search, isolate,
+                   variant)
 
     def settings(self) -> dict[str, Any]:
         """What the results depend on, for the journal's key."""
@@ -167,7 +192,12 @@ class Plan:
                 "checks": sorted(self.checks or ()), "strict": sorted(s.key for s in self.strict),
                 "timeout": self.timeout, "tolerances": [dict(self.tolerances.table),
                                                         dict(self.tolerances.activations)],
-                "search": self.search}
+                "search": self.search,
+                **({"variant": repr(self.variant)} if self.variant is not None else {})}
+
+    def variants(self, act: Activation) -> list[dict[str, Any]]:
+        """The parameter sets of ``act`` to audit: the given one, else every variant."""
+        return [self.variant] if self.variant is not None else act.variants()
 
     def journal(self, folder: str | os.PathLike) -> _journal.Journal:
         """The journal of this audit's finished cases in ``folder``."""
@@ -202,7 +232,7 @@ class Plan:
             print(f"actaudit: resuming: {n} case{'s' if n != 1 else ''} finished by an "
                   f"interrupted run of the same audit (kept in {journal.root})",
                   file=sys.stderr)
-        cases = [(a, p, d) for a in acts for p in a.variants() for d in self.dtypes]
+        cases = [(a, p, d) for a in acts for p in self.variants(a) for d in self.dtypes]
         same = impl.shared(impls, [a.name for a in acts])
         details: list[dict[str, Any]] = []
         curves: list[pd.DataFrame] = []
@@ -241,13 +271,13 @@ class Plan:
         found: dict[str, tuple[list[Finding], float]] = {}
         jobs = {}
         # the checks on long rows, and the search, in workers of their own, beside the others
-        applied = applying(act, wanted, search=search, dtype=dtype)
+        applied = applying(act, wanted, search=search, dtype=dtype, params=params)
         rows = {c.name for c in applied} & _rows.CHECKS
         parts = tuple(dict.fromkeys(part(c.name, act) for c in applied)) or ("",)
         for im in impls:
             if im.get(act.name) is None:
-                found[im.name] = (_skips(act, f"{im.name} does not provide {act.name}",
-                                         wanted, dtype, search), 0.0)
+                found[im.name] = (_skips(act, params, f"{im.name} does not provide "
+                                         f"{act.name}", wanted, dtype, search), 0.0)
             elif (im.name, act.name) not in same:
                 for p in parts:
                     jobs[_worker.key(im.name, p)] = _worker.Job(
@@ -263,12 +293,13 @@ class Plan:
                 if rows:
                     _rows.prefill(act, params, dtype, cache_dir,
                                   grad="gradient:rows" in rows)
-        outcomes = _worker.run(jobs)
+        outcomes = (_worker.run(jobs, {im.name: im.payload for im in impls if im.payload})
+                    if self.isolate else _worker.inline(jobs, {im.name: im for im in impls}))
         for im in impls:
             done = [(p, outcomes[_worker.key(im.name, p)]) for p in parts
                     if _worker.key(im.name, p) in outcomes]
             if done:  # the parts' findings, in the order of the checks; the longer time
-                found[im.name] = _merged(act, wanted, dtype, search, done)
+                found[im.name] = _merged(act, params, wanted, dtype, search, done)
         for im in impls:  # the same function as another SPEC's: its results
             owner = same.get((im.name, act.name))
             if owner is not None:
@@ -278,6 +309,8 @@ class Plan:
             key = {"impl": im.name, "activation": act.name, "variant": variant_id(params),
                    "dtype": dtype}
             out, seconds = found[im.name]
+            if im.origin == impl.IN_MEMORY:
+                out = _unrunnable(out, im.name)
             more_rows, more_curves = self._rows(key, out, seconds)
             rows += more_rows
             curves += more_curves
@@ -312,7 +345,7 @@ class Plan:
 
         targets, owners = [], {}
         for act in (a for a in self.acts if a.kind is Kind.ELEMENTWISE):
-            for params in act.variants():
+            for params in self.variants(act):
                 case = _elementwise.Case("", act, params, "float32", self.tolerances,
                                          self.checks)
                 names = tuple(c for c in _exhaustive.CHECKS if c in case.names())
@@ -394,14 +427,15 @@ def run_case(im: impl.Implementation, act: Activation, params: dict[str, Any], d
         return found
 
 
-def _merged(act: Activation, wanted: frozenset[str] | None, dtype: str, search: bool,
-            done: list[tuple[str, _worker.Outcome]]) -> tuple[list[Finding], float]:
+def _merged(act: Activation, params: dict[str, Any], wanted: frozenset[str] | None,
+            dtype: str, search: bool, done: list[tuple[str, _worker.Outcome]]
+            ) -> tuple[list[Finding], float]:
     """One case's findings from the outcomes of its parts (a str: that part's worker was
     lost, and its checks are `error` rows), in the order of the checks."""
     findings, seconds = [], 0.0
     for p, outcome in done:
         if isinstance(outcome, str):
-            lost = _skips(act, outcome, wanted, dtype, search, "error")
+            lost = _skips(act, params, outcome, wanted, dtype, search, "error")
             findings += [f for f in lost if part(f.check, act) == p]
         else:
             findings += outcome[0]
@@ -415,6 +449,18 @@ def _as_owner(findings: list[Finding], owner: str) -> list[Finding]:
     note = f"the same function as {owner}'s: its results"
     return [dataclasses.replace(f, detail=f"{f.detail}; {note}" if f.detail else note,
                                 extra={**f.extra, "same_as": owner}) for f in findings]
+
+
+def _unrunnable(findings: list[Finding], name: str) -> list[Finding]:
+    """An implementation given in memory has no SPEC a shell could load: its repro lines
+    keep the oracle's half, and say to call its own function at the input."""
+    for f in findings:
+        line = f.extra.get("repro")
+        if line and 'python -c "' in line:
+            oracle = line.partition('python -c "')[0].rstrip("; ")
+            call = f"then call {name} at {f.worst_input}, as the {f.check} check does"
+            f.extra["repro"] = f"{oracle}  # {call}" if oracle else f"# {call}"
+    return findings
 
 
 def _extra(extra: dict[str, Any]) -> dict[str, Any]:

@@ -157,7 +157,7 @@ class Case:
         """The checks to run: those that apply, of the categories wanted."""
         return tuple(c.name for c in applying(self.act, self.wanted,
                                               search=self.search is not None,
-                                              dtype=self.dtype))
+                                              dtype=self.dtype, params=self.params))
 
     def limit(self, what: str = "value") -> float:
         return self.tol.ulps(self.act.name, self.dtype, what)

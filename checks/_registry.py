@@ -1,7 +1,7 @@
 """The checks, each declared once: its name, category, what its failures mean (a
 `Severity`), the activations it applies to and whether it needs a derivative. The audit,
-``--checks``, summary.csv's ``check`` column, the report's ordering and the pytest ids of
-``pytest suites/impl`` all come from `CHECKS`.
+``--checks``, summary.csv's ``check`` column, the report's ordering and the ids of the
+pytest plugin's items (`actaudit.pytest_plugin`) all come from `CHECKS`.
 
 A finding's status follows from its severity (`status`): ``fail`` for what a user would
 call wrong, ``warn`` for what a user may accept, unless the audit is strict about that
@@ -13,8 +13,9 @@ worse than its own kind says so on the finding (a NaN result in an accuracy chec
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -205,15 +206,27 @@ def categories(act: Activation) -> tuple[str, ...]:
 
 
 def applying(act: Activation, wanted: frozenset[str] | None = None, *, search: bool = False,
-             dtype: str | None = None) -> tuple[Check, ...]:
+             dtype: str | None = None, params: Mapping[str, Any] | None = None
+             ) -> tuple[Check, ...]:
     """The checks that apply to ``act`` in ``dtype`` (`Check.dtypes`), of those ``wanted``
     (all by default, but those run only where ``wanted`` names them or their category,
     `Check.asked`): categories (``gradient``), or checks by name (``gradient:second``);
     with ``search``, the search's too where it adds anything in ``dtype`` (`searched`;
-    any dtype where None)."""
+    any dtype where None); at the variant ``params``, those checked there (`at_variant`;
+    any variant where None)."""
     return tuple(c for c in CHECKS if c.applies(act) and _wanted(c, wanted)
                  and (c.dtypes is None or dtype is None or dtype in c.dtypes)
-                 and (not c.search or (search and searched(act, dtype))))
+                 and (not c.search or (search and searched(act, dtype)))
+                 and (params is None or at_variant(c, act, params)))
+
+
+def at_variant(c: Check, act: Activation, params: Mapping[str, Any]) -> bool:
+    """Whether ``c`` is checked at the variant ``params`` of ``act``: a property of a
+    function of a slice (softmax, glu) is checked on the rows of every length
+    (`_properties.on_rows`), at the activation's defaults alone."""
+    if c.category != "property" or act.kind not in (Kind.AXIS, Kind.GATED):
+        return True
+    return dict(params) == act.variants()[0]
 
 
 def _wanted(c: Check, wanted: frozenset[str] | None) -> bool:

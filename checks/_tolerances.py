@@ -20,6 +20,7 @@ in ./pyproject.toml, with the same shape::
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -103,7 +104,8 @@ def _entries(sub: Any, where: str) -> dict[str, float]:
     return out
 
 
-def load(file: str | Path | None = None, project: str | Path = "pyproject.toml") -> Tolerances:
+def load(file: str | os.PathLike | None = None, project: str | os.PathLike = "pyproject.toml"
+         ) -> Tolerances:
     """The defaults, then ``[tool.actaudit.tolerances]`` of ``project`` if it has one, then
     ``file``."""
     tol = Tolerances()

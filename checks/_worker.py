@@ -27,6 +27,7 @@ the same SPEC; `shutdown` ends them, and so does the process's exit.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import multiprocessing
 import signal
 import time
@@ -63,19 +64,19 @@ class Job:
 Outcome = tuple[list[Finding], float] | str  # (findings, seconds), or why there are none
 
 
-def _serve(spec: str, conn: Connection) -> None:
-    """The worker process: load the SPEC, then answer jobs until told to stop. Ctrl-C is
-    the parent's to handle (it ends its workers): no traceback from here."""
+def _serve(spec: str, conn: Connection, payload: bytes | None = None) -> None:
+    """The worker process: load the SPEC (or unpickle the functions of an implementation
+    given in memory, ``payload``), then answer jobs until told to stop. Ctrl-C is the
+    parent's to handle (it ends its workers): no traceback from here."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from .. import catalog, impl
-    from ..oracles import OracleError
-    from . import _audit, _call  # here, not at import: _audit imports this module
+    from .. import impl
+    from . import _call
 
     def watch(what: str | None) -> None:
         conn.send(("call", what))
 
     try:
-        implementation = impl.load(spec)
+        implementation = impl.load(spec) if payload is None else impl.unpickled(spec, payload)
     except BaseException as e:
         conn.send(("failed", f"loading {spec} in its worker raised {type(e).__name__}: {e}"))
         return
@@ -88,25 +89,40 @@ def _serve(spec: str, conn: Connection) -> None:
             return
         if job is None:
             return
-        start = time.perf_counter()
-        act = catalog.get(job.activation)
-        _call.TIMEOUT_S = job.timeout
         compilation_cache(job.cache_dir)
-        try:
-            found = _audit.run_case(implementation, act, job.params, job.dtype,
-                                    job.tolerances, job.checks,
-                                    job.cache_dir, job.part, job.search)
-        except OracleError as e:  # no certified truth: nothing is judged, and said why
-            conn.send(("failed", "the oracle could not certify the truth, so nothing was "
-                       f"judged (a limit of actaudit's oracle, not a fault of {spec}): "
-                       f"{type(e).__name__}: {e}"))
-            continue
-        except Exception as e:  # a fault of the checks, not the implementation: said so
-            where = traceback.extract_tb(e.__traceback__)[-1]
-            conn.send(("failed", f"the audit's checks raised {type(e).__name__}: {e} "
-                       f"({Path(where.filename).name}:{where.lineno})"))
-            continue
-        conn.send(("done", found, time.perf_counter() - start, _call.abandoned))
+        outcome = answer(implementation, job)
+        conn.send(("failed", outcome) if isinstance(outcome, str)
+                  else ("done", *outcome, _call.abandoned))
+
+
+def answer(implementation: Any, job: Job) -> Outcome:
+    """One job's outcome: the findings and the seconds taken, or why there are none."""
+    from .. import catalog
+    from ..oracles import OracleError
+    from . import _audit, _call  # here, not at import: _audit imports this module
+
+    start = time.perf_counter()
+    _call.TIMEOUT_S = job.timeout
+    try:
+        found = _audit.run_case(implementation, catalog.get(job.activation), job.params,
+                                job.dtype, job.tolerances, job.checks, job.cache_dir,
+                                job.part, job.search)
+    except OracleError as e:  # no certified truth: nothing is judged, and said why
+        return ("the oracle could not certify the truth, so nothing was judged (a limit "
+                f"of actaudit's oracle, not a fault of {implementation.name}): "
+                f"{type(e).__name__}: {e}")
+    except Exception as e:  # a fault of the checks, not the implementation: said so
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        return (f"the audit's checks raised {type(e).__name__}: {e} "
+                f"({Path(where.filename).name}:{where.lineno})")
+    return found, time.perf_counter() - start
+
+
+def inline(jobs: Mapping[str, Job], impls: Mapping[str, Any]) -> dict[str, Outcome]:
+    """Each job in this process, one after the other (``actaudit.check`` in a user's own
+    test: no worker to start, and the function is the caller's); ``impls``: SPEC name ->
+    implementation. A call that hangs is abandoned after its timeout (`_call.call`)."""
+    return {k: answer(impls[k.partition(PART)[0]], job) for k, job in jobs.items()}
 
 
 XLA_CACHE = "xla"  # the compiled functions' folder in the oracle's cache
@@ -142,8 +158,8 @@ def _died(code: int | None) -> str:
 class Worker:
     """One SPEC's worker process, started when first needed and again after it is lost."""
 
-    def __init__(self, spec: str):
-        self.spec = spec
+    def __init__(self, spec: str, payload: bytes | None = None):
+        self.spec, self.payload = spec, payload
         self.process: Any = None
         self.conn: Connection | None = None
         self.calling: str | None = None  # the call into the implementation under way
@@ -162,7 +178,8 @@ class Worker:
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")  # JAX is not fork-safe
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(self.spec, child), daemon=True,
+        self.process = context.Process(target=_serve, args=(self.spec, child, self.payload),
+                                       daemon=True,
                                        name=f"actaudit worker: {self.spec}")
         self.process.start()
         child.close()
@@ -234,11 +251,20 @@ def key(spec: str, part: str = "") -> str:
     return f"{spec}{PART}{part}" if part else spec
 
 
-def run(jobs: Mapping[str, Job]) -> dict[str, Outcome]:
+def run(jobs: Mapping[str, Job], payloads: Mapping[str, bytes] | None = None
+        ) -> dict[str, Outcome]:
     """Each SPEC's job in its own worker, all at once; their outcomes. A job with a
     ``part`` runs in a worker of its own for that part, beside the SPEC's other worker:
-    the checks on long rows of a vector case run on the second core."""
-    running = {key: _WORKERS.setdefault(key, Worker(key.partition(PART)[0])) for key in jobs}
+    the checks on long rows of a vector case run on the second core. ``payloads``: SPEC
+    name -> the pickled functions of an implementation given in memory (its workers are
+    kept apart from those of other functions under the same name)."""
+    payloads = payloads or {}
+    running = {}
+    for key in jobs:
+        spec = key.partition(PART)[0]
+        payload = payloads.get(spec)
+        tag = key if payload is None else f"{key}{PART}{hashlib.sha256(payload).hexdigest()}"
+        running[key] = _WORKERS.setdefault(tag, Worker(spec, payload))
     for spec, worker in running.items():
         worker.submit(jobs[spec])
     out: dict[str, Outcome] = {}

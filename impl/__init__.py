@@ -8,15 +8,19 @@
 from ._plugins import (
     BUILTINS,
     GROUP,
+    IN_MEMORY,
     Implementation,
     SpecError,
     available,
+    in_memory,
     load,
+    of,
     providers,
     shared,
+    unpickled,
 )
 
 __all__ = [
-    "BUILTINS", "GROUP", "Implementation", "SpecError", "available", "load", "providers",
-    "shared",
+    "BUILTINS", "GROUP", "IN_MEMORY", "Implementation", "SpecError", "available", "in_memory",
+    "load", "of", "providers", "shared", "unpickled",
 ]

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .. import catalog
@@ -35,6 +36,8 @@ class Implementation:
     name: str
     functions: Mapping[str, Callable[..., Any]] = field(repr=False)
     origin: str = ""
+    # the functions pickled (cloudpickle), for one given in memory: what its worker loads
+    payload: bytes | None = field(default=None, repr=False, compare=False)
 
     def get(self, activation: str) -> Callable[..., Any] | None:
         return self.functions.get(activation)
@@ -137,6 +140,58 @@ def load(spec: str) -> Implementation:
     else:
         obj = _from_module(target, spec)
     return _implementation(spec, _attr(obj, attr, spec), target)
+
+
+IN_MEMORY = "in memory"
+
+
+def of(obj: Any, name: str | None = None) -> Implementation:
+    """An implementation from what a Python caller holds (`actaudit.audit`): a SPEC
+    string; an `Implementation`; a module, loaded by its import name (or its file) so
+    that a worker and a repro line load it the same way; or a mapping (or any object)
+    of functions named like jax.nn's, kept in memory and sent to its worker pickled
+    (cloudpickle: lambdas and a notebook's functions too). ``name``: its name in the
+    results (for a mapping; "functions" by default)."""
+    if isinstance(obj, Implementation):
+        return obj
+    if isinstance(obj, str):
+        return load(obj)
+    if isinstance(obj, ModuleType):
+        importable = obj.__name__ != "__main__" and _findable(obj.__name__)
+        if importable and name is None:
+            return load(obj.__name__)
+        if getattr(obj, "__file__", None) and name is None and obj.__name__ != "__main__":
+            return load(str(obj.__file__))
+    return in_memory(name or getattr(obj, "__name__", None) or "functions", obj)
+
+
+def _findable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def in_memory(name: str, obj: Any) -> Implementation:
+    """The functions of ``obj`` under ``name``, pickled for a worker; `SpecError` where
+    they cannot be."""
+    import cloudpickle
+
+    found = _implementation(name, obj, IN_MEMORY).functions
+    try:
+        payload = cloudpickle.dumps(dict(found))
+    except Exception as e:
+        raise SpecError(f"{name}: its functions cannot be sent to a worker process "
+                        f"({type(e).__name__}: {e}); give a module or a SPEC instead, or "
+                        "isolate=False") from None
+    return Implementation(name, found, IN_MEMORY, payload)
+
+
+def unpickled(name: str, payload: bytes) -> Implementation:
+    """The implementation `in_memory` pickled, in a worker."""
+    import cloudpickle
+
+    return Implementation(name, cloudpickle.loads(payload), IN_MEMORY, payload)
 
 
 def available() -> list[Implementation]:

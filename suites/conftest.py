@@ -26,13 +26,12 @@ def oracle_cache():
 
 
 def pytest_addoption(parser):
-    group = parser.getgroup("actaudit")
+    # the audit's own options are the installed plugin's (--actaudit-impl, ...)
+    group = parser.getgroup("benchmarks")
     group.addoption("--impl", action="append", default=[], metavar="SPEC",
-                    help="audit (suites/impl) or time (suites/benchmarks) this "
-                    "implementation: reference, jax.nn, ...")
-    group.addoption("--only", default="",
-                    help="suites/impl, suites/benchmarks: comma-separated activations")
+                    help="suites/benchmarks: time this implementation: reference, jax.nn, ...")
+    group.addoption("--only", default="", help="suites/benchmarks: comma-separated activations")
     group.addoption("--dtypes", default="float16,bfloat16,float32,float64",
-                    help="suites/impl, suites/benchmarks: comma-separated dtypes")
+                    help="suites/benchmarks: comma-separated dtypes")
     group.addoption("--sizes", default="1024", help="suites/benchmarks: element counts")
     group.addoption("--modes", default="fwd,fwd+bwd", help="suites/benchmarks: fwd, fwd+bwd")

@@ -4,7 +4,8 @@ the array's maximum, differentiated (harmless in the value, but the Jacobian is 
 longer diagonal: jax.jacfwd and jax.jacrev see entries off it), and a softplus with a
 scalar fast path that overflows (jax.vmap of jax.grad hands it 0-d arrays, and gets NaN
 where the plain derivative is 1). Each failing row's repro line prints its two numbers.
-(That the reference passes every composition is `pytest suites/impl --impl reference`'s.)"""
+(That the reference passes every composition is the reference's audit's, `pytest
+suites/impl -m actaudit --actaudit-impl reference`.)"""
 
 from __future__ import annotations
 

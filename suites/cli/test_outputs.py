@@ -50,7 +50,7 @@ def test_an_audit_folder_has_a_manifest_of_what_it_wrote(audited):
     manifest = _files._manifest(audited)
     assert manifest["kind"] == "audit"  # (a run of `WHOLE`)
     assert set(manifest["files"]) == {"summary.csv", "results.parquet", "curves.parquet",
-                                      "environment.json"}
+                                      "environment.json", "summary.json"}
     assert not (audited / ".actaudit-partial").exists()  # the journal went with success
     assert _files.foreign(audited, "audit") == []
 
@@ -190,3 +190,65 @@ def test_ctrl_c_while_tables_build_stops_every_worker_quietly(tmp_path):
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert left == [], "oracle worker processes outlived the command"
     assert not list(cache.glob("*.tmp")) and not list(cache.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("option, name, text, phrase", [
+    ("--junit", "notes.xml", "<notes/>", "refusing to replace --junit"),
+    ("--save-baseline", "notes.json", '{"mine": 1}', "refusing to replace --save-baseline"),
+    ("--baseline", "notes.json", '{"mine": 1}', "is not a baseline"),
+])
+def test_ci_files_that_actaudit_did_not_write_are_refused_first(tmp_path, cache, option, name,
+                                                                text, phrase):
+    mine = tmp_path / name
+    mine.write_text(text)
+    done = run(*AUDIT, "--cache-dir", cache, "--out", str(tmp_path / "run"), option,
+               str(mine), cwd=tmp_path)
+    one_line_error(done, phrase)
+    assert mine.read_text() == text
+    assert not (tmp_path / "run").exists()  # refused before any work
+
+
+def test_junit_has_a_case_per_row_and_a_failure_per_fail(tmp_path, cache):
+    import json
+    import xml.etree.ElementTree as ET
+
+    junit = tmp_path / "junit.xml"
+    done = run("audit", "--impl", "jax.nn", "--only", "sigmoid,relu", "--dtypes", "bfloat16",
+               "--checks", "accuracy,special", "--quiet", "--cache-dir", cache, "--out",
+               str(tmp_path / "run"), "--junit", str(junit), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr  # jax.nn's sigmoid: 2.04 ULP in bfloat16
+    summary = pd.read_csv(tmp_path / "run" / "summary.csv", keep_default_na=False)
+    cases = list(ET.parse(junit).getroot().iter("testcase"))
+    assert len(cases) == len(summary)
+    failed = {c.get("classname") + " " + c.get("name"): c.find("failure") for c in cases
+              if c.find("failure") is not None}
+    bad = summary[summary["status"] == "fail"]
+    assert sorted(failed) == sorted(f"jax.nn.{r.activation} {r.dtype}-{r.check}"
+                                    for r in bad.itertuples())
+    assert "jax.nn.sigmoid bfloat16-accuracy" in failed
+    text = failed["jax.nn.sigmoid bfloat16-accuracy"].text
+    assert "ULP: input" in text and "repro: actaudit oracle sigmoid" in text
+    verdict = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert verdict["verdict"] == "fail" and verdict["counts"]["fail"] == len(bad)
+    again = run("audit", "--impl", "jax.nn", "--only", "relu", "--dtypes", "bfloat16",
+                "--checks", "accuracy", "--quiet", "--cache-dir", cache, "--out",
+                str(tmp_path / "run2"), "--junit", str(junit), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr  # its own JUnit file: replaced
+
+
+def test_diff_refuses_what_is_not_an_audit_and_a_folder_it_did_not_write(audited, tmp_path):
+    one_line_error(run("diff", str(tmp_path / "nosuch"), str(audited), cwd=tmp_path),
+                   "no such audit folder or baseline file")
+    (tmp_path / "empty").mkdir()
+    one_line_error(run("diff", str(tmp_path / "empty"), str(audited), cwd=tmp_path),
+                   "holds no audit")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.html").write_text("mine")
+    one_line_error(run("diff", str(audited), str(audited), "--out", str(docs), cwd=tmp_path),
+                   "refusing to replace --out")
+    assert (docs / "index.html").read_text() == "mine"
+    same = run("diff", str(audited), str(audited), "--out", str(tmp_path / "d"), cwd=tmp_path)
+    assert same.returncode == 0, same.stderr
+    rows = len(pd.read_csv(audited / "summary.csv"))
+    assert same.stdout.splitlines()[0].endswith(f": {rows} same")
