@@ -138,7 +138,7 @@ class Result:
         with tempfile.TemporaryDirectory(prefix="actaudit-html-") as tmp:
             run = Path(tmp) / "run"
             self.save(run)
-            made = build([run], Path(tmp) / "report")
+            made = build([run], Path(tmp) / "report", source="a Result of actaudit's API")
             html = made.index.read_text()
 
             def inline(m: re.Match[str]) -> str:

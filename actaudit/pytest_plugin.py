@@ -77,7 +77,7 @@ def _setting(config: pytest.Config, key: str, project: dict[str, Any]) -> Any:
     return value
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)  # a plugin: pytest keeps it in sets, by identity
 class _Session:
     """What the plugin holds for a pytest session: the plan, the baseline, the audits
     run so far, and what the items found against the baseline (registered as a plugin

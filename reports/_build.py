@@ -235,10 +235,12 @@ def _markdown_page(runs: Runs, when: str, groups: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def build(paths: list[str | Path], out: str | Path, *, force: bool = False) -> Report:
+def build(paths: list[str | Path], out: str | Path, *, force: bool = False,
+          source: str | None = None) -> Report:
     """The report of the runs under ``paths``, in the folder ``out`` (replaced whole,
-    where it is an earlier report). `RunError` for runs that cannot be read,
-    `_files.OutputError` for an ``out`` that cannot be used, both before any work."""
+    where it is an earlier report); the page says it was built from ``source`` (the
+    paths by default). `RunError` for runs that cannot be read, `_files.OutputError` for
+    an ``out`` that cannot be used, both before any work."""
     out = Path(out)
     target = out.resolve()
     for given in paths:
@@ -259,7 +261,8 @@ def build(paths: list[str | Path], out: str | Path, *, force: bool = False) -> R
         env = _tables.environment(runs.environments, runs.bench)
         sections["environment"] = ("Environment", _html.plain_table(env, index=True)
                                    if not env.empty else "")
-        sources = ", ".join(f"<code>{escape(str(p))}</code>" for p in paths)
+        sources = ", ".join(f"<code>{escape(str(p))}</code>" for p in paths) \
+            if source is None else escape(source)
         intro = f'<p class="muted">Built {when} from {sources}.</p>'
         (staging / "index.html").write_text(_html.page(TITLE, sections, intro))
         (staging / "summary.md").write_text(_markdown_page(runs, when, groups))

@@ -133,7 +133,7 @@ def test_a_lost_rows_worker_errors_only_the_checks_on_long_rows():
 
     act = catalog.get("softmax")
     slices = [Finding("accuracy", "pass"), Finding("special", "pass")]
-    merged, seconds = _merged(act, None, "float32", False,
+    merged, seconds = _merged(act, act.variants()[0], None, "float32", False,
                               [("", (slices, 2.0)),
                                ("rows", "the worker process died of SIGKILL")])
     status = {f.check: f.status for f in merged}

@@ -110,14 +110,16 @@ def fresh(tmp_path_factory):
     venv = tmp_path_factory.mktemp("venv")
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
-                           "['purelib'])"], capture_output=True, text=True, check=True)
-    deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (Path(site.stdout.strip()) / "dependencies.pth").write_text("\n".join(sorted(deps)) + "\n")
+    # the wheel first: with the dependencies on its path, pip would find the actaudit of
+    # the environment the tests run in (the same version) and install nothing
     done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps",
                            "--no-index", str(wheel)], capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                           "['purelib'])"], capture_output=True, text=True, check=True)
+    deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(site.stdout.strip()) / "dependencies.pth").write_text("\n".join(sorted(deps)) + "\n")
     return python, venv / "bin"
 
 

@@ -30,6 +30,11 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
     (root / "kern").mkdir()
     (root / "kern" / "__init__.py").write_text(KERNELS)
+    # the project's own tests, with a conftest.py of their own below the rootdir (pytest
+    # then calls the items' hooks through a subset of its plugins: they must hash)
+    (root / "tests").mkdir()
+    (root / "tests" / "conftest.py").write_text("import pytest\n")
+    (root / "tests" / "test_own.py").write_text("def test_own():\n    assert True\n")
     (root / "pyproject.toml").write_text(textwrap.dedent('''
         [tool.actaudit]
         impl = "kern"
@@ -53,7 +58,7 @@ def test_the_checks_are_items_with_readable_ids(project):
     ids = [ln for ln in done.stdout.splitlines() if ln.startswith("actaudit::")]
     assert ids == [f"actaudit::kern-{a}-bfloat16-{c}" for a in ("relu", "softplus")
                    for c in ("accuracy", "special")]
-    assert "4 tests collected" in done.stdout
+    assert "5 tests collected" in done.stdout  # and the project's own test
     # the command line overrides [tool.actaudit]
     more = pytest_in(project, "--co", "-q", "--actaudit-dtypes", "bfloat16,float16")
     assert sum(ln.startswith("actaudit::") for ln in more.stdout.splitlines()) == 8
@@ -63,16 +68,16 @@ def test_a_failing_check_explains_itself_and_the_others_pass(project):
     junit = project / "junit.xml"
     done = pytest_in(project, "-q", f"--junitxml={junit}")
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "1 failed, 3 passed" in done.stdout
+    assert "1 failed, 4 passed" in done.stdout
     cases = {c.get("name"): c for c in ET.parse(junit).getroot().iter("testcase")}
-    assert set(cases) == {f"kern-{a}-bfloat16-{c}" for a in ("relu", "softplus")
-                          for c in ("accuracy", "special")}
+    assert set(cases) == {"test_own"} | {f"kern-{a}-bfloat16-{c}" for a in ("relu", "softplus")
+                                         for c in ("accuracy", "special")}
     failed = cases["kern-softplus-bfloat16-accuracy"].find("failure")
     assert failed is not None
     text = failed.get("message", "") + (failed.text or "")
     assert "kern: softplus bfloat16 accuracy fail" in text and "got inf" in text
     assert "repro: actaudit oracle softplus -- " in text
-    only = pytest_in(project, "-q", "-k", "relu")
+    only = pytest_in(project, "-q", "-k", "relu", "-n", "2", "--dist", "loadgroup")
     assert only.returncode == 0 and "2 passed" in only.stdout, only.stdout
 
 
