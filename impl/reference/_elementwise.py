@@ -14,13 +14,13 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax import lax
+from jax import dtypes, lax
 from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from . import _doubleword as dw
 from ._doubleword import constant
-from ._precision import Array, param, widen
+from ._precision import Array, drop_in, param, widen
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -542,29 +542,37 @@ def _log1mexp_prime_jvp(primals, tangents):
 
 # the public functions ---------------------------------------------------------------------
 
+@drop_in("identity")
 def identity(x: ArrayLike) -> Array:
     """x."""
     return jnp.asarray(x)
 
 
+@drop_in("relu")
 def relu(x: ArrayLike) -> Array:
     """max(x, 0); relu'(0) = 0 as jax.nn documents."""
     x = jnp.asarray(x)
     return jnp.where(x <= 0, jnp.zeros_like(x), x)  # NaN passes through
 
 
+@drop_in("relu6", ints_weak=True)
 def relu6(x: ArrayLike) -> Array:
-    """min(max(x, 0), 6); the derivative at 0 and 6 is 0 as jax.nn documents."""
+    """min(max(x, 0), 6); the derivative at 0 and 6 is 0 as jax.nn documents. An integer
+    input gives a float, as jax.nn's min(·, 6.) does."""
     x = jnp.asarray(x)
+    if not dtypes.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype(dtypes.canonicalize_dtype(jnp.float64))
     return jnp.where(x <= 0, jnp.zeros_like(x), jnp.where(x >= 6, jnp.full_like(x, 6), x))
 
 
+@drop_in("hard_tanh")
 def hard_tanh(x: ArrayLike) -> Array:
     """−1 for x < −1, x for |x| ≤ 1, 1 for x > 1."""
     x = jnp.asarray(x)
     return jnp.where(x < -1, -jnp.ones_like(x), jnp.where(x > 1, jnp.ones_like(x), x))
 
 
+@drop_in("hard_sigmoid", ints_weak=True)
 def hard_sigmoid(x: ArrayLike) -> Array:
     """relu6(x + 3)/6: 0 for x ≤ −3, 1 for x ≥ 3, (x + 3)/6 between; the derivative is 0
     at ±3 (relu6's) and 1/6 inside, also where x + 3 rounds to 6."""
@@ -573,6 +581,7 @@ def hard_sigmoid(x: ArrayLike) -> Array:
     return out.astype(dtype)
 
 
+@drop_in("hard_silu", ints_weak=True)
 def hard_silu(x: ArrayLike) -> Array:
     """x·relu6(x + 3)/6 (−0 below −3, its limit at −inf)."""
     w, dtype = widen(x)
@@ -597,6 +606,7 @@ def _hard_silu_jvp(primals, tangents):
 hard_swish = hard_silu
 
 
+@drop_in("leaky_relu", ints_weak=True)
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
     """x for x ≥ 0, negative_slope·x below."""
     w, dtype = widen(x, negative_slope)
@@ -627,6 +637,7 @@ def _leaky_relu_jvp(primals, tangents):
 _leaky_relu.defjvp(_leaky_relu_jvp, symbolic_zeros=True)
 
 
+@drop_in("prelu")
 def prelu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
     """Flax's PReLU as a function: leaky_relu with a learned negative_slope, which Flax
     stores as a float32 parameter and casts to x's dtype."""
@@ -634,6 +645,7 @@ def prelu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
     return leaky_relu(x, jnp.asarray(jnp.asarray(negative_slope, jnp.float32), x.dtype))
 
 
+@drop_in("sparse_plus", ints_weak=True)
 def sparse_plus(x: ArrayLike) -> Array:
     """0 for x ≤ −1, (x + 1)²/4 for |x| < 1, x for x ≥ 1."""
     w, dtype = widen(x)
@@ -643,6 +655,7 @@ def sparse_plus(x: ArrayLike) -> Array:
     return jnp.where(w <= -1, 0, jnp.where(w >= 1, w, quad)).astype(dtype)
 
 
+@drop_in("sparse_sigmoid", ints_weak=True)
 def sparse_sigmoid(x: ArrayLike) -> Array:
     """clip((x + 1)/2, 0, 1) as (clip(x, −1, 1) + 1)/2: at ±1 the derivative is jax.nn's
     1/4 (clip's tie rule), and 1/2 just inside, where x + 1 may round to 2."""
@@ -650,6 +663,7 @@ def sparse_sigmoid(x: ArrayLike) -> Array:
     return (0.5 * jnp.clip(w, -1, 1) + 0.5).astype(dtype)
 
 
+@drop_in("elu", ints_weak=True)
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     """x for x > 0, α·expm1(x) below (expm1 of a safe argument: no inf · 0 in the
     derivative of the branch not taken)."""
@@ -677,6 +691,7 @@ def _bend(w: Array, k: Array, c: Array | None = None) -> Array:
     return k * w * (1 + (z if c is None else c * z) * 0.5)
 
 
+@drop_in("celu", ints_weak=True)
 def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     """x for x > 0, α·expm1(x/α) below."""
     w, dtype = widen(x, alpha)
@@ -704,6 +719,7 @@ def _celu_negative_jvp(primals, tangents):
     return _celu_negative(x, a), e * tx + (_expm1_value(y) - y_e) * ta
 
 
+@drop_in("selu", ints_weak=True)
 def selu(x: ArrayLike) -> Array:
     """λx for x > 0, λα·expm1(x) below (λα one constant: one rounding, not two)."""
     w, dtype = widen(x)
@@ -713,24 +729,28 @@ def selu(x: ArrayLike) -> Array:
                      SELU_SCALE * w, _bend(w, scale_alpha)).astype(dtype)
 
 
+@drop_in("sigmoid", floating=True)
 def sigmoid(x: ArrayLike) -> Array:
     """1/(1 + exp(−x))."""
     w, dtype = widen(x)
     return _sigmoid(w).astype(dtype)
 
 
+@drop_in("log_sigmoid")
 def log_sigmoid(x: ArrayLike) -> Array:
     """−softplus(−x)."""
     w, dtype = widen(x)
     return (-_softplus(-w)).astype(dtype)
 
 
+@drop_in("softplus")
 def softplus(x: ArrayLike) -> Array:
     """log(1 + exp(x)) = max(x, 0) + log1p(exp(−|x|))."""
     w, dtype = widen(x)
     return _softplus(w).astype(dtype)
 
 
+@drop_in("silu", floating=True)
 def silu(x: ArrayLike) -> Array:
     """x·σ(x)."""
     w, dtype = widen(x)
@@ -740,42 +760,49 @@ def silu(x: ArrayLike) -> Array:
 swish = silu
 
 
+@drop_in("beta_swish")
 def beta_swish(x: ArrayLike, beta: ArrayLike = 1.0) -> Array:
     """x·σ(βx), differentiable in β too."""
     w, dtype = widen(x, beta)
     return _beta_swish(w, param(beta, w)).astype(dtype)
 
 
+@drop_in("gelu", weak=False)
 def gelu(x: ArrayLike, approximate: bool = True) -> Array:
     """x/2·erfc(−x/√2); approximate: x/2·(1 + tanh(√(2/π)(x + 0.044715x³))) = x·σ(z)."""
     w, dtype = widen(x)
     return (_gelu_tanh(w) if approximate else _gelu_erf(w)).astype(dtype)
 
 
+@drop_in("mish")
 def mish(x: ArrayLike) -> Array:
     """x·tanh(softplus(x))."""
     w, dtype = widen(x)
     return _mish(w).astype(dtype)
 
 
+@drop_in("tanh")
 def tanh(x: ArrayLike, /) -> Array:
     """tanh(x), its derivative sech²(x) accurate in the tails."""
     w, dtype = widen(x)
     return _tanh(w).astype(dtype)
 
 
+@drop_in("soft_sign")
 def soft_sign(x: ArrayLike) -> Array:
     """x/(|x| + 1), ±1 at ±inf."""
     w, dtype = widen(x)
     return _soft_sign(w).astype(dtype)
 
 
+@drop_in("squareplus")
 def squareplus(x: ArrayLike, b: ArrayLike = 4) -> Array:
     """(x + √(x² + b))/2."""
     w, dtype = widen(x, b)
     return _squareplus(w, param(b, w, dtype)).astype(dtype)
 
 
+@drop_in("log1mexp")
 def log1mexp(x: ArrayLike) -> Array:
     """log(1 − exp(−x)) for x ≥ 0: log(−expm1(−x)) below log 2, log1p(−exp(−x)) above."""
     w, dtype = widen(x)
@@ -784,6 +811,7 @@ def log1mexp(x: ArrayLike) -> Array:
 
 # the activations PyTorch has and jax.nn lacks -------------------------------------------
 
+@drop_in("hard_shrink")
 def hard_shrink(x: ArrayLike, lambd: ArrayLike = 0.5) -> Array:
     """x for |x| > λ, 0 on the closed band [−λ, λ] (torch's hardshrink; NaN passes)."""
     w, dtype = widen(x, lambd)
@@ -791,6 +819,7 @@ def hard_shrink(x: ArrayLike, lambd: ArrayLike = 0.5) -> Array:
     return jnp.where((w >= -lam) & (w <= lam), 0, w).astype(dtype)
 
 
+@drop_in("soft_shrink")
 def soft_shrink(x: ArrayLike, lambd: ArrayLike = 0.5) -> Array:
     """x − λ above λ, x + λ below −λ, 0 on [−λ, λ] (torch's softshrink): one rounding."""
     w, dtype = widen(x, lambd)
@@ -810,6 +839,7 @@ def _tanh_shrink_coefficients(terms: int) -> list[float]:
     return [float(-c) for c in t[1:]]
 
 
+@drop_in("tanh_shrink")
 def tanh_shrink(x: ArrayLike) -> Array:
     """x − tanh(x), odd: for |x| < 1 its Taylor series (x − tanh(x) cancels there: x³/3 at
     small x), for |x| ≥ 1 (|x| − 1) + 2/(e^(2|x|) + 1), two terms of one sign."""
@@ -839,6 +869,7 @@ def _tanh_shrink_jvp(primals, tangents):
     return _tanh_shrink(w), th * th * t
 
 
+@drop_in("threshold")
 def threshold(x: ArrayLike, threshold: ArrayLike, value: ArrayLike) -> Array:
     """x above the threshold, ``value`` at or below it (torch's threshold; NaN passes)."""
     w, dtype = widen(x, threshold, value)

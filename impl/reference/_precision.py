@@ -9,13 +9,19 @@ formulas chosen not to overflow, cancel or underflow early.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import dtypes
+from jax._src.lax.lax import _convert_element_type  # the one way to set a weak type
 from jax.typing import ArrayLike
 
 Array = Any
+F = TypeVar("F", bound=Callable[..., Any])
 
 _NARROW = (jnp.float16, jnp.bfloat16)
 
@@ -39,3 +45,53 @@ def param(p: ArrayLike, like: Array, dtype: Any = None) -> Array:
     if dtype is not None and isinstance(p, int | float) and not isinstance(p, bool):
         p = jnp.asarray(p, dtype)
     return jnp.asarray(p, dtype=like.dtype)
+
+
+def _arraylike(x: Any) -> bool:
+    """What jax.numpy takes as an array argument: an array, a NumPy scalar or a Python
+    number (not a list: jax.nn refuses those, so that a slow conversion is explicit)."""
+    return isinstance(x, jax.Array | np.ndarray | np.generic | bool | int | float | complex) \
+        or hasattr(x, "__jax_array__")
+
+
+def _weak(x: Any) -> bool:
+    """Whether ``x`` is weakly typed: a Python number, or an array marked so."""
+    return (isinstance(x, int | float | complex) and not isinstance(x, bool)) or bool(
+        getattr(x, "weak_type", False))
+
+
+def drop_in(name: str, *, floating: bool = False, weak: bool = True,
+            ints_weak: bool = False, lists: bool = False) -> Callable[[F], F]:
+    """The edges of jax.nn's function ``name``, around ours (the function itself, its
+    signature and docstring unchanged), each as jax.nn's formula makes it:
+
+    * a list is a TypeError naming the function (``lists``: taken, as jnp.asarray takes
+      it: one_hot);
+    * ``floating``: an integer input is a TypeError too (sigmoid, silu and glu go through
+      lax.logistic, which refuses one);
+    * ``weak``: a weakly typed input (a Python number, a weak array) gives a weakly typed
+      result (gelu's does not: it converts its input first);
+    * ``ints_weak``: an integer input gives a weakly typed float (elu's and the others'
+      Python float constants promote it to one)."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def checked(x: Any, *args: Any, **kwargs: Any) -> Any:
+            if not lists and not _arraylike(x):
+                raise TypeError(f"{name} requires ndarray or scalar arguments, got "
+                                f"{type(x)} at position 0.")
+            kind = np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+            integer = not dtypes.issubdtype(kind, np.inexact)
+            if floating and integer:
+                raise TypeError(f"{name} does not accept dtype {dtypes.canonicalize_dtype(kind)}."
+                                " Accepted dtypes are subtypes of floating, complexfloating.")
+            out = fn(x, *args, **kwargs)
+            wanted = (weak and _weak(x)) or (ints_weak and integer and not _weak(x)
+                                             and dtypes.issubdtype(out.dtype, np.inexact))
+            if wanted and not out.weak_type:
+                out = _convert_element_type(out, out.dtype, weak_type=True)
+            return out
+
+        return checked  # type: ignore[return-value]
+
+    return wrap

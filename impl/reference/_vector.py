@@ -15,17 +15,19 @@ so that their transposes (jax.vjp) are as short as they are.
 
 from __future__ import annotations
 
+import operator
+import warnings
 from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax import lax
+from jax import dtypes, lax
 from jax.typing import ArrayLike
 
 from ._doubleword import two_sum
 from ._elementwise import _expm1_value, _log1p, _swish
-from ._precision import Array, param, widen
+from ._precision import Array, drop_in, param, widen
 
 Axis = int | tuple[int, ...] | None
 
@@ -91,7 +93,7 @@ def _shifted(w: Array, axis: Axis) -> tuple[Array, Array, Array, Array]:
     """m = the max along ``axis`` (kept) where it is finite, else 0; the shift x − m,
     rounded, and its rounding error (`two_sum`; 0 where the shift is not finite); and
     whether the max is finite."""
-    m = jnp.max(w, axis=axis, keepdims=True)
+    m = jnp.max(w, axis=axis, keepdims=True, initial=-jnp.inf)  # (an empty slice: −inf)
     finite = jnp.isfinite(m)
     m = jnp.where(finite, m, 0)
     shift, lo = two_sum(w, -m)
@@ -209,6 +211,7 @@ def _softmax_jvp(axis, exact, primals, tangents):
     return s, jnp.where(s == 0, 0, s * _centered(w, _stats(w, axis, exact), s, t, axis))
 
 
+@drop_in("softmax")
 def softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
     """exp(x_i − m) / Σ_j exp(x_j − m); masked-out entries are 0."""
     w, dtype = widen(x)
@@ -218,11 +221,13 @@ def softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Ar
     return out.astype(dtype)
 
 
+@drop_in("softmin")
 def softmin(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
     """softmax(−x) (torch's softmin): the negation is exact."""
     return softmax(-jnp.asarray(x), axis, where)
 
 
+@drop_in("log_softmax")
 def log_softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
     """x_i − log Σ_j exp(x_j); masked-out entries are −inf."""
     w, dtype = widen(x)
@@ -254,6 +259,7 @@ def _log_softmax_jvp(axis, exact, primals, tangents):
             _centered(w, _stats(w, axis, exact), s, t, axis) + own)
 
 
+@drop_in("logsumexp")
 def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
               keepdims: bool = False, return_sign: bool = False,
               where: ArrayLike | None = None) -> Array | tuple[Array, Array]:
@@ -314,6 +320,7 @@ def _signed_lse_jvp(axis, exact, primals, tangents):
     return out, (dw + db, jnp.zeros_like(out[1]))
 
 
+@drop_in("logmeanexp")
 def logmeanexp(x: ArrayLike, axis: Axis = None, where: ArrayLike | None = None,
                keepdims: bool = False) -> Array:
     """log(Σ exp(x_i)/n), as m + log of the mean of exp(x_i − m) (`_log_mean`)."""
@@ -355,6 +362,7 @@ def _lme_jvp(axis, exact, primals, tangents):
     return _lme(w, included, axis, exact), _mean_tangent(_softmax(w, axis, exact), t, axis)
 
 
+@drop_in("glu", floating=True)
 def glu(x: ArrayLike, axis: int = -1) -> Array:
     """a·σ(g) for x split in halves a, g along ``axis``: silu's a·σ(z) (`_swish`), which
     keeps a result that is normal where σ(g) alone would be flushed (g < −87 in
@@ -370,12 +378,25 @@ def glu(x: ArrayLike, axis: int = -1) -> Array:
     return (out * jnp.where(jnp.isinf(a) & jnp.isneginf(g), jnp.nan, 1)).astype(dtype)
 
 
+@drop_in("one_hot", weak=False, lists=True)
 def one_hot(x: Any, num_classes: int, *, dtype: Any = None, axis: int = -1) -> Array:
-    """Row i: 1 at column x_i; an index outside [0, num_classes) gives a row of zeros."""
+    """Row i: 1 at column x_i; an index outside [0, num_classes) gives a row of zeros.
+    As jax.nn's: ``num_classes`` must be concrete (an error naming it otherwise), a
+    non-integer input warns (DeprecationWarning) and compares as it is, and the two sides
+    have the same rank (no rank promotion, which JAX's strict mode refuses)."""
+    if isinstance(num_classes, jax.core.Tracer):
+        raise jax.errors.ConcretizationTypeError(
+            num_classes, "The error arose in one_hot argument `num_classes`.")
+    n = operator.index(num_classes)
     x = jnp.asarray(x)
-    out = (x[..., None] == jnp.arange(num_classes, dtype=x.dtype))
-    dtype = dtype if dtype is not None else jnp.zeros(()).dtype
-    return jnp.moveaxis(out.astype(dtype), -1, axis)
+    if not dtypes.issubdtype(x.dtype, jnp.integer):
+        warnings.warn(f"one_hot input should be integer-typed; got dtype={x.dtype}",
+                      DeprecationWarning, stacklevel=3)
+    pos = axis % (x.ndim + 1)
+    shape = [1] * x.ndim
+    shape.insert(pos, n)
+    out = lax.expand_dims(x, (pos,)) == lax.broadcasted_iota(x.dtype, shape, pos)
+    return out.astype(dtype if dtype is not None else dtypes.canonicalize_dtype(jnp.float64))
 
 
 def _scale_down(w: Array, axis: Axis, where: ArrayLike | None) -> Array:
@@ -389,6 +410,7 @@ def _scale_down(w: Array, axis: Axis, where: ArrayLike | None) -> Array:
     return lax.stop_gradient(jnp.ldexp(jnp.ones_like(big), -k))
 
 
+@drop_in("standardize")
 def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
                 variance: ArrayLike | None = None, epsilon: ArrayLike = 1e-5,
                 where: ArrayLike | None = None, *, algorithm: str = "fast") -> Array:
