@@ -3,6 +3,9 @@
 Drop-in for jax.nn: the same names and signatures, the input's dtype kept, working under
 jit, vmap and grad; float16 and bfloat16 computed in float32 and rounded once; formulas
 and derivatives that keep their accuracy in the tails and give no NaN at the infinities.
+At the edges it behaves as jax.nn does (`_precision.drop_in`: lists, integer and weakly
+typed inputs, empty slices, strict rank promotion), and an elementwise function's
+backward pass keeps one array, its derivative (`_precision._diagonal`).
 """
 
 from ._elementwise import (

@@ -548,14 +548,14 @@ def identity(x: ArrayLike) -> Array:
     return jnp.asarray(x)
 
 
-@drop_in("relu")
+@drop_in("relu", diagonal=True)
 def relu(x: ArrayLike) -> Array:
     """max(x, 0); relu'(0) = 0 as jax.nn documents."""
     x = jnp.asarray(x)
     return jnp.where(x <= 0, jnp.zeros_like(x), x)  # NaN passes through
 
 
-@drop_in("relu6", ints_weak=True)
+@drop_in("relu6", ints_weak=True, diagonal=True)
 def relu6(x: ArrayLike) -> Array:
     """min(max(x, 0), 6); the derivative at 0 and 6 is 0 as jax.nn documents. An integer
     input gives a float, as jax.nn's min(·, 6.) does."""
@@ -565,14 +565,14 @@ def relu6(x: ArrayLike) -> Array:
     return jnp.where(x <= 0, jnp.zeros_like(x), jnp.where(x >= 6, jnp.full_like(x, 6), x))
 
 
-@drop_in("hard_tanh")
+@drop_in("hard_tanh", diagonal=True)
 def hard_tanh(x: ArrayLike) -> Array:
     """−1 for x < −1, x for |x| ≤ 1, 1 for x > 1."""
     x = jnp.asarray(x)
     return jnp.where(x < -1, -jnp.ones_like(x), jnp.where(x > 1, jnp.ones_like(x), x))
 
 
-@drop_in("hard_sigmoid", ints_weak=True)
+@drop_in("hard_sigmoid", ints_weak=True, diagonal=True)
 def hard_sigmoid(x: ArrayLike) -> Array:
     """relu6(x + 3)/6: 0 for x ≤ −3, 1 for x ≥ 3, (x + 3)/6 between; the derivative is 0
     at ±3 (relu6's) and 1/6 inside, also where x + 3 rounds to 6."""
@@ -581,7 +581,7 @@ def hard_sigmoid(x: ArrayLike) -> Array:
     return out.astype(dtype)
 
 
-@drop_in("hard_silu", ints_weak=True)
+@drop_in("hard_silu", ints_weak=True, diagonal=True)
 def hard_silu(x: ArrayLike) -> Array:
     """x·relu6(x + 3)/6 (−0 below −3, its limit at −inf)."""
     w, dtype = widen(x)
@@ -606,7 +606,7 @@ def _hard_silu_jvp(primals, tangents):
 hard_swish = hard_silu
 
 
-@drop_in("leaky_relu", ints_weak=True)
+@drop_in("leaky_relu", ints_weak=True, diagonal=True)
 def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
     """x for x ≥ 0, negative_slope·x below."""
     w, dtype = widen(x, negative_slope)
@@ -637,7 +637,7 @@ def _leaky_relu_jvp(primals, tangents):
 _leaky_relu.defjvp(_leaky_relu_jvp, symbolic_zeros=True)
 
 
-@drop_in("prelu")
+@drop_in("prelu", diagonal=True)
 def prelu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
     """Flax's PReLU as a function: leaky_relu with a learned negative_slope, which Flax
     stores as a float32 parameter and casts to x's dtype."""
@@ -645,7 +645,7 @@ def prelu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
     return leaky_relu(x, jnp.asarray(jnp.asarray(negative_slope, jnp.float32), x.dtype))
 
 
-@drop_in("sparse_plus", ints_weak=True)
+@drop_in("sparse_plus", ints_weak=True, diagonal=True)
 def sparse_plus(x: ArrayLike) -> Array:
     """0 for x ≤ −1, (x + 1)²/4 for |x| < 1, x for x ≥ 1."""
     w, dtype = widen(x)
@@ -655,7 +655,7 @@ def sparse_plus(x: ArrayLike) -> Array:
     return jnp.where(w <= -1, 0, jnp.where(w >= 1, w, quad)).astype(dtype)
 
 
-@drop_in("sparse_sigmoid", ints_weak=True)
+@drop_in("sparse_sigmoid", ints_weak=True, diagonal=True)
 def sparse_sigmoid(x: ArrayLike) -> Array:
     """clip((x + 1)/2, 0, 1) as (clip(x, −1, 1) + 1)/2: at ±1 the derivative is jax.nn's
     1/4 (clip's tie rule), and 1/2 just inside, where x + 1 may round to 2."""
@@ -663,7 +663,7 @@ def sparse_sigmoid(x: ArrayLike) -> Array:
     return (0.5 * jnp.clip(w, -1, 1) + 0.5).astype(dtype)
 
 
-@drop_in("elu", ints_weak=True)
+@drop_in("elu", ints_weak=True, diagonal=True)
 def elu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     """x for x > 0, α·expm1(x) below (expm1 of a safe argument: no inf · 0 in the
     derivative of the branch not taken)."""
@@ -691,7 +691,7 @@ def _bend(w: Array, k: Array, c: Array | None = None) -> Array:
     return k * w * (1 + (z if c is None else c * z) * 0.5)
 
 
-@drop_in("celu", ints_weak=True)
+@drop_in("celu", ints_weak=True, diagonal=True)
 def celu(x: ArrayLike, alpha: ArrayLike = 1.0) -> Array:
     """x for x > 0, α·expm1(x/α) below."""
     w, dtype = widen(x, alpha)
@@ -719,7 +719,7 @@ def _celu_negative_jvp(primals, tangents):
     return _celu_negative(x, a), e * tx + (_expm1_value(y) - y_e) * ta
 
 
-@drop_in("selu", ints_weak=True)
+@drop_in("selu", ints_weak=True, diagonal=True)
 def selu(x: ArrayLike) -> Array:
     """λx for x > 0, λα·expm1(x) below (λα one constant: one rounding, not two)."""
     w, dtype = widen(x)
@@ -729,28 +729,28 @@ def selu(x: ArrayLike) -> Array:
                      SELU_SCALE * w, _bend(w, scale_alpha)).astype(dtype)
 
 
-@drop_in("sigmoid", floating=True)
+@drop_in("sigmoid", floating=True, diagonal=True)
 def sigmoid(x: ArrayLike) -> Array:
     """1/(1 + exp(−x))."""
     w, dtype = widen(x)
     return _sigmoid(w).astype(dtype)
 
 
-@drop_in("log_sigmoid")
+@drop_in("log_sigmoid", diagonal=True)
 def log_sigmoid(x: ArrayLike) -> Array:
     """−softplus(−x)."""
     w, dtype = widen(x)
     return (-_softplus(-w)).astype(dtype)
 
 
-@drop_in("softplus")
+@drop_in("softplus", diagonal=True)
 def softplus(x: ArrayLike) -> Array:
     """log(1 + exp(x)) = max(x, 0) + log1p(exp(−|x|))."""
     w, dtype = widen(x)
     return _softplus(w).astype(dtype)
 
 
-@drop_in("silu", floating=True)
+@drop_in("silu", floating=True, diagonal=True)
 def silu(x: ArrayLike) -> Array:
     """x·σ(x)."""
     w, dtype = widen(x)
@@ -760,49 +760,49 @@ def silu(x: ArrayLike) -> Array:
 swish = silu
 
 
-@drop_in("beta_swish")
+@drop_in("beta_swish", diagonal=True)
 def beta_swish(x: ArrayLike, beta: ArrayLike = 1.0) -> Array:
     """x·σ(βx), differentiable in β too."""
     w, dtype = widen(x, beta)
     return _beta_swish(w, param(beta, w)).astype(dtype)
 
 
-@drop_in("gelu", weak=False)
+@drop_in("gelu", weak=False, diagonal=True)
 def gelu(x: ArrayLike, approximate: bool = True) -> Array:
     """x/2·erfc(−x/√2); approximate: x/2·(1 + tanh(√(2/π)(x + 0.044715x³))) = x·σ(z)."""
     w, dtype = widen(x)
     return (_gelu_tanh(w) if approximate else _gelu_erf(w)).astype(dtype)
 
 
-@drop_in("mish")
+@drop_in("mish", diagonal=True)
 def mish(x: ArrayLike) -> Array:
     """x·tanh(softplus(x))."""
     w, dtype = widen(x)
     return _mish(w).astype(dtype)
 
 
-@drop_in("tanh")
+@drop_in("tanh", diagonal=True)
 def tanh(x: ArrayLike, /) -> Array:
     """tanh(x), its derivative sech²(x) accurate in the tails."""
     w, dtype = widen(x)
     return _tanh(w).astype(dtype)
 
 
-@drop_in("soft_sign")
+@drop_in("soft_sign", diagonal=True)
 def soft_sign(x: ArrayLike) -> Array:
     """x/(|x| + 1), ±1 at ±inf."""
     w, dtype = widen(x)
     return _soft_sign(w).astype(dtype)
 
 
-@drop_in("squareplus")
+@drop_in("squareplus", diagonal=True)
 def squareplus(x: ArrayLike, b: ArrayLike = 4) -> Array:
     """(x + √(x² + b))/2."""
     w, dtype = widen(x, b)
     return _squareplus(w, param(b, w, dtype)).astype(dtype)
 
 
-@drop_in("log1mexp")
+@drop_in("log1mexp", diagonal=True)
 def log1mexp(x: ArrayLike) -> Array:
     """log(1 − exp(−x)) for x ≥ 0: log(−expm1(−x)) below log 2, log1p(−exp(−x)) above."""
     w, dtype = widen(x)
@@ -811,7 +811,7 @@ def log1mexp(x: ArrayLike) -> Array:
 
 # the activations PyTorch has and jax.nn lacks -------------------------------------------
 
-@drop_in("hard_shrink")
+@drop_in("hard_shrink", diagonal=True)
 def hard_shrink(x: ArrayLike, lambd: ArrayLike = 0.5) -> Array:
     """x for |x| > λ, 0 on the closed band [−λ, λ] (torch's hardshrink; NaN passes)."""
     w, dtype = widen(x, lambd)
@@ -819,7 +819,7 @@ def hard_shrink(x: ArrayLike, lambd: ArrayLike = 0.5) -> Array:
     return jnp.where((w >= -lam) & (w <= lam), 0, w).astype(dtype)
 
 
-@drop_in("soft_shrink")
+@drop_in("soft_shrink", diagonal=True)
 def soft_shrink(x: ArrayLike, lambd: ArrayLike = 0.5) -> Array:
     """x − λ above λ, x + λ below −λ, 0 on [−λ, λ] (torch's softshrink): one rounding."""
     w, dtype = widen(x, lambd)
@@ -839,7 +839,7 @@ def _tanh_shrink_coefficients(terms: int) -> list[float]:
     return [float(-c) for c in t[1:]]
 
 
-@drop_in("tanh_shrink")
+@drop_in("tanh_shrink", diagonal=True)
 def tanh_shrink(x: ArrayLike) -> Array:
     """x − tanh(x), odd: for |x| < 1 its Taylor series (x − tanh(x) cancels there: x³/3 at
     small x), for |x| ≥ 1 (|x| − 1) + 2/(e^(2|x|) + 1), two terms of one sign."""
@@ -869,7 +869,7 @@ def _tanh_shrink_jvp(primals, tangents):
     return _tanh_shrink(w), th * th * t
 
 
-@drop_in("threshold")
+@drop_in("threshold", diagonal=True)
 def threshold(x: ArrayLike, threshold: ArrayLike, value: ArrayLike) -> Array:
     """x above the threshold, ``value`` at or below it (torch's threshold; NaN passes)."""
     w, dtype = widen(x, threshold, value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import jax
@@ -60,8 +61,36 @@ def _weak(x: Any) -> bool:
         getattr(x, "weak_type", False))
 
 
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _diagonal(f: Callable[[Array], Array], x: Array) -> Array:
+    """``f(x)`` for an elementwise ``f``, whose derivative is kept as one array: the
+    tangent is f'(x)·t, f'(x) computed with the value (jax.vjp of ones), so that a
+    backward pass saves that one array (jax.nn's elementwise functions save one to six)
+    and not each intermediate of f's own rules. Differentiated again, f'(x) is f's own
+    derivative differentiated: the second derivative is unchanged."""
+    return f(x)
+
+
+@_diagonal.defjvp
+def _diagonal_jvp(f: Callable[[Array], Array], primals: tuple[Array], tangents: tuple[Array]
+                  ) -> tuple[Array, Array]:
+    (x,), (t,) = primals, tangents
+    # reverse mode, as jax.grad takes it: differentiated again, it is jax.grad of
+    # jax.grad of f, whose rules keep their limits at ±inf (forward mode through a branch
+    # not taken gives 0·inf there)
+    y, pull = jax.vjp(f, x)
+    return y, pull(jnp.ones_like(y))[0] * t
+
+
+def _static(v: Any) -> bool:
+    """A parameter that is a constant of the function (a Python number, a flag, None),
+    not an array whose derivative may be wanted (prelu's learned slope)."""
+    return v is None or isinstance(v, bool | int | float | str)
+
+
 def drop_in(name: str, *, floating: bool = False, weak: bool = True,
-            ints_weak: bool = False, lists: bool = False) -> Callable[[F], F]:
+            ints_weak: bool = False, lists: bool = False, diagonal: bool = False
+            ) -> Callable[[F], F]:
     """The edges of jax.nn's function ``name``, around ours (the function itself, its
     signature and docstring unchanged), each as jax.nn's formula makes it:
 
@@ -72,7 +101,10 @@ def drop_in(name: str, *, floating: bool = False, weak: bool = True,
     * ``weak``: a weakly typed input (a Python number, a weak array) gives a weakly typed
       result (gelu's does not: it converts its input first);
     * ``ints_weak``: an integer input gives a weakly typed float (elu's and the others'
-      Python float constants promote it to one)."""
+      Python float constants promote it to one);
+    * ``diagonal``: for an elementwise function of a floating input whose parameters are
+      constants, the derivative is kept as one array (`_diagonal`): one residual for a
+      backward pass."""
 
     def wrap(fn: F) -> F:
         @functools.wraps(fn)
@@ -85,7 +117,10 @@ def drop_in(name: str, *, floating: bool = False, weak: bool = True,
             if floating and integer:
                 raise TypeError(f"{name} does not accept dtype {dtypes.canonicalize_dtype(kind)}."
                                 " Accepted dtypes are subtypes of floating, complexfloating.")
-            out = fn(x, *args, **kwargs)
+            if diagonal and not integer and all(map(_static, (*args, *kwargs.values()))):
+                out = _diagonal(partial(fn, *args, **kwargs), jnp.asarray(x))
+            else:
+                out = fn(x, *args, **kwargs)
             wanted = (weak and _weak(x)) or (ints_weak and integer and not _weak(x)
                                              and dtypes.issubdtype(out.dtype, np.inexact))
             if wanted and not out.weak_type:

@@ -372,10 +372,29 @@ def glu(x: ArrayLike, axis: int = -1) -> Array:
     if size % 2:
         raise ValueError(f"glu needs an even size along axis {axis}, got {size}")
     a, g = jnp.split(w, 2, axis=axis)
-    out = _swish(a, g)[0]
+    return _halves(_glu, a, g).astype(dtype)
+
+
+def _glu(a: Array, g: Array) -> Array:
     # ±inf·σ(−inf) = ±inf·0 is NaN, as a·σ(g) gives it (silu's x·σ(x) is 0 there); as a
     # factor, so that its derivatives are NaN too
-    return (out * jnp.where(jnp.isinf(a) & jnp.isneginf(g), jnp.nan, 1)).astype(dtype)
+    return _swish(a, g)[0] * jnp.where(jnp.isinf(a) & jnp.isneginf(g), jnp.nan, 1)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _halves(f: Any, a: Array, g: Array) -> Array:
+    """``f(a, g)``, elementwise in its two halves, with its two partial derivatives kept as
+    two arrays (computed with the value, one reverse pass): a backward pass saves those two, as
+    `_precision._diagonal` saves one, and not each intermediate of f's rules."""
+    return f(a, g)
+
+
+@_halves.defjvp
+def _halves_jvp(f, primals, tangents):
+    (a, g), (ta, tg) = primals, tangents
+    y, pull = jax.vjp(f, a, g)  # reverse mode, as `_precision._diagonal` (±inf limits)
+    da, dg = pull(jnp.ones_like(y))
+    return y, da * ta + dg * tg
 
 
 @drop_in("one_hot", weak=False, lists=True)
