@@ -23,7 +23,7 @@ from .checks._baseline import judge as judge_baseline
 from .checks._baseline import load as load_baseline
 from .checks._baseline import save as save_baseline
 from .checks._call import TIMEOUT_S
-from .checks._results import COLUMNS, FILES, KIND, overview
+from .checks._results import COLUMNS, FILES, KIND, explain, overview
 from .checks._search import DEFAULT as SEARCH
 from .checks._tolerances import DTYPES
 from .impl import IN_MEMORY, Implementation
@@ -78,12 +78,8 @@ class Result:
     def regressions(self) -> pd.DataFrame:
         """With a baseline: the rows that got worse; empty otherwise."""
         if self.comparison is None:
-            return self.comparison_columns()
+            return pd.DataFrame(columns=[*COLUMNS[:5], "change", "why"])
         return self.comparison[self.comparison["change"] == "regressed"]
-
-    @staticmethod
-    def comparison_columns() -> pd.DataFrame:
-        return pd.DataFrame(columns=[*COLUMNS[:5], "change", "why"])
 
     def counts(self) -> dict[str, int]:
         """Rows per status."""
@@ -203,12 +199,11 @@ def plan(impl: Impl | Sequence[Impl], only: str | Iterable[str] | None = None,
                    variant=variant)
 
 
-def judged(tables: Audit, baseline: Baseline | str | os.PathLike | None) -> Result:
+def judged(tables: Audit, baseline: Baseline | None) -> Result:
     """``tables`` as a `Result`, judged against ``baseline`` where one is given."""
     if baseline is None:
         return Result(tables)
-    base = baseline if isinstance(baseline, Baseline) else load_baseline(baseline)
-    summary, details, diff = judge_baseline(tables.summary, tables.details, base)
+    summary, details, diff = judge_baseline(tables.summary, tables.details, baseline)
     return Result(tables._replace(summary=summary, details=details), diff, tables.summary)
 
 
@@ -266,23 +261,7 @@ def check(fn: Any, name: str, *, dtype: str = "float32", max_ulp: float | None =
     # one process: a missing oracle table is built here, not in a pool that a script
     # without a __main__ guard could not start
     result = judged(p.run(cache_dir=cache_dir, workers=1, progress=False), None)
-    bad = result.summary[result.summary["status"].isin(["fail", "error"])]
+    bad = result.frame[result.frame["status"].isin(["fail", "error"])]
     if len(bad):
-        raise AssertionError(failure_message(result.frame, bad))
+        raise AssertionError("\n".join(explain(r) for _, r in bad.iterrows()))
     return result
-
-
-def failure_message(frame: pd.DataFrame, bad: pd.DataFrame) -> str:
-    """Each failing row on its lines: where, by how much, and the repro line."""
-    lines = []
-    for i, r in bad.iterrows():
-        variant = f" ({r['variant']})" if r["variant"] else ""
-        ulp = "" if pd.isna(r["max_ulp"]) else f", {r['max_ulp']:.3g} ULP"
-        lines.append(f"{r['impl']}: {r['activation']}{variant} {r['dtype']} {r['check']} "
-                     f"{r['status']}{ulp}: input {r['worst_input']}, expected "
-                     f"{r['expected']}, got {r['got']}")
-        lines.append(f"  {r['detail']}")
-        repro = frame.loc[i].get("repro") if "repro" in frame else None
-        if isinstance(repro, str) and repro:
-            lines.append(f"  repro: {repro}")
-    return "\n".join(lines)

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from . import __version__, catalog
+from . import catalog
 from .catalog import Activation, Kind, Param
 
 
@@ -391,7 +391,7 @@ def _audit(args: argparse.Namespace) -> int:
         _junit.write(junit, result.frame)
         print(f"junit: {junit}")
     if save_to is not None:
-        _baseline.save(save_to, result.unjudged, __version__)
+        result.save_baseline(save_to)
         print(f"baseline: {save_to} ({len(result.unjudged)} rows; review and commit it)")
     return 0 if args.exit_zero else result.status
 

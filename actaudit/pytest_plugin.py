@@ -94,16 +94,14 @@ class _Session:
         key = (spec, activation, dtype)
         if key not in self.done:
             from . import _api
-            from .catalog import variant_id
             from .checks._baseline import KEY
 
             im = next(i for i in self.plan.impls if i.name == spec)
             act = next(a for a in self.plan.acts if a.name == activation)
             one = dataclasses.replace(self.plan, impls=(im,), acts=(act,), dtypes=(dtype,))
             result = _api.judged(one.run(progress=False), self.baseline)
-            items = {test_id(*c[:1], c[1].name, variant_id(c[2]), *c[3:]) for c in cases(one)}
-            rows = result.summary.apply(lambda r: test_id(*(r[k] for k in KEY)), axis=1)
-            unseen = sorted(set(rows) - items)  # every row is an item, or a failure hides
+            rows = set(result.summary[KEY].astype(str).itertuples(index=False, name=None))
+            unseen = sorted(item_id(*r) for r in rows - set(rows_of(one)))  # else one hides
             self.done[key] = (result.summary, result.frame, unseen)
         summary, frame, unseen = self.done[key]
         if unseen:
@@ -159,8 +157,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(config.stash[KEY], "actaudit-session")
 
 
-def cases(plan: Any) -> Iterator[tuple[str, Any, dict[str, Any], str, str]]:
-    """(SPEC, activation, variant, dtype, check) for every row the audit gives."""
+def rows_of(plan: Any) -> Iterator[tuple[str, str, str, str, str]]:
+    """(impl, activation, variant, dtype, check), summary.csv's key, of every row the
+    audit gives."""
+    from .catalog import variant_id
     from .checks._registry import applying
 
     for im in plan.impls:
@@ -169,10 +169,10 @@ def cases(plan: Any) -> Iterator[tuple[str, Any, dict[str, Any], str, str]]:
                 for dtype in plan.dtypes:
                     for c in applying(act, plan.checks, search=plan.search is not None,
                                       dtype=dtype, params=params):
-                        yield im.name, act, params, dtype, c.name
+                        yield im.name, act.name, variant_id(params), dtype, c.name
 
 
-def test_id(spec: str, activation: str, variant: str, dtype: str, check: str) -> str:
+def item_id(spec: str, activation: str, variant: str, dtype: str, check: str) -> str:
     """``reference-elu-alpha=0.5-float32-accuracy``."""
     return "-".join(p for p in (spec, activation, variant.replace(" ", ""), dtype, check) if p)
 
@@ -181,18 +181,14 @@ class AuditCollector(pytest.Collector):
     """The audit's items: every row of the audit the options ask for."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        from .catalog import variant_id
-
         session = self.config.stash[KEY]
         grouped = self.config.pluginmanager.hasplugin("xdist")
-        for spec, act, params, dtype, check in cases(session.plan):
-            variant = variant_id(params)
-            item = CheckItem.from_parent(self, name=test_id(spec, act.name, variant, dtype,
-                                                            check),
-                                         row=(spec, act.name, variant, dtype, check))
+        for row in rows_of(session.plan):
+            item = CheckItem.from_parent(self, name=item_id(*row), row=row)
             item.add_marker(MARK)
             if grouped:  # one audit answers a case's items: keep them on one worker
-                item.add_marker(pytest.mark.xdist_group(f"{spec}-{act.name}-{dtype}"))
+                spec, activation, _, dtype, _ = row
+                item.add_marker(pytest.mark.xdist_group(f"{spec}-{activation}-{dtype}"))
             yield item
 
 
@@ -205,7 +201,7 @@ class CheckItem(pytest.Item):
         self.row = row
 
     def runtest(self) -> None:
-        from ._api import failure_message
+        from .checks._results import explain
 
         spec, activation, variant, dtype, check = self.row
         session = self.config.stash[KEY]
@@ -221,7 +217,7 @@ class CheckItem(pytest.Item):
         if row["status"] == "skip":
             pytest.skip(str(row["detail"]))
         if row["status"] in ("fail", "error"):
-            raise AuditFailure(failure_message(details, rows))
+            raise AuditFailure(explain(details.loc[rows.index[0]]))
         if change == "improved" or str(row["detail"]).startswith("known"):
             self.user_properties.append(("actaudit_note", f"{self.name}: {row['detail']}"))
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from .._files import atomic
+from ._results import explain
 
 SUITES = "actaudit"  # the root's name: how a file this module wrote is known
 
@@ -37,12 +38,6 @@ def claim(path: str | Path) -> Path:
     return p
 
 
-def _message(r: pd.Series) -> str:
-    ulp = "" if pd.isna(r["max_ulp"]) else f"{r['max_ulp']:.3g} ULP: "
-    return (f"{ulp}input {r['worst_input']}, expected {r['expected']}, got {r['got']}: "
-            f"{r['detail']}")
-
-
 def document(details: pd.DataFrame) -> ET.ElementTree:
     """The XML: a test suite per (implementation, activation), a test case per row."""
     root = ET.Element("testsuites", name=SUITES)
@@ -59,14 +54,13 @@ def document(details: pd.DataFrame) -> ET.ElementTree:
             status = r["status"]
             if status in ("fail", "error"):
                 tag = "failure" if status == "fail" else "error"
-                el = ET.SubElement(case, tag, message=_message(r)[:500], type=status)
-                repro = r.get("repro")
-                el.text = _message(r) + (f"\nrepro: {repro}" if isinstance(repro, str)
-                                         and repro else "")
+                text = explain(r)
+                el = ET.SubElement(case, tag, message=text.splitlines()[0][:500], type=status)
+                el.text = text
             elif status == "skip":
                 ET.SubElement(case, "skipped", message=str(r["detail"])[:500])
             elif status == "warn":
-                ET.SubElement(case, "system-out").text = f"warn: {_message(r)}"
+                ET.SubElement(case, "system-out").text = explain(r)
     return ET.ElementTree(root)
 
 

@@ -141,5 +141,19 @@ def overview(summary: pd.DataFrame, worst: int = 15) -> str:
     return "\n".join(lines)
 
 
+def explain(row: pd.Series) -> str:
+    """A row that did not pass, in the words of a test failure: where, by how much, its
+    detail and its repro line (``row``: a row of the detailed results)."""
+    variant = f" ({row['variant']})" if row["variant"] else ""
+    ulp = "" if pd.isna(row["max_ulp"]) else f", {row['max_ulp']:.3g} ULP"
+    lines = [f"{row['impl']}: {row['activation']}{variant} {row['dtype']} {row['check']} "
+             f"{row['status']}{ulp}: input {row['worst_input']}, expected {row['expected']}, "
+             f"got {row['got']}", f"  {row['detail']}"]
+    repro = row.get("repro")
+    if isinstance(repro, str) and repro:
+        lines.append(f"  repro: {repro}")
+    return "\n".join(lines)
+
+
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -16,11 +16,12 @@ from html import escape
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 from tabulate import tabulate
 
 from .._files import claim, manifest_of, replace_folder
 from ..checks import FILES
-from ..checks._baseline import CHANGES, FORMAT, KEY, SLACK, Slack, compare, counts, reduced
+from ..checks._baseline import CHANGES, KEY, SLACK, Slack, compare, counts, reduced
 from ..checks._baseline import load as load_baseline
 from . import _html
 from ._runs import RunError
@@ -51,16 +52,15 @@ def side(path: str | Path) -> tuple[pd.DataFrame, Slack | None]:
         try:
             summary = pd.read_csv(csv, keep_default_na=False, dtype=str)
             details = p / FILES["details"]
-            if details.is_file():  # judged against a baseline: the statuses as found
-                found = pd.read_parquet(details, columns=None)
-                if "found" in found and len(found) == len(summary):
-                    summary["status"] = found["found"].to_numpy()
+            # judged against a baseline: the statuses as the checks found them
+            if details.is_file() and "found" in pq.read_schema(details).names:
+                found = pd.read_parquet(details, columns=["found"])["found"]
+                if len(found) == len(summary):
+                    summary["status"] = found.to_numpy()
             return reduced(summary), None
         except (ValueError, KeyError, OSError) as e:
             raise RunError(f"{csv}: not an audit's summary ({e})") from None
-    if p.is_file():
-        if FORMAT not in p.read_text(errors="replace")[:200]:
-            raise RunError(f"{str(p)!r} is neither an audit's folder nor a baseline file")
+    if p.is_file():  # a baseline, or a one-line error saying it is not one
         base = load_baseline(p, "diff")
         return base.rows, base.slack
     raise RunError(f"no such audit folder or baseline file: {str(path)!r}")
