@@ -10,7 +10,11 @@ the top entry's tangent is taken out the same way (`_centered`).
 Speed: on XLA's CPU backend a reduction fuses arithmetic but not a compare or a select, so
 the masks that go into sums here are arithmetic (`_off_top`), the extra pass over a slice
 is made only when some slice is dominated (`lax.cond`), and the tangent maps are written
-so that their transposes (jax.vjp) are as short as they are.
+so that their transposes (jax.vjp) are as short as they are. The totals of the
+exponentials are split into parts that XLA's plain sums add exactly (`_unit_total`), not
+added pairwise level by level: XLA fuses the levels and recomputes each input many times.
+Memory: a backward pass keeps two numbers per slice; the tangent maps are recomputed
+from the input (`_recomputed`).
 """
 
 from __future__ import annotations
@@ -30,10 +34,6 @@ from ._elementwise import _expm1_value, _log1p, _swish
 from ._precision import Array, drop_in, param, widen
 
 Axis = int | tuple[int, ...] | None
-
-
-def _masked(w: Array, where: Array | None) -> Array:
-    return w if where is None else jnp.where(where, w, -jnp.inf)
 
 
 def _sum(v: Array, axis: Axis) -> Array:
@@ -58,6 +58,8 @@ def _total(v: Array, axis: Axis, exact: bool = True) -> Array:
     if n == 0:
         return jnp.sum(v, axis=axis, keepdims=True)
     hi = jnp.pad(hi, [(0, 0)] * (hi.ndim - 1) + [(0, (1 << (n - 1).bit_length()) - n)])
+    # written out once: fused into every level, the computation of v ran many times over
+    hi = lax.optimization_barrier(hi)
     lo = jnp.zeros_like(hi)
     while hi.shape[-1] > 1:
         h = hi.shape[-1] // 2
@@ -65,6 +67,78 @@ def _total(v: Array, axis: Axis, exact: bool = True) -> Array:
         lo = lo[..., :h] + lo[..., h:] + jnp.where(jnp.isfinite(s), e, 0)
         hi = s
     return jnp.expand_dims((hi + lo)[..., 0], axes)
+
+
+_CHUNK = 2048  # the longest slice `_unit_total` sums in one piece
+
+
+def _unit_total(v: Array, axis: Axis, scaled: bool = False) -> Array:
+    """Σ v along ``axis`` (kept) for 0 ≤ v ≤ 1 and a sum of at least 1 (the exponentials of
+    a slice, its top entry 1), to a small fraction of an ulp, at the cost of a few plain
+    sums: each v is split into parts whose sums XLA adds exactly in any order
+    (`_split_sum`). A longer slice is summed in chunks of `_CHUNK`, and the chunks'
+    totals by `_total`. ``scaled``: a sum of any size (the rest of a dominated slice),
+    each slice first scaled by a power of two that brings its largest entry to [1/2, 1)
+    (an extra max)."""
+    if scaled:
+        big = jnp.max(v, axis=axis, keepdims=True, initial=0)
+        e = jnp.maximum(jnp.frexp(big)[1], jnp.finfo(v.dtype).minexp)
+        return _unit_total(v * jnp.ldexp(jnp.ones_like(big), -e), axis) * jnp.ldexp(
+            jnp.ones_like(big), e)
+    axes = tuple(range(v.ndim)) if axis is None else tuple(
+        a % v.ndim for a in ((axis,) if isinstance(axis, int) else axis))
+    n = 1
+    for a in axes:
+        n *= v.shape[a]
+    if n <= _CHUNK:
+        return _split_sum(v, axes, n)
+    kept = [a for a in range(v.ndim) if a not in axes]
+    flat = jnp.transpose(v, kept + list(axes)).reshape(*[v.shape[a] for a in kept], -1)
+    flat = jnp.pad(flat, [(0, 0)] * (flat.ndim - 1) + [(0, -n % _CHUNK)])
+    hi, lo, first = _split(flat.reshape(*flat.shape[:-1], -1, _CHUNK), (flat.ndim,), _CHUNK)
+    total = _total(jnp.concatenate([hi, lo], -2), -2)  # each chunk's hi and lo
+    return jnp.expand_dims(_finite_or(total, _sum(first, -2))[..., 0, 0], axes)
+
+
+def _split_sum(v: Array, axes: tuple[int, ...], n: int) -> Array:
+    """Σ v over ``axes`` (kept) (`_split`)."""
+    hi, lo, first = _split(v, axes, n)
+    return _finite_or(hi + lo, first)
+
+
+def _finite_or(total: Array, first: Array) -> Array:
+    """An inf or NaN entry makes the remainders NaN: then the first level's plain sum is
+    what the total is."""
+    return jnp.where(jnp.isfinite(first), total, first)
+
+
+def _split(v: Array, axes: tuple[int, ...], n: int) -> tuple[Array, Array, Array]:
+    """Σ v over ``axes`` (kept), n entries of 0 ≤ v ≤ 1 whose sum is at least 1.
+
+    v is rounded to a multiple q of δ = 2^(k + 1 − p) for n ≤ 2^(k+1) (p the significand's
+    bits), and v − q is exact, at most δ/2: every partial sum of the q is a multiple of δ
+    below 2^(k+1), so XLA adds them exactly in whatever order it takes. The remainders
+    are split again with δ·2^(k − p), and so on, until a plain sum of the last
+    remainders, whose error is at most n·u·Σ|r| ≤ n²·u·max|r|, is below 1/8 of an ulp of
+    the sum; the exact partial sums are then added with `two_sum`. Two levels for a slice
+    of up to 2048 float32 entries, one in float64. (A multiple of δ is taken with round,
+    not as (σ + v) − σ, which XLA folds to v.) The sum as hi + lo, and the first level's
+    sum (`_finite_or`)."""
+    p = jnp.finfo(v.dtype).nmant + 1  # 24, 53
+    k = max((n - 1).bit_length() - 1, 0)  # n ≤ 2^(k+1)
+    delta, sums = 2.0 ** (k + 1 - p), []
+    while True:
+        q = jnp.round(v * (1 / delta)) * delta
+        v = v - q
+        sums.append(jnp.sum(q, axis=axes, keepdims=True))
+        if n * n * 2.0 ** -p * delta / 2 <= 2.0 ** -(p + 3):
+            break
+        delta *= 2.0 ** (k - p)
+    hi, lo = jnp.sum(v, axis=axes, keepdims=True), jnp.zeros((), v.dtype)
+    for part in reversed(sums):
+        hi, e = _two_sum(part, hi)
+        lo = lo + e
+    return hi, lo, sums[0]
 
 
 def _two_sum(a: Array, b: Array) -> tuple[Array, Array]:
@@ -129,14 +203,15 @@ class _Stats(NamedTuple):
 
 def _stats(w: Array, axis: Axis, exact: bool) -> _Stats:
     m, shift, lo, finite = _shifted(w, axis)
-    total = _total(_exp_shifted(shift, lo), axis, exact)
+    e = _exp_shifted(shift, lo)
+    total = _unit_total(e, axis) if exact else _sum(e, axis)
     dominated = finite & (total < 2)
 
     def rest(w: Array, m: Array) -> Array:  # e·_off_top(w, m), one product fewer
         shift, lo = two_sum(w, -m)
         lo = jnp.where(jnp.isfinite(shift), lo, 0)
-        return _total(jnp.minimum(_exp_shifted(shift, lo), (m - w) * _BIG[w.dtype]), axis,
-                      exact)
+        rest = jnp.minimum(_exp_shifted(shift, lo), (m - w) * _BIG[w.dtype])
+        return _unit_total(rest, axis, scaled=True) if exact else _sum(rest, axis)
 
     # w is the operand, not the exponentials: they would be written out whole
     rest = lax.cond(jnp.any(dominated), rest, lambda w, m: total, w, m)
@@ -151,18 +226,56 @@ def _log_total(k: _Stats) -> Array:
     return jnp.where(k.dominated, _log1p(k.rest), jnp.log(k.total))
 
 
-def _weights(k: _Stats) -> Array:
-    """The softmax weights exp(shift)/Σ exp(shift)."""
-    return _exp_shifted(k.shift, k.lo) / k.norm
+# Derivatives. Each function of a slice is a custom_jvp of the operand x (in its own
+# dtype) and of the slice's statistics, held constant: m and the signed norm (`_kept`).
+# Its rule goes through the softmax weights s, never through the max or the sums, and its
+# tangent map is recomputed in the backward pass from x and those statistics
+# (`_recomputed`): a backward pass keeps two numbers per slice, and no array of x's size
+# (jax.nn's keep the exponentials). Differentiated again, s changes by `_weights_at`'s
+# own rule, not by the derivative of its evaluation (through the max, the compensated
+# sums and their rounding errors), which was 80 ulps off in float32.
 
 
-def _mean_tangent(s: Array, t: Array, axis: Axis) -> Array:
-    """Σ_j s_j t_j, the tangent of logsumexp and logmeanexp (transposed: s times the
-    cotangent); tangents at weight-0 entries count as 0 (no inf · 0)."""
-    return _sum(s * jnp.where(s == 0, 0, t), axis)
+def _kept(k: _Stats) -> tuple[Array, Array]:
+    """m and the norm, negated where the slice is dominated (its norm is at least 1
+    there): constants (stop_gradient), all that a backward pass keeps of a slice."""
+    return lax.stop_gradient(k.m), lax.stop_gradient(jnp.where(k.dominated, -k.norm, k.norm))
 
 
-def _centered(w: Array, k: _Stats, s: Array, t: Array, axis: Axis) -> Array:
+def _recomputed(rule: Any, axis: Axis) -> Any:
+    """``rule(axis, x, m, signed, t)``, linear in t, as jax.checkpoint: the backward pass
+    recomputes its intermediates (s, its masks) from its primal operands instead of
+    keeping them."""
+    return jax.checkpoint(partial(rule, axis))
+
+
+def _shift(x: Array, m: Array) -> tuple[Array, Array]:
+    """The shift x − m in working precision and its rounding error (0 where the shift is
+    not finite), as `_shifted` takes them."""
+    shift, lo = two_sum(_work(x), -m)
+    return shift, jnp.where(jnp.isfinite(shift), lo, 0)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _weights_at(x: Array, m: Array, signed: Array, axis: Axis) -> Array:
+    """The softmax weights exp(x − m)/Σ_j exp(x_j − m), from the slice's `_kept`."""
+    return _exp_shifted(*_shift(x, m)) / jnp.abs(signed)
+
+
+@_weights_at.defjvp
+def _weights_at_jvp(axis, primals, tangents):
+    """s ⊙ (t − Σ_j s_j t_j)."""
+    x, m, signed = primals
+    return (_weights_at(x, m, signed, axis),
+            _recomputed(_softmax_tangent, axis)(x, m, signed, tangents[0]))
+
+
+def _softmax_tangent(axis: Axis, x: Array, m: Array, signed: Array, t: Array) -> Array:
+    s = _weights_at(x, m, signed, axis)
+    return jnp.where(s == 0, 0, s * _centered(x, m, signed, s, t, axis))
+
+
+def _centered(x: Array, m: Array, signed: Array, s: Array, t: Array, axis: Axis) -> Array:
     """t_i − Σ_j s_j t_j, linear in the tangent t (so that jax.vjp transposes it). With
     t_k the tangent of the top entry of a dominated slice (0 elsewhere) and u = t − t_k:
     u − Σ_j s_j u_j, equal since Σ s = 1, and accurate where it matters: at the top entry
@@ -172,50 +285,86 @@ def _centered(w: Array, k: _Stats, s: Array, t: Array, axis: Axis) -> Array:
     XLA computes ū twice, once with a fused multiply-add). One more sum than the plain
     map; both are sums of products, which fuse. ``top`` is held constant (its derivative
     is 0 wherever it is defined)."""
-    t = jnp.where(s == 0, 0, t)  # tangents at weight-0 entries count as 0: no inf · 0
+    t = jnp.where(s == 0, 0, _work(t))  # tangents at weight-0 entries count as 0: no inf·0
     # a mask, constant where it is defined: differentiated (a second derivative), its
     # (m − w)·2^(maxexp − 1) sends ±2^127 to m and to w, which cancel in reverse mode and
     # take the top entry's true cotangent with them (jax.jacrev of jax.jvp lost it)
-    top = lax.stop_gradient(jnp.where(k.dominated, 1 - _off_top(w, k.m), 0))
+    top = lax.stop_gradient(jnp.where(signed < 0, 1 - _off_top(_work(x), m), 0))
     u = (1 - top) * (t - _sum(top * t, axis))
     return u - _sum(s * u, axis)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
-def _lse(w: Array, axis: Axis, exact: bool) -> Array:
-    k = _stats(w, axis, exact)
-    return k.m + _log_total(k)
+@partial(jax.custom_jvp, nondiff_argnums=(4,))
+def _log_weights_at(x: Array, m: Array, signed: Array, log_total: Array, axis: Axis
+                    ) -> Array:
+    """log_softmax from the slice's `_kept` and log Σ exp(x − m): NaN for a slice with
+    +inf or NaN; −inf entries stay −inf."""
+    shift, lo = _shift(x, m)
+    return jnp.where(jnp.isnan(signed), jnp.nan, (shift - log_total) + lo)
 
 
-@_lse.defjvp
-def _lse_jvp(axis, exact, primals, tangents):
-    (w,), (t,) = primals, tangents
-    return _lse(w, axis, exact), _mean_tangent(_softmax(w, axis, exact), t, axis)
+@_log_weights_at.defjvp
+def _log_weights_at_jvp(axis, primals, tangents):
+    """t_i − Σ_j s_j t_j, for an entry of weight 0 too (−inf, or far below the rest): its
+    Jacobian row is δ_ij − s_j, the limit at −inf, as jax.nn's (a masked-out entry's
+    tangent is dropped by the caller's where)."""
+    x, m, signed, log_total = primals
+    return (_log_weights_at(x, m, signed, log_total, axis),
+            _recomputed(_log_softmax_tangent, axis)(x, m, signed, tangents[0]))
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
-def _softmax(w: Array, axis: Axis, exact: bool) -> Array:
-    return _weights(_stats(w, axis, exact))
+def _log_softmax_tangent(axis: Axis, x: Array, m: Array, signed: Array, t: Array) -> Array:
+    s = _weights_at(x, m, signed, axis)
+    own = jnp.where(s == 0, _work(t), 0)  # the t_i that `_centered` leaves out where s_i = 0
+    return _centered(x, m, signed, s, t, axis) + own
 
 
-@_softmax.defjvp
-def _softmax_jvp(axis, exact, primals, tangents):
-    """s ⊙ (t − Σ_j s_j t_j).
+@partial(jax.custom_jvp, nondiff_argnums=(4,))
+def _pooled(x: Array, m: Array, signed: Array, value: Array, axis: Axis) -> Array:
+    """``value``, a log-sum or log-mean of exp(x) along ``axis`` (kept), whose derivative
+    is the softmax weights: Σ_j s_j t_j (logsumexp, logmeanexp)."""
+    return value
 
-    The rules take s (and their primal outputs) from the custom_jvp functions themselves,
-    never from `_stats` inline: differentiated again (a second derivative), s then
-    changes by this rule, not by the derivative of its evaluation (through the max, the
-    compensated sums and their rounding errors), which was 80 ulps off in float32."""
-    (w,), (t,) = primals, tangents
-    s = _softmax(w, axis, exact)
-    return s, jnp.where(s == 0, 0, s * _centered(w, _stats(w, axis, exact), s, t, axis))
+
+@_pooled.defjvp
+def _pooled_jvp(axis, primals, tangents):
+    x, m, signed, value = primals
+    return (_pooled(x, m, signed, value, axis),
+            _recomputed(_mean_tangent, axis)(x, m, signed, tangents[0]))
+
+
+def _mean_tangent(axis: Axis, x: Array, m: Array, signed: Array, t: Array) -> Array:
+    """Σ_j s_j t_j (transposed: s times the cotangent); tangents at weight-0 entries count
+    as 0 (no inf·0)."""
+    s = _weights_at(x, m, signed, axis)
+    return _sum(s * jnp.where(s == 0, 0, _work(t)), axis)
+
+
+def _operand(x: ArrayLike, where: ArrayLike | None) -> tuple[Array, Any]:
+    """x in its own dtype (an integer input as `widen` makes it a float), −inf where
+    masked out, and the dtype of the result. A backward pass keeps this, not its
+    widening: the rules widen it themselves (`_work`)."""
+    w, dtype = widen(x)
+    x = jnp.asarray(x)
+    x = x if x.dtype == dtype else w
+    return (x if where is None else jnp.where(where, x, -jnp.inf)), dtype
+
+
+def _work(x: Array) -> Array:
+    """x in working precision: float16 and bfloat16 as float32."""
+    return x.astype(jnp.float32) if x.dtype in (jnp.float16, jnp.bfloat16) else x
+
+
+def _statistics(x: Array, axis: Axis) -> _Stats:
+    """`_stats` of x in working precision; compensated sums unless x was 16-bit."""
+    return _stats(_work(x), axis, _exact(_work(x), x.dtype))
 
 
 @drop_in("softmax")
 def softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
     """exp(x_i − m) / Σ_j exp(x_j − m); masked-out entries are 0."""
-    w, dtype = widen(x)
-    out = _softmax(_masked(w, where), axis, _exact(w, dtype))
+    x, dtype = _operand(x, where)
+    out = _weights_at(x, *_kept(_statistics(x, axis)), axis)
     if where is not None:
         out = jnp.where(where, out, 0)
     return out.astype(dtype)
@@ -230,33 +379,12 @@ def softmin(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Ar
 @drop_in("log_softmax")
 def log_softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
     """x_i − log Σ_j exp(x_j); masked-out entries are −inf."""
-    w, dtype = widen(x)
-    out = _log_softmax(_masked(w, where), axis, _exact(w, dtype))
+    x, dtype = _operand(x, where)
+    k = _statistics(x, axis)
+    out = _log_weights_at(x, *_kept(k), lax.stop_gradient(_log_total(k)), axis)
     if where is not None:
         out = jnp.where(where, out, -jnp.inf)
     return out.astype(dtype)
-
-
-def _log_softmax_value(k: _Stats) -> Array:
-    """NaN for a slice with +inf or NaN; −inf entries stay −inf."""
-    return jnp.where(jnp.isnan(k.norm), jnp.nan, (k.shift - _log_total(k)) + k.lo)
-
-
-@partial(jax.custom_jvp, nondiff_argnums=(1, 2))
-def _log_softmax(w: Array, axis: Axis, exact: bool) -> Array:
-    return _log_softmax_value(_stats(w, axis, exact))
-
-
-@_log_softmax.defjvp
-def _log_softmax_jvp(axis, exact, primals, tangents):
-    """t_i − Σ_j s_j t_j, for an entry of weight 0 too (−inf, or far below the rest): its
-    Jacobian row is δ_ij − s_j, the limit at −inf, as jax.nn's (a masked-out entry's
-    tangent is dropped by the caller's where)."""
-    (w,), (t,) = primals, tangents
-    s = _softmax(w, axis, exact)
-    own = jnp.where(s == 0, t, 0)  # the t_i that `_centered` leaves out where s_i = 0
-    return (_log_softmax(w, axis, exact),
-            _centered(w, _stats(w, axis, exact), s, t, axis) + own)
 
 
 @drop_in("logsumexp")
@@ -265,14 +393,14 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
               where: ArrayLike | None = None) -> Array | tuple[Array, Array]:
     """log |Σ b_i exp(a_i)| (and its sign with ``return_sign``; else NaN for a negative
     sum). Entries with b = 0 or masked out do not count."""
-    w, dtype = widen(a)
-    if where is not None:
-        w = _masked(w, where)
+    x, dtype = _operand(a, where)
     if b is None:
-        out = _lse(w, axis, _exact(w, dtype))
+        k = _statistics(x, axis)
+        out = _pooled(x, *_kept(k), lax.stop_gradient(k.m + _log_total(k)), axis)
         sign = jnp.ones_like(out)
     else:
-        out, sign = _signed_lse(w, jnp.asarray(b, w.dtype), axis, _exact(w, dtype))
+        w = _work(x)
+        out, sign = _signed_lse(w, jnp.asarray(b, w.dtype), axis, _exact(w, x.dtype))
     # the empty sum (all −inf, or nothing selected) is exactly 0; a NaN sum has no sign
     sign = jnp.where(jnp.isnan(out), jnp.nan, jnp.where(out == -jnp.inf, 0, sign))
     if not keepdims:
@@ -324,9 +452,13 @@ def _signed_lse_jvp(axis, exact, primals, tangents):
 def logmeanexp(x: ArrayLike, axis: Axis = None, where: ArrayLike | None = None,
                keepdims: bool = False) -> Array:
     """log(Σ exp(x_i)/n), as m + log of the mean of exp(x_i − m) (`_log_mean`)."""
-    w, dtype = widen(x)
-    mask = jnp.ones(w.shape, bool) if where is None else jnp.broadcast_to(where, w.shape)
-    out = _lme(_masked(w, mask), mask.astype(w.dtype), axis, _exact(w, dtype))
+    x, dtype = _operand(x, where)
+    w = _work(x)
+    included = jnp.ones(w.shape, w.dtype) if where is None else jnp.broadcast_to(
+        where, w.shape).astype(w.dtype)
+    k = _statistics(x, axis)
+    value = k.m + _log_mean(w, included, axis, k, _exact(w, x.dtype))
+    out = _pooled(x, *_kept(k), lax.stop_gradient(value), axis)
     if not keepdims:
         out = jnp.squeeze(out, axis=axis)
     return out.astype(dtype)
@@ -348,18 +480,6 @@ def _log_mean(w: Array, included: Array, axis: Axis, k: _Stats, exact: bool) -> 
     q = lax.cond(jnp.any(near), mean_expm1, lambda w, m: jnp.zeros_like(n), w, k.m)
     return jnp.where(near, _log1p(q), jnp.where(k.dominated, _log1p(k.rest) - jnp.log(n),
                                                   jnp.log(k.total / n)))
-
-
-@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
-def _lme(w: Array, included: Array, axis: Axis, exact: bool) -> Array:
-    k = _stats(w, axis, exact)
-    return k.m + _log_mean(w, included, axis, k, exact)
-
-
-@_lme.defjvp
-def _lme_jvp(axis, exact, primals, tangents):
-    (w, included), (t, _) = primals, tangents
-    return _lme(w, included, axis, exact), _mean_tangent(_softmax(w, axis, exact), t, axis)
 
 
 @drop_in("glu", floating=True)

@@ -1,0 +1,50 @@
+"""The totals of the exponentials (`_vector._unit_total`): to half an ulp of the exact
+sum, for slices of every length and the patterns that break a plain sum, against
+math.fsum of the same numbers. A plain XLA sum of these is up to 6 ulps off (the
+"small" rows of 1023 entries); so would the split be, were XLA to fold its rounding
+away."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from actaudit.impl.reference._vector import _unit_total
+
+LENGTHS = [1, 2, 3, 97, 1023, 1024, 2048, 2049, 4097, 100_000]
+
+
+def rows(pattern: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Four rows of n entries in [0, 1], the first 1 (the top entry of a slice)."""
+    v = {"uniform": lambda: rng.random((4, n)),
+         "exponentials": lambda: np.exp(-rng.random((4, n)) * 30),
+         "small": lambda: rng.random((4, n)) * 2.0 ** -14,
+         "thirds": lambda: np.full((4, n), 1 / 3),
+         "halfway": lambda: rng.integers(0, 4, (4, n)) * 2.0 ** -14 + 1.5 * 2.0 ** -15}[pattern]()
+    v[:, 0] = 1.0
+    return v
+
+
+@pytest.mark.parametrize("scaled", [False, True], ids=["unit", "scaled"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("pattern", ["uniform", "exponentials", "small", "thirds", "halfway"])
+def test_unit_total_within_half_an_ulp(pattern, dtype, scaled):
+    rng = np.random.default_rng(0)
+    with jax.enable_x64(dtype == "float64"):
+        total = jax.jit(lambda v: _unit_total(v, -1, scaled=scaled))
+        for n in LENGTHS:
+            v = rows(pattern, n, rng).astype(dtype)
+            if scaled:  # a rest: the same rows, far smaller
+                v = v * np.asarray(2.0 ** -40, dtype)
+            got = np.asarray(total(jnp.asarray(v)))[:, 0].astype(np.float64)
+            exact = np.array([math.fsum(r.astype(np.float64)) for r in v])
+            ulps = np.abs(got - exact) / np.spacing(exact.astype(dtype)).astype(np.float64)
+            assert ulps.max() <= 0.5, f"{pattern} {dtype} n={n}: {ulps.max():.2f} ulps"
+
+
+def test_non_finite_entries_make_the_total_a_plain_sum_makes():
+    v = jnp.asarray([[1.0, jnp.inf, 0.5], [1.0, jnp.nan, 0.2], [0.0, 0.0, 0.0]], jnp.float32)
+    got = np.asarray(_unit_total(v, -1))[:, 0]
+    assert got[0] == np.inf and np.isnan(got[1]) and got[2] == 0
