@@ -27,9 +27,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import dtypes, lax
+from jax.ad_checkpoint import checkpoint_name
 from jax.typing import ArrayLike
 
-from ._doubleword import two_sum
 from ._elementwise import _expm1_value, _log1p, _swish
 from ._precision import Array, drop_in, param, widen
 
@@ -163,15 +163,25 @@ def _exp_shifted(shift: Array, lo: Array) -> Array:
     return jnp.where(lo == 0, ex, ex + ex * lo)  # (no ∞ · 0 at an infinite shift)
 
 
-def _shifted(w: Array, axis: Axis) -> tuple[Array, Array, Array, Array]:
+def _shifted(w: Array, axis: Axis, exact: bool = True
+             ) -> tuple[Array, Array, Array, Array]:
     """m = the max along ``axis`` (kept) where it is finite, else 0; the shift x − m,
-    rounded, and its rounding error (`two_sum`; 0 where the shift is not finite); and
-    whether the max is finite."""
+    rounded, and its rounding error (`_split_shift`); and whether the max is finite."""
     m = jnp.max(w, axis=axis, keepdims=True, initial=-jnp.inf)  # (an empty slice: −inf)
     finite = jnp.isfinite(m)
     m = jnp.where(finite, m, 0)
-    shift, lo = two_sum(w, -m)
-    return m, shift, jnp.where(jnp.isfinite(shift), lo, 0), finite
+    return m, *_split_shift(w, m, exact), finite
+
+
+def _split_shift(w: Array, m: Array, exact: bool) -> tuple[Array, Array]:
+    """x − m rounded, and its rounding error (`two_sum`; 0 where the shift is not finite).
+    Not ``exact`` (a 16-bit input in float32): the error is taken as 0. It is one where
+    the two differ by more than 2^16 in magnitude, and at most 2^−24·|x − m| there, a
+    relative error of exp(x − m) far below a 16-bit ulp wherever exp(x − m) is not 0."""
+    if not exact:
+        return w - m, jnp.zeros((), w.dtype)
+    shift, lo = _two_sum(w, -m)  # (neither is a constant, nor a product to contract)
+    return shift, jnp.where(jnp.isfinite(shift), lo, 0)
 
 
 _BIG = {jnp.dtype(d): 2.0 ** (jnp.finfo(d).maxexp - 1) for d in (jnp.float32, jnp.float64)}
@@ -202,19 +212,16 @@ class _Stats(NamedTuple):
 
 
 def _stats(w: Array, axis: Axis, exact: bool) -> _Stats:
-    m, shift, lo, finite = _shifted(w, axis)
+    m, shift, lo, finite = _shifted(w, axis, exact)
     e = _exp_shifted(shift, lo)
     total = _unit_total(e, axis) if exact else _sum(e, axis)
     dominated = finite & (total < 2)
 
-    def rest(w: Array, m: Array) -> Array:  # e·_off_top(w, m), one product fewer
-        shift, lo = two_sum(w, -m)
-        lo = jnp.where(jnp.isfinite(shift), lo, 0)
-        rest = jnp.minimum(_exp_shifted(shift, lo), (m - w) * _BIG[w.dtype])
+    def rest(e: Array, w: Array, m: Array) -> Array:  # e·_off_top(w, m), one product fewer
+        rest = jnp.minimum(e, (m - w) * _BIG[w.dtype])
         return _unit_total(rest, axis, scaled=True) if exact else _sum(rest, axis)
 
-    # w is the operand, not the exponentials: they would be written out whole
-    rest = lax.cond(jnp.any(dominated), rest, lambda w, m: total, w, m)
+    rest = lax.cond(jnp.any(dominated), rest, lambda e, w, m: total, e, w, m)
     # a max of +inf or NaN makes the total inf or NaN; an all −inf slice's total is 0
     norm = jnp.where(~finite & (total != 0), jnp.nan, total)
     return _Stats(m, shift, lo, total, dominated, rest, norm)
@@ -250,10 +257,9 @@ def _recomputed(rule: Any, axis: Axis) -> Any:
 
 
 def _shift(x: Array, m: Array) -> tuple[Array, Array]:
-    """The shift x − m in working precision and its rounding error (0 where the shift is
-    not finite), as `_shifted` takes them."""
-    shift, lo = two_sum(_work(x), -m)
-    return shift, jnp.where(jnp.isfinite(shift), lo, 0)
+    """The shift x − m in working precision and its rounding error, as `_shifted` takes
+    them."""
+    return _split_shift(_work(x), m, _exact(_work(x), x.dtype))
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(3,))
@@ -417,7 +423,7 @@ def _signed_lse(w: Array, b: Array, axis: Axis, exact: bool) -> tuple[Array, Arr
     sum of their b·exp(0)) are taken out, log |b_T| + log |1 + r| with r the rest
     over b_T, so the rest is not lost to rounding against b_T (log1p where 1 + r > 0)."""
     w = jnp.where(b == 0, -jnp.inf, w)
-    m, shift, lo, finite = _shifted(w, axis)
+    m, shift, lo, finite = _shifted(w, axis, exact)
     top = (w == m) & finite
     terms = b * _exp_shifted(shift, lo)
     b_top = _total(jnp.where(top, terms, 0), axis, exact)  # b·exp(0), differentiable in w
@@ -439,7 +445,7 @@ def _signed_lse_jvp(axis, exact, primals, tangents):
     float32 off at r = 383)."""
     (w, b), (tw, tb) = primals, tangents
     out = _signed_lse(w, b, axis, exact)
-    _, shift, lo, _ = _shifted(jnp.where(b == 0, -jnp.inf, w), axis)
+    _, shift, lo, _ = _shifted(jnp.where(b == 0, -jnp.inf, w), axis, exact)
     e = _exp_shifted(shift, lo)
     total = _total(b * e, axis, exact)
     s = jnp.where(b == 0, 0, b * e / total)  # an entry with b = 0 does not count
@@ -571,25 +577,47 @@ def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
     if algorithm not in ("fast", "stable"):
         raise ValueError(f"Unknown algorithm {algorithm!r}. Expected 'fast' or 'stable'.")
     w, dtype = widen(x)
-    s = _scale_down(w, axis, where) if variance is None else jnp.ones((), w.dtype)
+    x = jnp.asarray(x)
+    x = x if x.dtype == dtype else w  # (an integer input: as `widen` makes it a float)
+    params = (None if mean is None else param(mean, w, dtype),
+              None if variance is None else param(variance, w),
+              param(epsilon, w, dtype))
+    out = jax.checkpoint(partial(_standardize, axis=axis, algorithm=algorithm),
+                         policy=_STATISTICS)(x, *params, where)
+    return out.astype(dtype)
+
+
+# a backward pass keeps the statistics of each slice (the scale, m, r, v) and recomputes
+# the rest from x: no array of x's size (jax.nn's keep two)
+_STATISTICS = jax.checkpoint_policies.save_only_these_names("standardize_statistic")
+
+
+def _statistic(v: Array) -> Array:
+    return checkpoint_name(v, "standardize_statistic")
+
+
+def _standardize(x: Array, mean: Array | None, variance: Array | None, epsilon: Array,
+                 where: Array | None, *, axis: Axis, algorithm: str) -> Array:
+    w = _work(x)
+    s = _statistic(_scale_down(w, axis, where)) if variance is None else jnp.ones((), w.dtype)
     w = w * s
     if mean is None:
-        m = jnp.mean(w, axis, keepdims=True, where=where)
+        m = _statistic(jnp.mean(w, axis, keepdims=True, where=where))
         m = jnp.where(jnp.isfinite(m), m, 0)
-        r = jnp.mean(w - m, axis, keepdims=True, where=where)
+        r = _statistic(jnp.mean(w - m, axis, keepdims=True, where=where))
         d = (w - m) - r
         statistic = r
     else:
-        m = param(mean, w, dtype) * s
+        m = mean * s
         d = w - m
     if variance is None:
         v = jnp.mean(jnp.square(d), axis, keepdims=True, where=where)
         if mean is not None and algorithm == "fast":
             v = jnp.maximum(v + 2 * m * jnp.mean(d, axis, keepdims=True, where=where), 0)
-        statistic = v
+        v = statistic = _statistic(v)
     else:
-        v = param(variance, w) * s * s
-    out = d * lax.rsqrt(v + param(epsilon, w, dtype) * s * s)
+        v = variance * s * s
+    out = d * lax.rsqrt(v + epsilon * s * s)
     if mean is None or variance is None:
         out = out * jnp.where(jnp.isfinite(statistic), 1, jnp.nan)  # NaN derivatives too
-    return out.astype(dtype)
+    return out
