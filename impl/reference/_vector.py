@@ -245,8 +245,14 @@ def _log_total(k: _Stats) -> Array:
 
 def _kept(k: _Stats) -> tuple[Array, Array]:
     """m and the norm, negated where the slice is dominated (its norm is at least 1
-    there): constants (stop_gradient), all that a backward pass keeps of a slice."""
-    return lax.stop_gradient(k.m), lax.stop_gradient(jnp.where(k.dominated, -k.norm, k.norm))
+    there): constants (stop_gradient), all that a backward pass keeps of a slice (named,
+    for a jax.checkpoint around the function: softmin)."""
+    return (checkpoint_name(lax.stop_gradient(k.m), _SLICE_STATISTIC),
+            checkpoint_name(lax.stop_gradient(jnp.where(k.dominated, -k.norm, k.norm)),
+                            _SLICE_STATISTIC))
+
+
+_SLICE_STATISTIC = "slice_statistic"
 
 
 def _recomputed(rule: Any, axis: Axis) -> Any:
@@ -378,8 +384,10 @@ def softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Ar
 
 @drop_in("softmin")
 def softmin(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
-    """softmax(−x) (torch's softmin): the negation is exact."""
-    return softmax(-jnp.asarray(x), axis, where)
+    """softmax(−x) (torch's softmin): the negation is exact, and recomputed in the
+    backward pass (jax.checkpoint), which keeps the statistics of each slice but not −x."""
+    policy = jax.checkpoint_policies.save_only_these_names(_SLICE_STATISTIC)
+    return jax.checkpoint(lambda x: softmax(-x, axis, where), policy=policy)(jnp.asarray(x))
 
 
 @drop_in("log_softmax")
