@@ -13,35 +13,41 @@ import pytest
 
 from actaudit.impl.reference._vector import _unit_total
 
-LENGTHS = [1, 2, 3, 97, 1023, 1024, 2048, 2049, 4097, 100_000]
+# one slice, the longest in one piece, the first chunked, and many chunks
+LENGTHS = [1, 3, 97, 1023, 2048, 2049, 100_000]
+PATTERNS = {
+    "uniform": lambda rng, n: rng.random((2, n)),
+    "exponentials": lambda rng, n: np.exp(-rng.random((2, n)) * 30),
+    "small": lambda rng, n: rng.random((2, n)) * 2.0 ** -14,
+    "thirds": lambda rng, n: np.full((2, n), 1 / 3),
+    "halfway": lambda rng, n: rng.integers(0, 4, (2, n)) * 2.0 ** -14 + 1.5 * 2.0 ** -15,
+}
 
 
-def rows(pattern: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Four rows of n entries in [0, 1], the first 1 (the top entry of a slice)."""
-    v = {"uniform": lambda: rng.random((4, n)),
-         "exponentials": lambda: np.exp(-rng.random((4, n)) * 30),
-         "small": lambda: rng.random((4, n)) * 2.0 ** -14,
-         "thirds": lambda: np.full((4, n), 1 / 3),
-         "halfway": lambda: rng.integers(0, 4, (4, n)) * 2.0 ** -14 + 1.5 * 2.0 ** -15}[pattern]()
+def rows(n: int, rng: np.random.Generator) -> tuple[list[str], np.ndarray]:
+    """Two rows of n entries in [0, 1] per pattern, each starting with 1 (the top entry of
+    a slice)."""
+    v = np.concatenate([make(rng, n) for make in PATTERNS.values()])
     v[:, 0] = 1.0
-    return v
+    return [p for p in PATTERNS for _ in range(2)], v
 
 
 @pytest.mark.parametrize("scaled", [False, True], ids=["unit", "scaled"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("pattern", ["uniform", "exponentials", "small", "thirds", "halfway"])
-def test_unit_total_within_half_an_ulp(pattern, dtype, scaled):
+def test_unit_total_within_half_an_ulp(dtype, scaled):
     rng = np.random.default_rng(0)
     with jax.enable_x64(dtype == "float64"):
         total = jax.jit(lambda v: _unit_total(v, -1, scaled=scaled))
         for n in LENGTHS:
-            v = rows(pattern, n, rng).astype(dtype)
+            names, v = rows(n, rng)
+            v = v.astype(dtype)
             if scaled:  # a rest: the same rows, far smaller
                 v = v * np.asarray(2.0 ** -40, dtype)
             got = np.asarray(total(jnp.asarray(v)))[:, 0].astype(np.float64)
             exact = np.array([math.fsum(r.astype(np.float64)) for r in v])
             ulps = np.abs(got - exact) / np.spacing(exact.astype(dtype)).astype(np.float64)
-            assert ulps.max() <= 0.5, f"{pattern} {dtype} n={n}: {ulps.max():.2f} ulps"
+            worst = int(ulps.argmax())
+            assert ulps.max() <= 0.5, f"{names[worst]} {dtype} n={n}: {ulps.max():.2f} ulps"
 
 
 def test_non_finite_entries_make_the_total_a_plain_sum_makes():
