@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+from fractions import Fraction
 
 import jax
 import jax.numpy as jnp
@@ -428,15 +429,24 @@ def _gelu_erf_jvp(primals, tangents):
 
 
 @functools.cache
+def _tanh_coefficients(terms: int) -> tuple[Fraction, ...]:
+    """t_k with tanh(x) = Σ_{k≥0} t_k x^(2k+1), exactly: from tanh' = 1 − tanh², they obey
+    (2k+1)·t_k = −Σ_{i+j=k−1} t_i t_j."""
+    t = [Fraction(1)]
+    for k in range(1, terms):
+        t.append(-sum((t[i] * t[k - 1 - i] for i in range(k)), Fraction(0)) / (2 * k + 1))
+    return tuple(t)
+
+
+@functools.cache
 def _tanh_taylor(bits: int) -> tuple[float, ...]:
-    """The coefficients of x³, x⁵, … of tanh's Taylor series (mpmath), as many as make
-    the rest below 2^−(p + 2) of x at |x| = 0.55: 8 for float32, 18 for float64."""
+    """t_1, t_2, … (`_tanh_coefficients`), as many as make the rest below 2^−(p + 2) of x
+    at |x| = 0.55: 8 for float32, 18 for float64."""
     p = 24 if bits <= 32 else 53
-    with mpmath.workdps(40):
-        c = mpmath.taylor(mpmath.tanh, 0, 80)[3::2]
-        n = next(k for k in range(len(c)) if abs(c[k]) * mpmath.mpf(0.55) ** (2 * k + 2)
-                 < mpmath.mpf(2) ** -(p + 2))
-        return tuple(float(v) for v in c[:n])
+    t = _tanh_coefficients(40)
+    n = next(k for k in range(1, len(t)) if abs(t[k]) * Fraction(0.55) ** (2 * k)
+             < Fraction(2) ** -(p + 2))
+    return tuple(float(c) for c in t[1:n])
 
 
 @jax.custom_jvp
@@ -899,14 +909,8 @@ def soft_shrink(x: ArrayLike, lambd: ArrayLike = 0.5) -> Array:
 
 
 def _tanh_shrink_coefficients(terms: int) -> list[float]:
-    """c_k with x − tanh(x) = Σ_{k≥1} c_k x^(2k+1): from tanh' = 1 − tanh², the
-    coefficients t_k of tanh = Σ t_k x^(2k+1) obey (2k+1)·t_k = −Σ_{i+j=k−1} t_i t_j."""
-    from fractions import Fraction
-
-    t = [Fraction(1)]
-    for k in range(1, terms + 1):
-        t.append(-sum(t[i] * t[k - 1 - i] for i in range(k)) / (2 * k + 1))
-    return [float(-c) for c in t[1:]]
+    """c_k with x − tanh(x) = Σ_{k≥1} c_k x^(2k+1): −t_k (`_tanh_coefficients`)."""
+    return [float(-c) for c in _tanh_coefficients(terms + 1)[1:]]
 
 
 @drop_in("tanh_shrink", diagonal=True)

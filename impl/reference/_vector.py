@@ -466,13 +466,13 @@ def _signed_lse_jvp(axis, exact, primals, tangents):
 def logmeanexp(x: ArrayLike, axis: Axis = None, where: ArrayLike | None = None,
                keepdims: bool = False) -> Array:
     """log(Σ exp(x_i)/n), as m + log of the mean of exp(x_i − m) (`_log_mean`)."""
-    x, dtype = _operand(x, where)
-    w = _work(x)
+    op, dtype = _operand(x, where)
+    w = _work(op)
     included = jnp.ones(w.shape, w.dtype) if where is None else jnp.broadcast_to(
         where, w.shape).astype(w.dtype)
-    k = _statistics(x, axis)
-    value = k.m + _log_mean(w, included, axis, k, _exact(w, x.dtype))
-    out = _pooled(x, *_kept(k), lax.stop_gradient(value), axis)
+    k = _statistics(op, axis)
+    value = k.m + _log_mean(w, included, axis, k, _exact(w, op.dtype))
+    out = _pooled(op, *_kept(k), lax.stop_gradient(value), axis)
     if not keepdims:
         out = jnp.squeeze(out, axis=axis)
     return out.astype(dtype)
