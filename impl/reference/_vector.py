@@ -31,7 +31,7 @@ from jax.ad_checkpoint import checkpoint_name
 from jax.typing import ArrayLike
 
 from ._elementwise import _expm1_value, _log1p, _swish
-from ._precision import Array, drop_in, param, widen
+from ._precision import _NARROW, Array, drop_in, param, widen
 
 Axis = int | tuple[int, ...] | None
 
@@ -58,8 +58,6 @@ def _total(v: Array, axis: Axis, exact: bool = True) -> Array:
     if n == 0:
         return jnp.sum(v, axis=axis, keepdims=True)
     hi = jnp.pad(hi, [(0, 0)] * (hi.ndim - 1) + [(0, (1 << (n - 1).bit_length()) - n)])
-    # written out once: fused into every level, the computation of v ran many times over
-    hi = lax.optimization_barrier(hi)
     lo = jnp.zeros_like(hi)
     while hi.shape[-1] > 1:
         h = hi.shape[-1] // 2
@@ -195,16 +193,13 @@ def _off_top(w: Array, m: Array) -> Array:
 
 
 class _Stats(NamedTuple):
-    """One pass over each slice (dims kept): m, the shift x − m and its rounding error
-    ``lo`` (`_shifted`); the total
-    Σ exp(shift); ``dominated``, a finite max with total < 2, so one top entry holding more
+    """One pass over each slice (dims kept): m (`_shifted`); the total Σ exp(x − m);
+    ``dominated``, a finite max with total < 2, so one top entry holding more
     than half of the sum (a tie would make the total ≥ 2); ``rest``, Σ exp(shift) over
     the entries but that top one, summed only when some slice is dominated (else the
     total); and ``norm``, the total, NaN where the max is +inf or NaN (weights NaN)."""
 
     m: Array
-    shift: Array
-    lo: Array
     total: Array
     dominated: Array
     rest: Array
@@ -217,14 +212,14 @@ def _stats(w: Array, axis: Axis, exact: bool) -> _Stats:
     total = _unit_total(e, axis) if exact else _sum(e, axis)
     dominated = finite & (total < 2)
 
-    def rest(e: Array, w: Array, m: Array) -> Array:  # e·_off_top(w, m), one product fewer
-        rest = jnp.minimum(e, (m - w) * _BIG[w.dtype])
-        return _unit_total(rest, axis, scaled=True) if exact else _sum(rest, axis)
+    def rest_of(e: Array, w: Array, m: Array) -> Array:
+        others = jnp.minimum(e, (m - w) * _BIG[w.dtype])  # e·_off_top(w, m), a product fewer
+        return _unit_total(others, axis, scaled=True) if exact else _sum(others, axis)
 
-    rest = lax.cond(jnp.any(dominated), rest, lambda e, w, m: total, e, w, m)
+    rest = lax.cond(jnp.any(dominated), rest_of, lambda e, w, m: total, e, w, m)
     # a max of +inf or NaN makes the total inf or NaN; an all −inf slice's total is 0
     norm = jnp.where(~finite & (total != 0), jnp.nan, total)
-    return _Stats(m, shift, lo, total, dominated, rest, norm)
+    return _Stats(m, total, dominated, rest, norm)
 
 
 def _log_total(k: _Stats) -> Array:
@@ -245,14 +240,19 @@ def _log_total(k: _Stats) -> Array:
 
 def _kept(k: _Stats) -> tuple[Array, Array]:
     """m and the norm, negated where the slice is dominated (its norm is at least 1
-    there): constants (stop_gradient), all that a backward pass keeps of a slice (named,
-    for a jax.checkpoint around the function: softmin)."""
-    return (checkpoint_name(lax.stop_gradient(k.m), _SLICE_STATISTIC),
-            checkpoint_name(lax.stop_gradient(jnp.where(k.dominated, -k.norm, k.norm)),
-                            _SLICE_STATISTIC))
+    there): constants (stop_gradient), all that a backward pass keeps of a slice
+    (`_statistic`, for a jax.checkpoint around the function: softmin)."""
+    return (_statistic(lax.stop_gradient(k.m)),
+            _statistic(lax.stop_gradient(jnp.where(k.dominated, -k.norm, k.norm))))
 
 
-_SLICE_STATISTIC = "slice_statistic"
+def _statistic(v: Array) -> Array:
+    """``v``, a statistic of a slice, named so that a jax.checkpoint with `_KEEP_STATISTICS`
+    keeps it and recomputes the rest from the input."""
+    return checkpoint_name(v, "slice_statistic")
+
+
+_KEEP_STATISTICS = jax.checkpoint_policies.save_only_these_names("slice_statistic")
 
 
 def _recomputed(rule: Any, axis: Axis) -> Any:
@@ -364,7 +364,7 @@ def _operand(x: ArrayLike, where: ArrayLike | None) -> tuple[Array, Any]:
 
 def _work(x: Array) -> Array:
     """x in working precision: float16 and bfloat16 as float32."""
-    return x.astype(jnp.float32) if x.dtype in (jnp.float16, jnp.bfloat16) else x
+    return x.astype(jnp.float32) if x.dtype in _NARROW else x
 
 
 def _statistics(x: Array, axis: Axis) -> _Stats:
@@ -386,8 +386,8 @@ def softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Ar
 def softmin(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
     """softmax(−x) (torch's softmin): the negation is exact, and recomputed in the
     backward pass (jax.checkpoint), which keeps the statistics of each slice but not −x."""
-    policy = jax.checkpoint_policies.save_only_these_names(_SLICE_STATISTIC)
-    return jax.checkpoint(lambda x: softmax(-x, axis, where), policy=policy)(jnp.asarray(x))
+    return jax.checkpoint(lambda x: softmax(-x, axis, where),
+                          policy=_KEEP_STATISTICS)(jnp.asarray(x))
 
 
 @drop_in("log_softmax")
@@ -584,24 +584,16 @@ def standardize(x: ArrayLike, axis: Axis = -1, mean: ArrayLike | None = None,
     """
     if algorithm not in ("fast", "stable"):
         raise ValueError(f"Unknown algorithm {algorithm!r}. Expected 'fast' or 'stable'.")
-    w, dtype = widen(x)
-    x = jnp.asarray(x)
-    x = x if x.dtype == dtype else w  # (an integer input: as `widen` makes it a float)
+    x, dtype = _operand(x, None)
+    w = _work(x)
     params = (None if mean is None else param(mean, w, dtype),
               None if variance is None else param(variance, w),
               param(epsilon, w, dtype))
+    # a backward pass keeps the statistics of each slice (the scale, m, r, v) and
+    # recomputes the rest from x: no array of x's size (jax.nn's keep two)
     out = jax.checkpoint(partial(_standardize, axis=axis, algorithm=algorithm),
-                         policy=_STATISTICS)(x, *params, where)
+                         policy=_KEEP_STATISTICS)(x, *params, where)
     return out.astype(dtype)
-
-
-# a backward pass keeps the statistics of each slice (the scale, m, r, v) and recomputes
-# the rest from x: no array of x's size (jax.nn's keep two)
-_STATISTICS = jax.checkpoint_policies.save_only_these_names("standardize_statistic")
-
-
-def _statistic(v: Array) -> Array:
-    return checkpoint_name(v, "standardize_statistic")
 
 
 def _standardize(x: Array, mean: Array | None, variance: Array | None, epsilon: Array,
