@@ -70,19 +70,19 @@ def _total(v: Array, axis: Axis, exact: bool = True) -> Array:
 _CHUNK = 2048  # the longest slice `_unit_total` sums in one piece
 
 
-def _unit_total(v: Array, axis: Axis, scaled: bool = False) -> Array:
+def _unit_total(v: Array, axis: Axis, bound: Array | None = None) -> Array:
     """Σ v along ``axis`` (kept) for 0 ≤ v ≤ 1 and a sum of at least 1 (the exponentials of
     a slice, its top entry 1), to a small fraction of an ulp, at the cost of a few plain
     sums: each v is split into parts whose sums XLA adds exactly in any order
     (`_split_sum`). A longer slice is summed in chunks of `_CHUNK`, and the chunks'
-    totals by `_total`. ``scaled``: a sum of any size (the rest of a dominated slice),
-    each slice first scaled by a power of two that brings its largest entry to [1/2, 1)
-    (an extra max)."""
-    if scaled:
-        big = jnp.max(v, axis=axis, keepdims=True, initial=0)
-        e = jnp.maximum(jnp.frexp(big)[1], jnp.finfo(v.dtype).minexp)
-        return _unit_total(v * jnp.ldexp(jnp.ones_like(big), -e), axis) * jnp.ldexp(
-            jnp.ones_like(big), e)
+    totals by `_total`. With a ``bound`` on |v| per slice (kept dims), a sum of any size
+    and sign: each slice is first scaled by the power of two that brings its bound to
+    [1/2, 1), and the error is a small fraction of an ulp of the bound (the rest of a
+    dominated slice, whose bound is its largest entry; the terms of logsumexp with b)."""
+    if bound is not None:
+        e = jnp.maximum(jnp.frexp(bound)[1], jnp.finfo(v.dtype).minexp)
+        return _unit_total(v * jnp.ldexp(jnp.ones_like(bound), -e), axis) * jnp.ldexp(
+            jnp.ones_like(bound), e)
     axes = tuple(range(v.ndim)) if axis is None else tuple(
         a % v.ndim for a in ((axis,) if isinstance(axis, int) else axis))
     n = 1
@@ -111,17 +111,18 @@ def _finite_or(total: Array, first: Array) -> Array:
 
 
 def _split(v: Array, axes: tuple[int, ...], n: int) -> tuple[Array, Array, Array]:
-    """Σ v over ``axes`` (kept), n entries of 0 ≤ v ≤ 1 whose sum is at least 1.
+    """Σ v over ``axes`` (kept), n entries of |v| ≤ 1 (a sum of at least 1 for the bound
+    on the error to be a fraction of its ulp).
 
     v is rounded to a multiple q of δ = 2^(k + 1 − p) for n ≤ 2^(k+1) (p the significand's
     bits), and v − q is exact, at most δ/2: every partial sum of the q is a multiple of δ
-    below 2^(k+1), so XLA adds them exactly in whatever order it takes. The remainders
-    are split again with δ·2^(k − p), and so on, until a plain sum of the last
-    remainders, whose error is at most n·u·Σ|r| ≤ n²·u·max|r|, is below 1/8 of an ulp of
-    the sum; the exact partial sums are then added with `two_sum`. Two levels for a slice
-    of up to 2048 float32 entries, one in float64. (A multiple of δ is taken with round,
-    not as (σ + v) − σ, which XLA folds to v.) The sum as hi + lo, and the first level's
-    sum (`_finite_or`)."""
+    below 2^(k+1) in magnitude, so XLA adds them exactly in whatever order it takes. The
+    remainders are split again with δ·2^(k − p), and so on, until a plain sum of the
+    last remainders, whose error is at most n·u·Σ|r| ≤ n²·u·max|r|, is below 2^−(p+3)
+    (1/8 of an ulp of a sum of at least 1); the exact partial sums are then added with
+    `two_sum`. Two levels for a slice of up to 2048 float32 entries, one in float64. (A
+    multiple of δ is taken with round, not as (σ + v) − σ, which XLA folds to v.) The
+    sum as hi + lo, and the first level's sum (`_finite_or`)."""
     p = jnp.finfo(v.dtype).nmant + 1  # 24, 53
     k = max((n - 1).bit_length() - 1, 0)  # n ≤ 2^(k+1)
     delta, sums = 2.0 ** (k + 1 - p), []
@@ -214,7 +215,8 @@ def _stats(w: Array, axis: Axis, exact: bool) -> _Stats:
 
     def rest_of(e: Array, w: Array, m: Array) -> Array:
         others = jnp.minimum(e, (m - w) * _BIG[w.dtype])  # e·_off_top(w, m), a product fewer
-        return _unit_total(others, axis, scaled=True) if exact else _sum(others, axis)
+        return (_unit_total(others, axis, jnp.max(others, axis, keepdims=True, initial=0))
+                if exact else _sum(others, axis))
 
     rest = lax.cond(jnp.any(dominated), rest_of, lambda e, w, m: total, e, w, m)
     # a max of +inf or NaN makes the total inf or NaN; an all −inf slice's total is 0
@@ -284,12 +286,14 @@ def _weights_at_jvp(axis, primals, tangents):
 
 def _softmax_tangent(axis: Axis, x: Array, m: Array, signed: Array, t: Array) -> Array:
     s = _weights_at(x, m, signed, axis)
-    return jnp.where(s == 0, 0, s * _centered(x, m, signed, s, t, axis))
+    return jnp.where(s == 0, 0, s * _centered(x, m, signed < 0, s, t, axis))
 
 
-def _centered(x: Array, m: Array, signed: Array, s: Array, t: Array, axis: Axis) -> Array:
-    """t_i − Σ_j s_j t_j, linear in the tangent t (so that jax.vjp transposes it). With
-    t_k the tangent of the top entry of a dominated slice (0 elsewhere) and u = t − t_k:
+def _centered(x: Array, m: Array, dominated: Array, s: Array, t: Array, axis: Axis
+              ) -> Array:
+    """t_i − Σ_j s_j t_j, linear in the tangent t (so that jax.vjp transposes it), for
+    weights s that sum to 1. With t_k the tangent of the one top entry of a ``dominated``
+    slice (0 elsewhere) and u = t − t_k:
     u − Σ_j s_j u_j, equal since Σ s = 1, and accurate where it matters: at the top entry
     it is −Σ_{j≠k} s_j(t_j − t_k), not t_k − s_k·t_k − … (s_k(1 − s_k) survives). u_k
     is an exact 0 (a factor 0, not t_k − t_k), so the transpose gives the top entry
@@ -301,7 +305,7 @@ def _centered(x: Array, m: Array, signed: Array, s: Array, t: Array, axis: Axis)
     # a mask, constant where it is defined: differentiated (a second derivative), its
     # (m − w)·2^(maxexp − 1) sends ±2^127 to m and to w, which cancel in reverse mode and
     # take the top entry's true cotangent with them (jax.jacrev of jax.jvp lost it)
-    top = lax.stop_gradient(jnp.where(signed < 0, 1 - _off_top(_work(x), m), 0))
+    top = lax.stop_gradient(jnp.where(dominated, 1 - _off_top(_work(x), m), 0))
     u = (1 - top) * (t - _sum(top * t, axis))
     return u - _sum(s * u, axis)
 
@@ -328,7 +332,7 @@ def _log_weights_at_jvp(axis, primals, tangents):
 def _log_softmax_tangent(axis: Axis, x: Array, m: Array, signed: Array, t: Array) -> Array:
     s = _weights_at(x, m, signed, axis)
     own = jnp.where(s == 0, _work(t), 0)  # the t_i that `_centered` leaves out where s_i = 0
-    return _centered(x, m, signed, s, t, axis) + own
+    return _centered(x, m, signed < 0, s, t, axis) + own
 
 
 @partial(jax.custom_jvp, nondiff_argnums=(4,))
@@ -413,8 +417,11 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
         out = _pooled(x, *_kept(k), lax.stop_gradient(k.m + _log_total(k)), axis)
         sign = jnp.ones_like(out)
     else:
-        w = _work(x)
-        out, sign = _signed_lse(w, jnp.asarray(b, w.dtype), axis, _exact(w, x.dtype))
+        w, b = _work(x), jnp.asarray(b)
+        b = b if b.dtype == x.dtype else b.astype(w.dtype)  # a backward pass keeps it as it is
+        out, sign, *kept = _signed_lse(lax.stop_gradient(w), lax.stop_gradient(_work(b)),
+                                       axis, _exact(w, x.dtype))
+        out = _signed_pooled(x, b, *kept, out, axis)
     # the empty sum (all −inf, or nothing selected) is exactly 0; a NaN sum has no sign
     sign = jnp.where(jnp.isnan(out), jnp.nan, jnp.where(out == -jnp.inf, 0, sign))
     if not keepdims:
@@ -425,41 +432,93 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
     return (out * jnp.where(sign < 0, jnp.nan, 1)).astype(dtype)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(2, 3))
-def _signed_lse(w: Array, b: Array, axis: Axis, exact: bool) -> tuple[Array, Array]:
-    """log |Σ b_i exp(w_i)| and its sign along ``axis`` (kept): the top terms (b_T, the
-    sum of their b·exp(0)) are taken out, log |b_T| + log |1 + r| with r the rest
-    over b_T, so the rest is not lost to rounding against b_T (log1p where 1 + r > 0)."""
+def _signed_lse(w: Array, b: Array, axis: Axis, exact: bool
+                ) -> tuple[Array, Array, Array, Array, Array]:
+    """log |Σ b_i exp(w_i)| and its sign along ``axis`` (kept), and m, the signed total
+    Σ b_i exp(w_i − m) and whether the slice is dominated (`_signed_weights_at`'s
+    statistics). The top terms (b_T, the sum of their b·exp(0)) are taken out,
+    log |b_T| + log |1 + r| with r the rest over b_T, so the rest is not lost to
+    rounding against b_T (log1p where 1 + r > 0). Dominated: one top entry, and
+    |r| < 1/2 (a count of the top entries, made only when some slice has so small an r).
+    Not differentiable (`_signed_pooled` is): masks as arithmetic, which XLA fuses into
+    the sums (`_off_top`); a max that is +inf makes every entry a top one (m is 0
+    there)."""
     w = jnp.where(b == 0, -jnp.inf, w)
     m, shift, lo, finite = _shifted(w, axis, exact)
-    top = (w == m) & finite
-    terms = b * _exp_shifted(shift, lo)
-    b_top = _total(jnp.where(top, terms, 0), axis, exact)  # b·exp(0), differentiable in w
-    rest = _total(jnp.where(top, 0, terms), axis, exact)
+    e = _exp_shifted(shift, lo)
+    top = 1 - jnp.clip((m - w) * _BIG[w.dtype], 0, 1)  # e = 1 there: b·(e − top) is 0
+    if exact:
+        scale = jnp.max(jnp.abs(b * e), axis=axis, keepdims=True, initial=0)
+        b_top, rest = (_unit_total(b * top, axis, scale), _unit_total(b * (e - top), axis, scale))
+    else:
+        b_top, rest = _sum(b * top, axis), _sum(b * (e - top), axis)
     split = b_top != 0  # no top entry (a max that is not finite), or top terms cancelling
     r = rest / jnp.where(split, b_top, 1)
     log_rest = jnp.where(r > -1, _log1p(jnp.maximum(r, -1)), jnp.log(jnp.abs(1 + r)))
-    whole = jnp.log(jnp.abs(jnp.where(split, 1, rest)))  # (no 0 · inf in the gradient)
+    whole = jnp.log(jnp.abs(jnp.where(split, 1, rest)))
     out = m + jnp.where(split, jnp.log(jnp.abs(b_top)) + log_rest, whole)
     sign = jnp.where(split, jnp.sign(b_top) * jnp.sign(1 + r), jnp.sign(rest))
-    return out, sign
+    small = finite & split & (jnp.abs(r) < 0.5)
+    dominated = lax.cond(jnp.any(small), lambda: small & (_sum(top, axis) == 1),
+                         lambda: small)
+    return out, sign, m, b_top + rest, dominated
 
 
-@_signed_lse.defjvp
-def _signed_lse_jvp(axis, exact, primals, tangents):
-    """Σ_j s_j t_j + Σ_j (s_j / b_j) t_b_j, s_j = b_j exp(w_j − m) / Σ_k b_k exp(w_k − m)
-    the weights (the sign is constant). Not through the max: differentiating
-    m + log|b_T| + log1p(r) gives the top entry 1 − r/(1 + r), which cancels (200 ulps of
-    float32 off at r = 383)."""
-    (w, b), (tw, tb) = primals, tangents
-    out = _signed_lse(w, b, axis, exact)
-    _, shift, lo, _ = _shifted(jnp.where(b == 0, -jnp.inf, w), axis, exact)
-    e = _exp_shifted(shift, lo)
-    total = _total(b * e, axis, exact)
-    s = jnp.where(b == 0, 0, b * e / total)  # an entry with b = 0 does not count
-    dw = _sum(s * jnp.where(s == 0, 0, tw), axis)
-    db = _sum(jnp.where(e == 0, 0, e / total * tb), axis)
-    return out, (dw + db, jnp.zeros_like(out[1]))
+@partial(jax.custom_jvp, nondiff_argnums=(5,))
+def _signed_weights_at(x: Array, b: Array, m: Array, total: Array, dominated: Array,
+                       axis: Axis) -> Array:
+    """u_j = exp(x_j − m) / Σ_k b_k exp(x_k − m) from ``total``, the sum, with u_j = 0
+    where b_j = 0 (even where nothing counts and the sum is 0): the weights of logsumexp
+    with scale factors b are b·u (they sum to 1), its derivative in b_j is u_j."""
+    return jnp.where(b == 0, 0, _exp_shifted(*_shift(_counted(x, b), m)) / total)
+
+
+@_signed_weights_at.defjvp
+def _signed_weights_at_jvp(axis, primals, tangents):
+    """u ⊙ (t_x − Σ_k (b_k u_k t_x_k + u_k t_b_k)), the first sum taken by `_centered`
+    (accurate at the top entry of a dominated slice)."""
+    x, b, m, total, dominated = primals
+    return (_signed_weights_at(x, b, m, total, dominated, axis),
+            _recomputed(_signed_weights_tangent, axis)(x, b, m, total, dominated,
+                                                       tangents[0], tangents[1]))
+
+
+def _signed_weights_tangent(axis: Axis, x: Array, b: Array, m: Array, total: Array,
+                            dominated: Array, tx: Array, tb: Array) -> Array:
+    u = _signed_weights_at(x, b, m, total, dominated, axis)
+    s, tb = _work(b) * u, jnp.where(u == 0, 0, _work(tb))
+    t = _centered(_counted(x, b), m, dominated, s, tx, axis) - _sum(u * tb, axis)
+    return jnp.where(u == 0, 0, u * t)
+
+
+def _counted(x: Array, b: Array) -> Array:
+    """x, −inf where b = 0: entries that do not count."""
+    return jnp.where(b == 0, -jnp.inf, x)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(6,))
+def _signed_pooled(x: Array, b: Array, m: Array, total: Array, dominated: Array,
+                   value: Array, axis: Axis) -> Array:
+    """``value``, log |Σ b_j exp(x_j)| along ``axis`` (kept), whose derivative is
+    Σ_j b_j u_j t_j + Σ_j u_j t_b_j (`_signed_weights_at`; the sign is constant). Not
+    through the max: differentiating m + log|b_T| + log1p(r) gives the top entry
+    1 − r/(1 + r), which cancels (200 ulps of float32 off at r = 383)."""
+    return value
+
+
+@_signed_pooled.defjvp
+def _signed_pooled_jvp(axis, primals, tangents):
+    x, b, m, total, dominated, value = primals
+    return (_signed_pooled(x, b, m, total, dominated, value, axis),
+            _recomputed(_signed_tangent, axis)(x, b, m, total, dominated, tangents[0],
+                                               tangents[1]))
+
+
+def _signed_tangent(axis: Axis, x: Array, b: Array, m: Array, total: Array,
+                    dominated: Array, tx: Array, tb: Array) -> Array:
+    """Tangents at weight-0 entries count as 0 (no inf·0)."""
+    u = _signed_weights_at(x, b, m, total, dominated, axis)
+    return _sum(jnp.where(u == 0, 0, u * (_work(b) * _work(tx) + _work(tb))), axis)
 
 
 @drop_in("logmeanexp")

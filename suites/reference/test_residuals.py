@@ -11,6 +11,8 @@ bytes, in float32 and bfloat16 (a 16-bit input must not be kept widened).
 Where a function keeps fewer arrays but more bytes than jax.nn's, it is listed in
 `BYTES_OVER`; the test fails when that changes either way, so the list only shrinks."""
 
+import math
+
 import jax.numpy as jnp
 import pytest
 from jax._src.ad_checkpoint import saved_residuals
@@ -50,3 +52,19 @@ def test_no_more_residuals_than_jax_nn(name, dtype):
         over = (name, jnp.dtype(dtype).name) in BYTES_OVER
         assert (size > their_size) == over, (
             f"{name} keeps {size} bytes, jax.nn's {their_size} (BYTES_OVER says {over})")
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16], ids=["float32", "bfloat16"])
+def test_logsumexp_with_b_keeps_its_statistics_only(dtype):
+    """With scale factors b, logsumexp keeps m and the signed total per slice (its weights
+    are recomputed from x and b); jax.nn's keeps the exponentials, b ≠ 0 and the terms."""
+    x = jnp.linspace(-3, 3, 64, dtype=dtype).reshape(8, 8)
+    b = jnp.linspace(-1, 2, 64, dtype=dtype).reshape(8, 8)
+
+    def arrays(fn):
+        kept = saved_residuals(lambda x, b: jnp.sum(fn(x, axis=-1, b=b)), x, b)
+        return [a.shape for a, why in kept if not why.startswith("from the argument")]
+
+    mine, theirs = arrays(REFERENCE.get("logsumexp")), arrays(JAX_NN.get("logsumexp"))
+    assert all(math.prod(s) <= 8 for s in mine), mine
+    assert len(mine) <= len(theirs), f"{mine} against jax.nn's {theirs}"
