@@ -24,7 +24,7 @@ from jax.typing import ArrayLike
 
 from . import _doubleword as dw
 from ._doubleword import constant
-from ._precision import Array, drop_in, param, widen
+from ._precision import _NARROW, Array, drop_in, param, widen
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -462,24 +462,29 @@ def _tanh(x: Array) -> Array:
     p = jnp.zeros_like(x)
     for c in reversed(_tanh_taylor(jnp.finfo(x.dtype).bits)):
         p = p * y + c
-    e = jnp.exp(-2 * a)
+    e = _tanh_exp(x)[0]  # (deep in the tail e^−2|x| scaled up, and 1 − 2e/(1 + e) still 1)
     value = jnp.where(near, x + x * (y * p), jnp.copysign(1 - 2 * e / (1 + e), x))
     # x itself below the normal range (±0 and subnormals: arithmetic would flush them)
     return jnp.where(a < jnp.finfo(x.dtype).tiny, x, value)
 
 
-def _sech(x: Array) -> Array:
-    """2e^−|x| / (1 + e^−2|x|): squared, sech² keeps the tail that e^−2|x| would lose to
-    flushing (sech²(43.75) = 4e−38 is normal, e^−87.5 is not)."""
-    e = jnp.exp(-jnp.abs(x))
-    return 2 * e / (1 + e * e)
+def _tanh_exp(x: Array) -> tuple[Array, Array]:
+    """(e, c) with e·c = e^−2|x|: e = e^−2|x| and c = 1, but deep in the tail, where e^−2|x|
+    would be flushed, e = e^(−2|x| + 64 ln 2) and c = 2^−64·e^lo (`_deep_edge`; e < 2^−50
+    there). One exp for `_tanh` and `_sech2`, shared once XLA has merged them."""
+    y = -2 * jnp.abs(x)
+    edge, hi, lo = _deep_edge(x.dtype)
+    deep = y < edge
+    return jnp.exp(jnp.where(deep, y + hi, y)), jnp.where(deep, 2.0**-64 * (1 + lo), 1)
 
 
 @jax.custom_jvp
 def _sech2(x: Array) -> Array:
-    """sech²(x), from `_sech`."""
-    sech = _sech(x)
-    return sech * sech
+    """sech²(x) = 4e/(1 + e)², e = e^−2|x| (`_tanh_exp`: sech²(43.75) = 4e−38 is normal
+    where e^−87.5 is not; 1 + e is 1 there). Near 0, where e ≈ 1 − 2|x|, an error in e
+    moves sech² by |x| times as much: no loss there."""
+    e, c = _tanh_exp(x)
+    return 4 * e * c / jnp.square(1 + e)
 
 
 @_sech2.defjvp
@@ -496,6 +501,20 @@ def _tanh_jvp(primals, tangents):
     """sech²(x), itself differentiable accurately (`_sech2`)."""
     (x,), (t,) = primals, tangents
     return _tanh(x), _sech2(x) * t
+
+
+@jax.custom_jvp
+def _tanh_narrow(x: Array) -> Array:
+    """tanh of a float16 or bfloat16 input, in float32: XLA's tanh, whose error (at most
+    4.7 float32 ulps) is 2^−16 of a bfloat16 ulp and 2^−13 of a float16 one, so that it
+    rounds as the exact value does but within that distance of a rounding boundary."""
+    return jnp.tanh(x)
+
+
+@_tanh_narrow.defjvp
+def _tanh_narrow_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return _tanh_narrow(x), _sech2(x) * t
 
 
 def _tanh_softplus(x: Array) -> Array:
@@ -865,7 +884,7 @@ def mish(x: ArrayLike) -> Array:
 def tanh(x: ArrayLike, /) -> Array:
     """tanh(x), its derivative sech²(x) accurate in the tails."""
     w, dtype = widen(x)
-    return _tanh(w).astype(dtype)
+    return (_tanh_narrow if dtype in _NARROW else _tanh)(w).astype(dtype)
 
 
 @drop_in("soft_sign", diagonal=True)
