@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from fractions import Fraction
 
 import jax
@@ -199,30 +200,26 @@ def _swish(x: Array, z: Array, z_lo: Array | None = None, dz: Array | None = Non
     limits 0 (not inf · 0 = NaN) where σ(z) or σ(−z) vanishes. ``z_lo`` is the low part
     of a double-word z: σ(z + z_lo) = σ(z)(1 + σ(−z)·z_lo). One exp serves every branch:
     e^−|z| for σ, and deep in the negative tail, where e^z alone would be flushed while
-    x·e^z is still normal, e^(z + 64 ln 2) for x·e^z·2^−64 taken whole (as `_times_exp`)."""
+    x·e^z is still normal, e = e^(z + 64 ln 2) with the factor c = 2^−64·e^lo applied
+    last (as `_tanh_exp`; e < 2^−50 there, so 1/(1 + e) is 1 and one formula serves)."""
     edge, hi, lo = _deep_edge(z.dtype)
     deep = z < edge
     e = jnp.exp(jnp.where(deep, z + hi, -jnp.abs(z)))
+    c = jnp.where(deep, 2.0**-64 * (1 + lo), 1)
     r = 1 / (1 + e)
     pos = z >= 0
-    s0, sm0 = jnp.where(pos, r, e * r), jnp.where(pos, e * r, r)
-    one = 1 if z_lo is None else 1 + z_lo
-
-    def tail(k: Array) -> Array:
-        return jnp.where(e == 0, 0, (k + k * lo) * e * 2.0**-64) * one
-
-    base = x * s0
+    s, sm = jnp.where(pos, r, e * r), jnp.where(pos, e * r, r)
+    base = x * s
     if z_lo is None:
-        near, s, sm = base, s0, sm0
+        near = base
     else:  # the low part as a factor 1 + c, not v + v·c: v·c would flush for v near tiny
-        near = jnp.where(jnp.isfinite(base), base * (1 + sm0 * z_lo), base)
-        s, sm = s0 + s0 * (sm0 * z_lo), sm0 - sm0 * (s0 * z_lo)
-    value = _where_zero(jnp.isneginf(z), x, jnp.where(deep, tail(x), near))
+        near = jnp.where(jnp.isfinite(base), base * (1 + sm * z_lo), base)
+        s, sm = s + s * (sm * z_lo), sm - sm * (s * z_lo)
+    value = _where_zero(jnp.isneginf(z), x, near * c)
     if dz is None:
         return value, None
     inner = jnp.where(sm == 0, 0, x * dz * sm)
-    d = jnp.where(deep, tail(1 + x * dz), s * (1 + inner))
-    return value, jnp.where(jnp.isneginf(z), 0, d)
+    return value, jnp.where(jnp.isneginf(z) | (s == 0), 0, s * (1 + inner) * c)  # no 0·inf
 
 
 @jax.custom_jvp
@@ -294,11 +291,6 @@ def _gelu_tanh_dz(x: Array) -> Array:
     return k * (1 + 3 * c * (x * x))
 
 
-@jax.custom_jvp
-def _gelu_tanh(x: Array) -> Array:
-    return _swish(x, *_gelu_tanh_z(x))[0]
-
-
 def _gelu_tanh_second(x: Array) -> Array:
     """x·σ(z)″ = σ′(z)·(2z′ + x·z″ − x·z′²·tanh(z/2)) (σ″ = −σ′·tanh(z/2)), σ′(z)
     scaled as in `_silu_second`, with z's low part: e^−|z + z_lo| = e^−|z|(1 ∓ z_lo).
@@ -313,15 +305,36 @@ def _gelu_tanh_second(x: Array) -> Array:
     return jnp.where(inside, _times_exp(bracket, -a) / jnp.square(1 + jnp.exp(-a)), 0)
 
 
-@_finite_slope(second=_gelu_tanh_second)
-def _gelu_tanh_prime(x: Array) -> Array:
-    return _swish(x, *_gelu_tanh_z(x), _gelu_tanh_dz(x))[1]
+def _gelu_tanh_z_narrow(x: Array) -> tuple[Array, None]:
+    """z rounded, for a 16-bit input in float32: its error, at most 3|z|·2^−24, moves σ(z)
+    by 2^−7 of a float16 ulp (|z| < 20 wherever gelu is a float16 number) and of a
+    bfloat16 one (|z| < 110)."""
+    k, c = constant("gelu_k", x.dtype)[0], constant("gelu_c", x.dtype)[0]
+    return k * x * (1 + c * (x * x)), None
 
 
-@_gelu_tanh.defjvp
-def _gelu_tanh_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    return _gelu_tanh(x), _gelu_tanh_prime(x) * t
+def _gelu_tanh_with(z_of: Callable[[Array], tuple[Array, Array | None]]) -> Callable:
+    """gelu(x) = x·σ(z) with z = ``z_of(x)`` (hi and lo, or None), as a custom_jvp whose
+    derivative is `_swish`'s (the second `_gelu_tanh_second`)."""
+
+    @_finite_slope(second=_gelu_tanh_second)
+    def prime(x: Array) -> Array:
+        return _swish(x, *z_of(x), _gelu_tanh_dz(x))[1]
+
+    @jax.custom_jvp
+    def value(x: Array) -> Array:
+        return _swish(x, *z_of(x))[0]
+
+    @value.defjvp
+    def value_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return value(x), prime(x) * t
+
+    return value
+
+
+_gelu_tanh = _gelu_tanh_with(_gelu_tanh_z)
+_gelu_tanh_narrow = _gelu_tanh_with(_gelu_tanh_z_narrow)
 
 
 def _times_gauss(k: Array, x: Array) -> Array:
@@ -397,14 +410,6 @@ def _gelu_erf_parts(x: Array) -> tuple[Array, Array, Array, Array]:
     return jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), cdf), phi, deep, m
 
 
-@jax.custom_jvp
-def _gelu_erf(x: Array) -> Array:
-    """x·Φ(x); −φ(x)·M deep in the tail; −0 at −inf."""
-    cdf, _, deep, m = _gelu_erf_parts(x)
-    value = jnp.where(deep, -_times_gauss(m / _SQRT_2PI, x), x * cdf)
-    return _where_zero(jnp.isneginf(x) | (value == 0), x, value)
-
-
 def _gelu_erf_second(x: Array) -> Array:
     """φ(x)(2 − x²), φ by `_times_gauss` (normal wherever the product is); 0 beyond
     |x| = 40, where φ is below every format's range."""
@@ -413,19 +418,53 @@ def _gelu_erf_second(x: Array) -> Array:
     return jnp.where(inside, _times_gauss((2 - x * x) / _SQRT_2PI, x), 0)
 
 
-@_finite_slope(second=_gelu_erf_second)
-def _gelu_erf_prime(x: Array) -> Array:
-    """Φ(x) + x·φ(x); φ(x)·(x − M/x) deep in the tail."""
-    cdf, phi, deep, m = _gelu_erf_parts(x)
-    tail = _times_gauss((x - m / jnp.where(deep, x, -20)) / _SQRT_2PI, x)
-    d = jnp.where(deep, tail, cdf + jnp.where(phi == 0, 0, x * phi))
-    return jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), d)
+def _gelu_erf_parts_narrow(x: Array) -> tuple[Array, Array, Array, Array]:
+    """`_gelu_erf_parts` for a 16-bit input in float32, where rounding x/√2 and x² moves
+    Φ by at most (x²/2)·2^−24 (2^−9 of a bfloat16 ulp at x = −13, 2^−10 of a float16 one
+    at −5.5): XLA's erfc (up to 65 float32 ulps off, 2^−10 of a bfloat16 ulp), and below
+    x = −10, where Φ nears the end of float32's normal range but not of bfloat16's, five
+    terms of M's series (`_mills`, within 2^−23 there)."""
+    phi = _gauss_narrow(jnp.asarray(1 / _SQRT_2PI, x.dtype), x)
+    cdf = 0.5 * lax.erfc(x * -math.sqrt(0.5))
+    deep = x < -10
+    return cdf, phi, deep, _mills(jnp.where(deep, x, -20), 5)
 
 
-@_gelu_erf.defjvp
-def _gelu_erf_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    return _gelu_erf(x), _gelu_erf_prime(x) * t
+def _gauss_narrow(k: Array, x: Array) -> Array:
+    """k·exp(−x²/2), x² rounded (`_gelu_erf_parts_narrow`)."""
+    return _times_exp(k, -0.5 * (x * x))
+
+
+def _gelu_erf_with(parts: Callable[[Array], tuple[Array, Array, Array, Array]],
+                   gauss: Callable[[Array, Array], Array]) -> Callable:
+    """gelu(x) = x·Φ(x) from ``parts`` (Φ, φ, deep, M: `_gelu_erf_parts`) and ``gauss``
+    (k·φ(x)·√(2π), normal wherever it is: `_times_gauss`), as a custom_jvp: x·Φ(x),
+    −φ(x)·M deep in the tail, −0 at −inf; its derivative Φ(x) + x·φ(x), φ(x)·(x − M/x)
+    deep in the tail (the second `_gelu_erf_second`)."""
+
+    @_finite_slope(second=_gelu_erf_second)
+    def prime(x: Array) -> Array:
+        cdf, phi, deep, m = parts(x)
+        tail = gauss((x - m / jnp.where(deep, x, -20)) / _SQRT_2PI, x)
+        d = jnp.where(deep, tail, cdf + jnp.where(phi == 0, 0, x * phi))
+        return jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), d)
+
+    @jax.custom_jvp
+    def value(x: Array) -> Array:
+        cdf, _, deep, m = parts(x)
+        v = jnp.where(deep, -gauss(m / _SQRT_2PI, x), x * cdf)
+        return _where_zero(jnp.isneginf(x) | (v == 0), x, v)
+
+    @value.defjvp
+    def value_jvp(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return value(x), prime(x) * t
+
+    return value
+
+
+_gelu_erf = _gelu_erf_with(_gelu_erf_parts, _times_gauss)
+_gelu_erf_narrow = _gelu_erf_with(_gelu_erf_parts_narrow, _gauss_narrow)
 
 
 @functools.cache
@@ -870,7 +909,10 @@ def beta_swish(x: ArrayLike, beta: ArrayLike = 1.0) -> Array:
 def gelu(x: ArrayLike, approximate: bool = True) -> Array:
     """x/2·erfc(−x/√2); approximate: x/2·(1 + tanh(√(2/π)(x + 0.044715x³))) = x·σ(z)."""
     w, dtype = widen(x)
-    return (_gelu_tanh(w) if approximate else _gelu_erf(w)).astype(dtype)
+    narrow = dtype in _NARROW
+    if approximate:
+        return (_gelu_tanh_narrow if narrow else _gelu_tanh)(w).astype(dtype)
+    return (_gelu_erf_narrow if narrow else _gelu_erf)(w).astype(dtype)
 
 
 @drop_in("mish", diagonal=True)
