@@ -201,7 +201,7 @@ def _swish(x: Array, z: Array, z_lo: Array | None = None, dz: Array | None = Non
     of a double-word z: σ(z + z_lo) = σ(z)(1 + σ(−z)·z_lo). One exp serves every branch:
     e^−|z| for σ, and deep in the negative tail, where e^z alone would be flushed while
     x·e^z is still normal, e = e^(z + 64 ln 2) with the factor c = 2^−64·e^lo applied
-    last (as `_tanh_exp`; e < 2^−50 there, so 1/(1 + e) is 1 and one formula serves)."""
+    last (as `_scaled_exp`; e < 2^−50 there, so 1/(1 + e) is 1 and one formula serves)."""
     edge, hi, lo = _deep_edge(z.dtype)
     deep = z < edge
     e = jnp.exp(jnp.where(deep, z + hi, -jnp.abs(z)))
@@ -337,14 +337,36 @@ _gelu_tanh = _gelu_tanh_with(_gelu_tanh_z)
 _gelu_tanh_narrow = _gelu_tanh_with(_gelu_tanh_z_narrow)
 
 
-def _times_gauss(k: Array, x: Array) -> Array:
-    """k·exp(−x²/2) without the rounding of x² (which costs x²/2 ulps far in the tail),
-    and normal wherever the product is: x = h + l with h² exact, exp(−x²/2) =
-    exp(−h²/2)·(1 + expm1(−δ)), δ = hl + l²/2 small, k·exp(−h²/2) by `_times_exp`.
-    (Not exp(a)·exp(b): XLA's jit rewrites that as exp(a + b).)"""
+def _scaled_exp(y: Array) -> tuple[Array, Array]:
+    """(e, c) with e·c = e^y: c = 1, but below `_deep_edge`, where e^y would be flushed,
+    e = e^(y + hi)·(1 + lo) and c = 2^−64. A product k·e·c taken with c last is normal
+    wherever it is (as `_times_exp`), and one exp serves every use of e^y."""
+    edge, hi, lo = _deep_edge(y.dtype)
+    deep = y < edge
+    e = jnp.exp(jnp.where(deep, y + hi, y))
+    return jnp.where(deep, e + e * lo, e), jnp.where(deep, 2.0**-64, 1)
+
+
+def _gauss(x: Array) -> tuple[Array, Array]:
+    """(g, c) with g·c = exp(−x²/2) (`_scaled_exp`), without the rounding of x² (which
+    costs x²/2 ulps far in the tail): x = h + l with h² exact, exp(−x²/2) =
+    exp(−h²/2)·(1 − δ·q), δ = hl + l²/2 and q from expm1's series. δ is at most
+    2^−11·x² (2^−25·x² in float64): below 0.11 wherever φ is a float32 number, and 2^−15
+    in float64, so six terms take it to the last bit. (Not exp(a)·exp(b): XLA's jit
+    rewrites that as exp(a + b).)"""
     h, lo = dw.halves(x)
-    e = _times_exp(k, -0.5 * (h * h))
-    return e * (1 + _expm1_value(-(h * lo + 0.5 * (lo * lo))))  # no subnormal e·expm1
+    g, c = _scaled_exp(-0.5 * (h * h))
+    d = jnp.minimum(h * lo + 0.5 * (lo * lo), 1)  # (beyond, g is 0: no 0·inf from q)
+    q = jnp.ones_like(d)
+    for n in range(6, 1, -1):
+        q = 1 - d * (1 / n) * q
+    return g * (1 - d * q), c
+
+
+def _times_gauss(k: Array, x: Array) -> Array:
+    """k·exp(−x²/2) (`_gauss`), normal wherever the product is."""
+    g, c = _gauss(x)
+    return (k * g) * c
 
 
 def _mills(x: Array, terms: int) -> Array:
@@ -388,26 +410,76 @@ def _mills_fit(x: Array) -> Array:
 _SQRT_2PI = math.sqrt(2 * math.pi)
 
 
-def _gelu_erf_parts(x: Array) -> tuple[Array, Array, Array, Array]:
-    """(Φ(x), φ(x), deep, M). Φ(x) = erfc(t)/2 at t = −x/√2, t carried as hi + lo:
-    erfc(t_h)/2 − √2·φ(x)·t_lo. Deep in the tail (x < −10 in float64),
-    where XLA's erfc loses 20 to 50 ulps, Φ = φ·M/|x| (`_mills`). In float32 (and for
-    16-bit inputs) from x = −1/√2 on, where XLA's float32 erfc is 7 to 65 ulps off, with M
-    from a Chebyshev fit (`_mills_fit`)."""
-    phi = _times_gauss(jnp.asarray(1 / _SQRT_2PI, x.dtype), x)
+def _gelu_erf_single(x: Array) -> tuple[Array, Array]:
+    """gelu(x) = x·Φ(x) and its derivative Φ(x) + x·φ(x), in float32. From |x| = 1/√2 on,
+    Φ(−|x|) = φ·M/|x|, with the Mills factor M from a Chebyshev fit (`_mills_fit`), and
+    Φ(|x|) = 1 − that; between, Φ = 1/2 + erf(x/√2)/2 from erf's series. No XLA erfc,
+    which is 7 to 65 float32 ulps off for t = |x|/√2 beyond 1/2, and one exp (φ's).
+    Beyond 1/√2 the value is −φ·M (x < 0) or x − φ·M, and the derivative φ·(x − M/x)
+    (x < 0) or 1 + φ·(x − M/x): each a term plus a multiple of φ, so that φ and M are each
+    used once (XLA then fuses it all into one loop, not four)."""
+    a = jnp.abs(x)
+    far, neg = a > math.sqrt(0.5), x < 0
+    g, c = _gauss(x)
+    m = _mills_fit(-jnp.where(far, a, 1))
+    near = 0.5 + 0.5 * _erf_series(x)
+    value = jnp.where(far, jnp.where(neg, 0, x), x * near) + (
+        (jnp.where(far, -m, 0) * (1 / _SQRT_2PI) * g) * c)
+    slope = jnp.where(far, x - m / jnp.where(far, x, 1), x)  # times φ
+    prime = jnp.where(far, jnp.where(neg, 0, 1), near) + ((slope * (1 / _SQRT_2PI) * g) * c)
+    return value, jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), prime)
+
+
+def _gelu_erf_double(x: Array) -> tuple[Array, Array]:
+    """`_gelu_erf_single`'s pair in float64: Φ(x) = erfc(t)/2 at t = −x/√2, t carried as
+    hi + lo, erfc(t_h)/2 − √2·φ(x)·t_lo; deep in the tail (x < −10), where XLA's erfc
+    loses 20 to 50 ulps, Φ = φ·M/|x| with M from its series (`_mills`)."""
+    g, c = _gauss(x)
     rh, rl = constant("sqrt_half", x.dtype)
     finite = jnp.isfinite(x)
     t, t_e = dw.two_prod(jnp.where(finite, x, 0), jnp.asarray(-rh, x.dtype))
     t_e = t_e - rl * jnp.where(finite, x, 0)
-    cdf = 0.5 * lax.erfc(jnp.where(finite, t, -x)) - math.sqrt(2) * phi * t_e
-    single = jnp.finfo(x.dtype).bits <= 32
-    if single:
-        deep = x < -math.sqrt(0.5)
-        m = _mills_fit(jnp.where(deep, x, -1))
-    else:
-        deep = x < -10
-        m = _mills(jnp.where(deep, x, -20), 30)
-    return jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), cdf), phi, deep, m
+    cdf = 0.5 * lax.erfc(jnp.where(finite, t, -x)) - math.sqrt(2) * ((g / _SQRT_2PI) * c) * t_e
+    deep = x < -10
+    return _gelu_erf_from(x, cdf, deep, _mills(jnp.where(deep, x, -20), 30), g, c)
+
+
+def _gelu_erf_narrow_pair(x: Array) -> tuple[Array, Array]:
+    """`_gelu_erf_single`'s pair for a 16-bit input in float32, where rounding x/√2 and x²
+    moves Φ by at most (x²/2)·2^−24 (2^−9 of a bfloat16 ulp at x = −13, 2^−10 of a
+    float16 one at −5.5): XLA's erfc (up to 65 float32 ulps off, 2^−10 of a bfloat16
+    ulp), and below x = −10, where Φ nears the end of float32's normal range but not of
+    bfloat16's, five terms of M's series (`_mills`, within 2^−23 there)."""
+    g, c = _scaled_exp(-0.5 * (x * x))
+    deep = x < -10
+    return _gelu_erf_from(x, 0.5 * lax.erfc(x * -math.sqrt(0.5)), deep,
+                          _mills(jnp.where(deep, x, -20), 5), g, c)
+
+
+def _gelu_erf_from(x: Array, cdf: Array, deep: Array, m: Array, g: Array, c: Array
+                   ) -> tuple[Array, Array]:
+    """x·Φ(x) and Φ(x) + x·φ(x) from Φ (``cdf``) and φ = g·c/√(2π) (`_gauss`); deep in the
+    tail, where Φ = φ·M/|x|, −φ·M and φ·(x − M/x), normal wherever they are."""
+    phi = (g / _SQRT_2PI) * c
+    value = jnp.where(deep, -((m / _SQRT_2PI * g) * c), x * cdf)
+    tail = (((x - m / jnp.where(deep, x, -20)) / _SQRT_2PI) * g) * c
+    prime = jnp.where(deep, tail, cdf + jnp.where(phi == 0, 0, x * phi))
+    return value, jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), prime)
+
+
+_ERF = tuple((-1) ** n * 2 / (math.sqrt(math.pi) * math.factorial(n) * (2 * n + 1))
+             for n in range(8))
+
+
+def _erf_series(x: Array) -> Array:
+    """erf(x/√2) for |x| ≤ 1/√2 (t = x/√2 ≤ 1/2): Σ (−1)ⁿ·2t^(2n+1)/(√π·n!·(2n + 1)) to
+    8 terms, the rest below 2^−36 (float32 only)."""
+    t = x * math.sqrt(0.5)
+    y = t * t
+    p = jnp.zeros_like(x)
+    for k in reversed(_ERF):
+        p = p * y + k
+    return t * p
 
 
 def _gelu_erf_second(x: Array) -> Array:
@@ -418,41 +490,18 @@ def _gelu_erf_second(x: Array) -> Array:
     return jnp.where(inside, _times_gauss((2 - x * x) / _SQRT_2PI, x), 0)
 
 
-def _gelu_erf_parts_narrow(x: Array) -> tuple[Array, Array, Array, Array]:
-    """`_gelu_erf_parts` for a 16-bit input in float32, where rounding x/√2 and x² moves
-    Φ by at most (x²/2)·2^−24 (2^−9 of a bfloat16 ulp at x = −13, 2^−10 of a float16 one
-    at −5.5): XLA's erfc (up to 65 float32 ulps off, 2^−10 of a bfloat16 ulp), and below
-    x = −10, where Φ nears the end of float32's normal range but not of bfloat16's, five
-    terms of M's series (`_mills`, within 2^−23 there)."""
-    phi = _gauss_narrow(jnp.asarray(1 / _SQRT_2PI, x.dtype), x)
-    cdf = 0.5 * lax.erfc(x * -math.sqrt(0.5))
-    deep = x < -10
-    return cdf, phi, deep, _mills(jnp.where(deep, x, -20), 5)
-
-
-def _gauss_narrow(k: Array, x: Array) -> Array:
-    """k·exp(−x²/2), x² rounded (`_gelu_erf_parts_narrow`)."""
-    return _times_exp(k, -0.5 * (x * x))
-
-
-def _gelu_erf_with(parts: Callable[[Array], tuple[Array, Array, Array, Array]],
-                   gauss: Callable[[Array, Array], Array]) -> Callable:
-    """gelu(x) = x·Φ(x) from ``parts`` (Φ, φ, deep, M: `_gelu_erf_parts`) and ``gauss``
-    (k·φ(x)·√(2π), normal wherever it is: `_times_gauss`), as a custom_jvp: x·Φ(x),
-    −φ(x)·M deep in the tail, −0 at −inf; its derivative Φ(x) + x·φ(x), φ(x)·(x − M/x)
-    deep in the tail (the second `_gelu_erf_second`)."""
+def _gelu_erf_with(pair: Callable[[Array], tuple[Array, Array]]) -> Callable:
+    """gelu(x) = x·Φ(x) as a custom_jvp from ``pair`` (its value and derivative, of which
+    XLA keeps what is used); ±inf's limits, +inf and −0; the second derivative
+    `_gelu_erf_second`."""
 
     @_finite_slope(second=_gelu_erf_second)
     def prime(x: Array) -> Array:
-        cdf, phi, deep, m = parts(x)
-        tail = gauss((x - m / jnp.where(deep, x, -20)) / _SQRT_2PI, x)
-        d = jnp.where(deep, tail, cdf + jnp.where(phi == 0, 0, x * phi))
-        return jnp.where(jnp.isinf(x), jnp.where(x > 0, 1, 0), d)
+        return pair(x)[1]
 
     @jax.custom_jvp
     def value(x: Array) -> Array:
-        cdf, _, deep, m = parts(x)
-        v = jnp.where(deep, -gauss(m / _SQRT_2PI, x), x * cdf)
+        v = jnp.where(jnp.isposinf(x), x, pair(x)[0])
         return _where_zero(jnp.isneginf(x) | (v == 0), x, v)
 
     @value.defjvp
@@ -463,8 +512,12 @@ def _gelu_erf_with(parts: Callable[[Array], tuple[Array, Array, Array, Array]],
     return value
 
 
-_gelu_erf = _gelu_erf_with(_gelu_erf_parts, _times_gauss)
-_gelu_erf_narrow = _gelu_erf_with(_gelu_erf_parts_narrow, _gauss_narrow)
+def _gelu_erf_32_or_64(x: Array) -> tuple[Array, Array]:
+    return (_gelu_erf_single if jnp.finfo(x.dtype).bits <= 32 else _gelu_erf_double)(x)
+
+
+_gelu_erf = _gelu_erf_with(_gelu_erf_32_or_64)
+_gelu_erf_narrow = _gelu_erf_with(_gelu_erf_narrow_pair)
 
 
 @functools.cache
@@ -501,28 +554,19 @@ def _tanh(x: Array) -> Array:
     p = jnp.zeros_like(x)
     for c in reversed(_tanh_taylor(jnp.finfo(x.dtype).bits)):
         p = p * y + c
-    e = _tanh_exp(x)[0]  # (deep in the tail e^−2|x| scaled up, and 1 − 2e/(1 + e) still 1)
+    e = _scaled_exp(-2 * a)[0]  # (deep in the tail e^−2|x| scaled up, 1 − 2e/(1 + e) still 1)
     value = jnp.where(near, x + x * (y * p), jnp.copysign(1 - 2 * e / (1 + e), x))
     # x itself below the normal range (±0 and subnormals: arithmetic would flush them)
     return jnp.where(a < jnp.finfo(x.dtype).tiny, x, value)
 
 
-def _tanh_exp(x: Array) -> tuple[Array, Array]:
-    """(e, c) with e·c = e^−2|x|: e = e^−2|x| and c = 1, but deep in the tail, where e^−2|x|
-    would be flushed, e = e^(−2|x| + 64 ln 2) and c = 2^−64·e^lo (`_deep_edge`; e < 2^−50
-    there). One exp for `_tanh` and `_sech2`, shared once XLA has merged them."""
-    y = -2 * jnp.abs(x)
-    edge, hi, lo = _deep_edge(x.dtype)
-    deep = y < edge
-    return jnp.exp(jnp.where(deep, y + hi, y)), jnp.where(deep, 2.0**-64 * (1 + lo), 1)
-
-
 @jax.custom_jvp
 def _sech2(x: Array) -> Array:
-    """sech²(x) = 4e/(1 + e)², e = e^−2|x| (`_tanh_exp`: sech²(43.75) = 4e−38 is normal
-    where e^−87.5 is not; 1 + e is 1 there). Near 0, where e ≈ 1 − 2|x|, an error in e
-    moves sech² by |x| times as much: no loss there."""
-    e, c = _tanh_exp(x)
+    """sech²(x) = 4e/(1 + e)², e = e^−2|x| (`_scaled_exp`, the exp `_tanh` takes: one for a
+    value and its derivative; sech²(43.75) = 4e−38 is normal where e^−87.5 is not, and
+    1 + e is 1 there). Near 0, where e ≈ 1 − 2|x|, an error in e moves sech² by |x| times
+    as much: no loss there."""
+    e, c = _scaled_exp(-2 * jnp.abs(x))
     return 4 * e * c / jnp.square(1 + e)
 
 
