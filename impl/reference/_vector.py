@@ -19,6 +19,7 @@ from the input (`_recomputed`).
 
 from __future__ import annotations
 
+import math
 import operator
 import warnings
 from functools import partial
@@ -40,6 +41,13 @@ def _sum(v: Array, axis: Axis) -> Array:
     return jnp.sum(v, axis=axis, keepdims=True)
 
 
+def _axes(ndim: int, axis: Axis) -> tuple[int, ...]:
+    """``axis`` as a tuple of non-negative axes (None: all)."""
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(a % ndim for a in ((axis,) if isinstance(axis, int) else axis))
+
+
 def _total(v: Array, axis: Axis, exact: bool = True) -> Array:
     """Σ v along ``axis`` (kept), added pairwise, halves upon halves, with each addition's
     rounding error kept (`two_sum`) and added back at the end: about correctly rounded for
@@ -50,8 +58,7 @@ def _total(v: Array, axis: Axis, exact: bool = True) -> Array:
     extra bits a running sum of 100,000 entries does not use up."""
     if not exact:
         return _sum(v, axis)
-    axes = tuple(range(v.ndim)) if axis is None else tuple(
-        a % v.ndim for a in ((axis,) if isinstance(axis, int) else axis))
+    axes = _axes(v.ndim, axis)
     kept = [a for a in range(v.ndim) if a not in axes]
     hi = jnp.transpose(v, kept + list(axes)).reshape(*[v.shape[a] for a in kept], -1)
     n = hi.shape[-1]
@@ -83,8 +90,7 @@ def _unit_total(v: Array, axis: Axis, bound: Array | None = None) -> Array:
         e = jnp.maximum(jnp.frexp(bound)[1], jnp.finfo(v.dtype).minexp)
         return _unit_total(v * jnp.ldexp(jnp.ones_like(bound), -e), axis) * jnp.ldexp(
             jnp.ones_like(bound), e)
-    axes = tuple(range(v.ndim)) if axis is None else tuple(
-        a % v.ndim for a in ((axis,) if isinstance(axis, int) else axis))
+    axes = _axes(v.ndim, axis)
     n = 1
     for a in axes:
         n *= v.shape[a]
@@ -162,14 +168,18 @@ def _exp_shifted(shift: Array, lo: Array) -> Array:
     return jnp.where(lo == 0, ex, ex + ex * lo)  # (no ∞ · 0 at an infinite shift)
 
 
-def _shifted(w: Array, axis: Axis, exact: bool = True
-             ) -> tuple[Array, Array, Array, Array]:
-    """m = the max along ``axis`` (kept) where it is finite, else 0; the shift x − m,
-    rounded, and its rounding error (`_split_shift`); and whether the max is finite."""
-    m = jnp.max(w, axis=axis, keepdims=True, initial=-jnp.inf)  # (an empty slice: −inf)
+def _shifted(x: Array, axis: Axis) -> tuple[Array, Array, Array, Array]:
+    """m = the max of x (in its own dtype) along ``axis`` (kept) where it is finite, else
+    0, in working precision; the shift x − m, rounded, and its rounding error
+    (`_split_shift`); and whether the max is finite. The max of a 16-bit x is taken as
+    it is (widening it is exact), so that its widening is fused into the pass that uses
+    it, not written out for the max."""
+    m = jnp.max(x, axis=axis, keepdims=True, initial=-jnp.inf)  # (an empty slice: −inf)
+    w = _work(x)
+    m = m.astype(w.dtype)
     finite = jnp.isfinite(m)
     m = jnp.where(finite, m, 0)
-    return m, *_split_shift(w, m, exact), finite
+    return m, *_split_shift(w, m, _exact(w, x.dtype)), finite
 
 
 def _split_shift(w: Array, m: Array, exact: bool) -> tuple[Array, Array]:
@@ -207,18 +217,25 @@ class _Stats(NamedTuple):
     norm: Array
 
 
-def _stats(w: Array, axis: Axis, exact: bool) -> _Stats:
-    m, shift, lo, finite = _shifted(w, axis, exact)
+def _stats(x: Array, axis: Axis) -> _Stats:
+    """`_Stats` of x (in its own dtype), in working precision; compensated sums unless x
+    was 16-bit. The pass over a dominated slice recomputes its exponentials from x (a
+    lax.cond operand is written out: x is already, and exp(x − m) need not be, fused
+    into its sum)."""
+    exact = _exact(_work(x), x.dtype)
+    m, shift, lo, finite = _shifted(x, axis)
     e = _exp_shifted(shift, lo)
     total = _unit_total(e, axis) if exact else _sum(e, axis)
     dominated = finite & (total < 2)
 
-    def rest_of(e: Array, w: Array, m: Array) -> Array:
+    def rest_of(x: Array, m: Array) -> Array:
+        w = _work(x)
+        e = _exp_shifted(*_split_shift(w, m, exact))
         others = jnp.minimum(e, (m - w) * _BIG[w.dtype])  # e·_off_top(w, m), a product fewer
         return (_unit_total(others, axis, jnp.max(others, axis, keepdims=True, initial=0))
                 if exact else _sum(others, axis))
 
-    rest = lax.cond(jnp.any(dominated), rest_of, lambda e, w, m: total, e, w, m)
+    rest = lax.cond(jnp.any(dominated), rest_of, lambda x, m: total, x, m)
     # a max of +inf or NaN makes the total inf or NaN; an all −inf slice's total is 0
     norm = jnp.where(~finite & (total != 0), jnp.nan, total)
     return _Stats(m, total, dominated, rest, norm)
@@ -371,16 +388,11 @@ def _work(x: Array) -> Array:
     return x.astype(jnp.float32) if x.dtype in _NARROW else x
 
 
-def _statistics(x: Array, axis: Axis) -> _Stats:
-    """`_stats` of x in working precision; compensated sums unless x was 16-bit."""
-    return _stats(_work(x), axis, _exact(_work(x), x.dtype))
-
-
 @drop_in("softmax")
 def softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
     """exp(x_i − m) / Σ_j exp(x_j − m); masked-out entries are 0."""
     x, dtype = _operand(x, where)
-    out = _weights_at(x, *_kept(_statistics(x, axis)), axis)
+    out = _weights_at(x, *_kept(_stats(x, axis)), axis)
     if where is not None:
         out = jnp.where(where, out, 0)
     return out.astype(dtype)
@@ -398,7 +410,7 @@ def softmin(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Ar
 def log_softmax(x: ArrayLike, axis: Axis = -1, where: ArrayLike | None = None) -> Array:
     """x_i − log Σ_j exp(x_j); masked-out entries are −inf."""
     x, dtype = _operand(x, where)
-    k = _statistics(x, axis)
+    k = _stats(x, axis)
     out = _log_weights_at(x, *_kept(k), lax.stop_gradient(_log_total(k)), axis)
     if where is not None:
         out = jnp.where(where, out, -jnp.inf)
@@ -413,14 +425,13 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
     sum). Entries with b = 0 or masked out do not count."""
     x, dtype = _operand(a, where)
     if b is None:
-        k = _statistics(x, axis)
+        k = _stats(x, axis)
         out = _pooled(x, *_kept(k), lax.stop_gradient(k.m + _log_total(k)), axis)
         sign = jnp.ones_like(out)
     else:
-        w, b = _work(x), jnp.asarray(b)
-        b = b if b.dtype == x.dtype else b.astype(w.dtype)  # a backward pass keeps it as it is
-        out, sign, *kept = _signed_lse(lax.stop_gradient(w), lax.stop_gradient(_work(b)),
-                                       axis, _exact(w, x.dtype))
+        b = jnp.asarray(b)
+        b = b if b.dtype == x.dtype else b.astype(_work(x).dtype)  # kept as it is
+        out, sign, *kept = _signed_lse(lax.stop_gradient(x), lax.stop_gradient(b), axis)
         out = _signed_pooled(x, b, *kept, out, axis)
     # the empty sum (all −inf, or nothing selected) is exactly 0; a NaN sum has no sign
     sign = jnp.where(jnp.isnan(out), jnp.nan, jnp.where(out == -jnp.inf, 0, sign))
@@ -432,8 +443,7 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
     return (out * jnp.where(sign < 0, jnp.nan, 1)).astype(dtype)
 
 
-def _signed_lse(w: Array, b: Array, axis: Axis, exact: bool
-                ) -> tuple[Array, Array, Array, Array, Array]:
+def _signed_lse(x: Array, b: Array, axis: Axis) -> tuple[Array, Array, Array, Array, Array]:
     """log |Σ b_i exp(w_i)| and its sign along ``axis`` (kept), and m, the signed total
     Σ b_i exp(w_i − m) and whether the slice is dominated (`_signed_weights_at`'s
     statistics). The top terms (b_T, the sum of their b·exp(0)) are taken out,
@@ -442,11 +452,17 @@ def _signed_lse(w: Array, b: Array, axis: Axis, exact: bool
     |r| < 1/2 (a count of the top entries, made only when some slice has so small an r).
     Not differentiable (`_signed_pooled` is): masks as arithmetic, which XLA fuses into
     the sums (`_off_top`); a max that is +inf makes every entry a top one (m is 0
-    there)."""
-    w = jnp.where(b == 0, -jnp.inf, w)
-    m, shift, lo, finite = _shifted(w, axis, exact)
+    there). x and b in their own dtypes; the count recomputes the top entries from them
+    (a lax.cond operand is written out, x and b are already)."""
+    exact = _exact(_work(x), x.dtype)
+
+    def top_of(x: Array, b: Array, m: Array) -> Array:  # e = 1 there: b·(e − top) is 0
+        w = _work(_counted(x, b))
+        return 1 - jnp.clip((m - w) * _BIG[w.dtype], 0, 1)
+
+    m, shift, lo, finite = _shifted(_counted(x, b), axis)
     e = _exp_shifted(shift, lo)
-    top = 1 - jnp.clip((m - w) * _BIG[w.dtype], 0, 1)  # e = 1 there: b·(e − top) is 0
+    top, b = top_of(x, b, m), _work(b)
     if exact:
         scale = jnp.max(jnp.abs(b * e), axis=axis, keepdims=True, initial=0)
         b_top, rest = (_unit_total(b * top, axis, scale), _unit_total(b * (e - top), axis, scale))
@@ -459,8 +475,9 @@ def _signed_lse(w: Array, b: Array, axis: Axis, exact: bool
     out = m + jnp.where(split, jnp.log(jnp.abs(b_top)) + log_rest, whole)
     sign = jnp.where(split, jnp.sign(b_top) * jnp.sign(1 + r), jnp.sign(rest))
     small = finite & split & (jnp.abs(r) < 0.5)
-    dominated = lax.cond(jnp.any(small), lambda: small & (_sum(top, axis) == 1),
-                         lambda: small)
+    dominated = lax.cond(jnp.any(small),
+                         lambda x, b, m: small & (_sum(top_of(x, b, m), axis) == 1),
+                         lambda x, b, m: small, x, b, m)
     return out, sign, m, b_top + rest, dominated
 
 
@@ -526,31 +543,36 @@ def logmeanexp(x: ArrayLike, axis: Axis = None, where: ArrayLike | None = None,
                keepdims: bool = False) -> Array:
     """log(Σ exp(x_i)/n), as m + log of the mean of exp(x_i − m) (`_log_mean`)."""
     op, dtype = _operand(x, where)
-    w = _work(op)
-    included = jnp.ones(w.shape, w.dtype) if where is None else jnp.broadcast_to(
-        where, w.shape).astype(w.dtype)
-    k = _statistics(op, axis)
-    value = k.m + _log_mean(w, included, axis, k, _exact(w, op.dtype))
+    k = _stats(op, axis)
+    value = k.m + _log_mean(op, where, axis, k)
     out = _pooled(op, *_kept(k), lax.stop_gradient(value), axis)
     if not keepdims:
         out = jnp.squeeze(out, axis=axis)
     return out.astype(dtype)
 
 
-def _log_mean(w: Array, included: Array, axis: Axis, k: _Stats, exact: bool) -> Array:
-    """log of the mean of exp(shift) over the n included entries (masked-out ones are
-    −inf, ``included`` 0). Where the mean is near 1 (at least 1/2), log n would cancel:
-    log1p(Σ expm1(shift)/n) there, a pass of its own made only when some slice needs it.
-    A dominated slice: log1p(rest) − log n. Else log(total/n), which also gives −inf for
-    an all −inf slice, and NaN as the entries make it; a +inf max makes the mean +inf
-    either way."""
-    n = _sum(included, axis)
+def _log_mean(x: Array, where: ArrayLike | None, axis: Axis, k: _Stats) -> Array:
+    """log of the mean of exp(shift) over the n included entries (x in its own dtype,
+    −inf where masked out). Where the mean is near 1 (at least 1/2), log n would cancel:
+    log1p(Σ expm1(shift)/n) there, a pass of its own made only when some slice needs it
+    (from x: its operands are written out). A dominated slice: log1p(rest) − log n. Else
+    log(total/n), which also gives −inf for an all −inf slice, and NaN as the entries
+    make it; a +inf max makes the mean +inf either way."""
+    w = _work(x)
+    if where is None:
+        n = jnp.full_like(k.total, math.prod(x.shape[a] for a in _axes(x.ndim, axis)))
+    else:
+        n = _sum(jnp.broadcast_to(where, x.shape).astype(w.dtype), axis)
     near = k.total >= n / 2
 
-    def mean_expm1(w: Array, m: Array) -> Array:
-        return _total(_expm1_value(w - m) * included, axis, exact) / n
+    def mean_expm1(x: Array, m: Array) -> Array:
+        w = _work(x)
+        v = _expm1_value(w - m)
+        if where is not None:  # masked-out entries give expm1(−inf) = −1
+            v = v * jnp.broadcast_to(where, x.shape).astype(w.dtype)
+        return _total(v, axis, _exact(w, x.dtype)) / n
 
-    q = lax.cond(jnp.any(near), mean_expm1, lambda w, m: jnp.zeros_like(n), w, k.m)
+    q = lax.cond(jnp.any(near), mean_expm1, lambda x, m: jnp.zeros_like(n), x, k.m)
     return jnp.where(near, _log1p(q), jnp.where(k.dominated, _log1p(k.rest) - jnp.log(n),
                                                   jnp.log(k.total / n)))
 
