@@ -679,10 +679,11 @@ def _root(x: Array, b: Array) -> Array:
 @jax.custom_jvp
 def _squareplus(x: Array, b: Array) -> Array:
     s = _root(x, b)
-    # (x + s)/2 = x + b/(2(s + x)) for x ≥ 0, b/(2(s − x)) below: neither cancels, and
-    # where s ± x overflows the quotient is the limit 0 (XLA rewrites 0.5x + 0.5s as
-    # 0.5(x + s), so halving first does not keep x + s finite)
-    return jnp.where(x >= 0, x + (0.5 * b) / (s + x), (0.5 * b) / (s - x))
+    # (x + s)/2 = x + q for x ≥ 0, q below, q = b/(2(s + |x|)): neither cancels, one
+    # division serves both sides, and where s + |x| overflows q is the limit 0 (XLA
+    # rewrites 0.5x + 0.5s as 0.5(x + s), so halving first does not keep x + s finite)
+    q = (0.5 * b) / (s + jnp.abs(x))
+    return jnp.where(x >= 0, x + q, q)
 
 
 @_finite_slope(second=lambda x, b: (0.5 * b / _root(x, b)) / _root(x, b) / _root(x, b))
