@@ -339,12 +339,11 @@ _gelu_tanh_narrow = _gelu_tanh_with(_gelu_tanh_z_narrow)
 
 def _scaled_exp(y: Array) -> tuple[Array, Array]:
     """(e, c) with e·c = e^y: c = 1, but below `_deep_edge`, where e^y would be flushed,
-    e = e^(y + hi)·(1 + lo) and c = 2^−64. A product k·e·c taken with c last is normal
+    e = e^(y + hi) and c = 2^−64·(1 + lo). A product k·e·c taken with c last is normal
     wherever it is (as `_times_exp`), and one exp serves every use of e^y."""
     edge, hi, lo = _deep_edge(y.dtype)
     deep = y < edge
-    e = jnp.exp(jnp.where(deep, y + hi, y))
-    return jnp.where(deep, e + e * lo, e), jnp.where(deep, 2.0**-64, 1)
+    return jnp.exp(jnp.where(deep, y + hi, y)), jnp.where(deep, 2.0**-64 * (1 + lo), 1)
 
 
 def _gauss(x: Array) -> tuple[Array, Array]:
