@@ -445,7 +445,7 @@ def _gelu_erf_double(x: Array) -> tuple[Array, Array]:
 
 def _gelu_erf_narrow_pair(x: Array) -> tuple[Array, Array]:
     """`_gelu_erf_single`'s pair for a 16-bit input in float32, where rounding x/√2 and x²
-    moves Φ by at most (x²/2)·2^−24 (2^−9 of a bfloat16 ulp at x = −13, 2^−10 of a
+    moves Φ by at most x²·2^−24 relative (2^−8 of a bfloat16 ulp at x = −13, and of a
     float16 one at −5.5): XLA's erfc (up to 65 float32 ulps off, 2^−10 of a bfloat16
     ulp), and below x = −10, where Φ nears the end of float32's normal range but not of
     bfloat16's, five terms of M's series (`_mills`, within 2^−23 there)."""
@@ -588,8 +588,8 @@ def _tanh_jvp(primals, tangents):
 @jax.custom_jvp
 def _tanh_narrow(x: Array) -> Array:
     """tanh of a float16 or bfloat16 input, in float32: XLA's tanh, whose error (at most
-    4.7 float32 ulps) is 2^−16 of a bfloat16 ulp and 2^−13 of a float16 one, so that it
-    rounds as the exact value does but within that distance of a rounding boundary."""
+    4.7 float32 ulps) is under 2^−13 of a bfloat16 ulp and 2^−10 of a float16 one, so that
+    it rounds as the exact value does but within that distance of a rounding boundary."""
     return jnp.tanh(x)
 
 
