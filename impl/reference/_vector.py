@@ -444,8 +444,8 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None,
 
 
 def _signed_lse(x: Array, b: Array, axis: Axis) -> tuple[Array, Array, Array, Array, Array]:
-    """log |Σ b_i exp(w_i)| and its sign along ``axis`` (kept), and m, the signed total
-    Σ b_i exp(w_i − m) and whether the slice is dominated (`_signed_weights_at`'s
+    """log |Σ b_i exp(x_i)| and its sign along ``axis`` (kept), and m, the signed total
+    Σ b_i exp(x_i − m) and whether the slice is dominated (`_signed_weights_at`'s
     statistics). The top terms (b_T, the sum of their b·exp(0)) are taken out,
     log |b_T| + log |1 + r| with r the rest over b_T, so the rest is not lost to
     rounding against b_T (log1p where 1 + r > 0). Dominated: one top entry, and
