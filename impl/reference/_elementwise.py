@@ -340,7 +340,8 @@ _gelu_tanh_narrow = _gelu_tanh_with(_gelu_tanh_z_narrow)
 def _scaled_exp(y: Array) -> tuple[Array, Array]:
     """(e, c) with e·c = e^y: c = 1, but below `_deep_edge`, where e^y would be flushed,
     e = e^(y + hi) and c = 2^−64·(1 + lo). A product k·e·c taken with c last is normal
-    wherever it is (as `_times_exp`), and one exp serves every use of e^y."""
+    wherever it is, and one exp serves every use of e^y. (`_times_exp` takes k·lo whole;
+    here 1 + lo is rounded, half an ulp more, deep in the tail only.)"""
     edge, hi, lo = _deep_edge(y.dtype)
     deep = y < edge
     return jnp.exp(jnp.where(deep, y + hi, y)), jnp.where(deep, 2.0**-64 * (1 + lo), 1)

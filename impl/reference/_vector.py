@@ -450,15 +450,15 @@ def _signed_lse(x: Array, b: Array, axis: Axis) -> tuple[Array, Array, Array, Ar
     log |b_T| + log |1 + r| with r the rest over b_T, so the rest is not lost to
     rounding against b_T (log1p where 1 + r > 0). Dominated: one top entry, and
     |r| < 1/2 (a count of the top entries, made only when some slice has so small an r).
-    Not differentiable (`_signed_pooled` is): masks as arithmetic, which XLA fuses into
-    the sums (`_off_top`); a max that is +inf makes every entry a top one (m is 0
-    there). x and b in their own dtypes; the count recomputes the top entries from them
-    (a lax.cond operand is written out, x and b are already)."""
+    Not differentiable (`_signed_pooled` is). The top mask is `_off_top`'s, clipped at 0:
+    a max that is +inf makes every entry a top one (m is 0 there). x and b in their own
+    dtypes; the count recomputes the top entries from them (a lax.cond operand is written
+    out, x and b are already). (XLA's CPU sums do not fuse the b = 0 select nor the clip:
+    over a whole array this writes out four arrays of x's size that jax.nn's does not.)"""
     exact = _exact(_work(x), x.dtype)
 
     def top_of(x: Array, b: Array, m: Array) -> Array:  # e = 1 there: b·(e − top) is 0
-        w = _work(_counted(x, b))
-        return 1 - jnp.clip((m - w) * _BIG[w.dtype], 0, 1)
+        return 1 - jnp.maximum(_off_top(_work(_counted(x, b)), m), 0)  # (< 0 past a +inf m)
 
     m, shift, lo, finite = _shifted(_counted(x, b), axis)
     e = _exp_shifted(shift, lo)

@@ -56,8 +56,9 @@ def test_no_more_residuals_than_jax_nn(name, dtype):
 
 @pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16], ids=["float32", "bfloat16"])
 def test_logsumexp_with_b_keeps_its_statistics_only(dtype):
-    """With scale factors b, logsumexp keeps m and the signed total per slice (its weights
-    are recomputed from x and b); jax.nn's keeps the exponentials, b ≠ 0 and the terms."""
+    """With scale factors b, logsumexp keeps m, the signed total and whether the slice is
+    dominated (its weights are recomputed from x and b); jax.nn's keeps the exponentials,
+    b ≠ 0 and the terms."""
     x = jnp.linspace(-3, 3, 64, dtype=dtype).reshape(8, 8)
     b = jnp.linspace(-1, 2, 64, dtype=dtype).reshape(8, 8)
 
